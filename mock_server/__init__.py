@@ -1,0 +1,19 @@
+"""bfl-mock: a high-fidelity local fake of BFL's FLUX.1 Canny [pro] finetune API."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["BflMock", "Settings", "__version__"]
+
+
+def __getattr__(name: str):  # lazy: importing the package must stay cheap (pytest plugin)
+    if name == "BflMock":
+        from mock_server.mock import BflMock
+
+        return BflMock
+    if name == "Settings":
+        from mock_server.config import Settings
+
+        return Settings
+    raise AttributeError(name)

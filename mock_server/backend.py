@@ -1,0 +1,717 @@
+"""The fake's state and behaviour, with no HTTP in it (moto's ``<Svc>Backend`` pattern).
+
+Handlers parse requests, call these methods, and render what they return or raise. Time comes from
+the injected ``Clock``; image work runs on a small thread pool, never on the caller's thread, and a
+caller that must wait for it gets ``WaitFor(future)`` (the async front end awaits it, the sync one
+blocks on it), so no lock is ever held while waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures as cf
+import hashlib
+import logging
+import math
+import os
+import random
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_server import imaging
+from mock_server.clock import Clock
+from mock_server.config import Progression, Settings
+from mock_server.delivery import BLOB_NOT_FOUND, AzureError, Signer, http_date, new_blob_path, parse_range
+from mock_server.errors import (
+    FINETUNE_NOT_FOUND,
+    INSUFFICIENT_CREDITS,
+    INVALID_IMAGE,
+    TASK_NOT_FOUND,
+    ApiError,
+)
+from mock_server.finetunes import FinetuneRegistry
+from mock_server.moderation import Moderator
+from mock_server.rules import (
+    DEFAULT_ERROR,
+    DEFAULT_REASONS,
+    RATE_LIMITED_DETAIL,
+    Outcome,
+    RequestContext,
+    RuleSet,
+)
+
+log = logging.getLogger("bfl_mock")
+
+TERMINAL = frozenset({"Ready", "Error", "Request Moderated", "Content Moderated"})
+STORE_FULL = "bfl-mock: task store is full (max_tasks); finished tasks are evicted after retention_seconds"
+RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
+
+
+class WaitFor(Exception):
+    """The answer depends on background work: wait for ``future`` and ask again."""
+
+    def __init__(self, future: cf.Future[Any]) -> None:
+        super().__init__("waiting for background work")
+        self.future = future
+
+
+class TaskNotFound(ApiError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(404, TASK_NOT_FOUND)
+        self.task_id = task_id
+
+
+@dataclass
+class RenderInfo:
+    width: int
+    height: int
+
+
+@dataclass
+class Task:
+    id: str
+    api_key: str
+    created_at: float
+    prompt: str
+    seed: int
+    output_format: str
+    finetune_id: str
+    params: dict[str, Any]
+    outcome: Outcome
+    progression: Progression
+    delivery_origin: str
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    status: str = "Pending"
+    polls: int = 0
+    progress: float | None = None
+    not_found_polls: int = 0
+    lost: bool = False  # final status "Task not found"
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+    render: cf.Future[RenderInfo] | None = None
+    blob_path: str | None = None
+    md5: str | None = None
+    size: int | None = None
+    forced: Outcome | None = None  # complete()/fail() from the control API
+    webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
+    hold_until: float | None = None  # "early" webhook fault: get_result shows Pending until then
+    rule_id: int | None = None
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL or self.lost
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "result": self.result,
+            "progress": self.progress,
+            "details": self.details,
+            "preview": None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.view(),
+            "status": "Task not found" if self.lost else self.status,
+            "api_key": _redact(self.api_key),
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "polls": self.polls,
+            "progression": str(self.progression),
+            "outcome": self.outcome.to_dict(),
+            "finetune_id": self.finetune_id,
+            "webhook_url": self.webhook_url,
+            "params": self.params,
+            "rule": self.rule_id,
+            "events": [{"at": t, "event": e} for t, e in self.events],
+        }
+
+
+def not_found_view(task_id: str) -> dict[str, Any]:
+    return {"id": task_id, "status": TASK_NOT_FOUND, "result": None, "progress": None, "details": None, "preview": None}
+
+
+def _redact(secret: str | None) -> str | None:
+    if not secret:
+        return secret
+    return secret[:2] + "***" if len(secret) > 4 else "***"
+
+
+@dataclass
+class Account:
+    key: str
+    credits: float
+    active: set[str] = field(default_factory=set)
+    submitted: int = 0
+
+
+class BflBackend:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock or Clock(frozen=self.settings.frozen_clock, start=self.settings.clock_start)
+        self._lock = threading.RLock()
+        self._executor: cf.ThreadPoolExecutor | None = None
+        self.rules = RuleSet()
+        self.moderator = Moderator()
+        self.finetunes = FinetuneRegistry(strict=self.settings.strict_finetunes)
+        from mock_server.store import BytesLRU, ResultStore
+
+        self.results = ResultStore(self.settings.result_memory_bytes)
+        self.images = BytesLRU(self.settings.image_cache_bytes)
+        self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
+        self.errors: list[BaseException] = []  # unexpected server-side exceptions (surfaced by the plugin)
+        self._configured_rules = self.settings.rules
+        self.reset()
+
+    # ------------------------------------------------------------------ lifecycle of the fake
+    def reset(self) -> None:
+        """Forget every task, account, rule added at run time and finetune change."""
+        with self._lock:
+            seed = self.settings.seed
+            self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(16), "big"))
+            self.signer = Signer(self.rng.getrandbits(256).to_bytes(32, "big"))
+            self.tasks: OrderedDict[str, Task] = OrderedDict()
+            self._finished: OrderedDict[str, float] = OrderedDict()
+            self._blobs: dict[str, str] = {}
+            self._encoding: dict[str, cf.Future[bytes]] = {}
+            self.accounts: dict[str, Account] = {}
+            self._buckets: dict[str, list[float]] = {}
+            self._watched: set[str] = set()  # Pending tasks with a webhook_url
+            self.rules.clear()
+            for r in self._configured_rules:
+                self.rules.add(r)
+            self.finetunes.reset()
+            self.results.clear()
+            self.images.clear()
+            self.errors.clear()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self.results.clear()
+
+    @property
+    def executor(self) -> cf.ThreadPoolExecutor:
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = cf.ThreadPoolExecutor(
+                        max_workers=max(1, self.settings.render_workers), thread_name_prefix="bfl-mock-render"
+                    )
+        return self._executor
+
+    # ------------------------------------------------------------------ accounts
+    def account(self, key: str) -> Account:
+        acc = self.accounts.get(key)
+        if acc is None:
+            acc = self.accounts[key] = Account(key, self.settings.credits)
+        return acc
+
+    def check_key(self, key: str | None) -> str:
+        from mock_server.errors import INVALID_KEY, NOT_AUTHENTICATED
+
+        if key is None:
+            raise ApiError(self.settings.missing_key_status, NOT_AUTHENTICATED)
+        if not key or (self.settings.api_keys and key not in self.settings.api_keys):
+            raise ApiError(403, INVALID_KEY)
+        return key
+
+    def credits(self, key: str) -> float:
+        with self._lock:
+            return self.account(key).credits
+
+    def set_credits(self, key: str, credits: float) -> None:
+        with self._lock:
+            self.account(key).credits = float(credits)
+
+    # ------------------------------------------------------------------ submit
+    def decide(self, *, api_key: str, params: dict[str, Any], scenario: str | None) -> tuple[Outcome, int | None]:
+        ctx = RequestContext(
+            prompt=params.get("prompt", ""),
+            finetune_id=params.get("finetune_id", ""),
+            seed=params.get("seed"),
+            api_key=api_key,
+            scenario=scenario,
+        )
+        outcome, rule = self.rules.decide(ctx)
+        if outcome is None:
+            reasons = self.moderator.reasons(ctx.prompt, int(params.get("safety_tolerance", 2)))
+            outcome = Outcome(status="Request Moderated", reasons=tuple(reasons)) if reasons else Outcome()
+        return outcome, (rule.id if rule else None)
+
+    def submit(
+        self,
+        *,
+        api_key: str,
+        params: dict[str, Any],
+        delivery_origin: str,
+        outcome: Outcome | None = None,
+        rule_id: int | None = None,
+        scenario: str | None = None,
+        webhook_opts: dict[str, Any] | None = None,
+    ) -> Task:
+        """Accept a validated request (``params`` = the model's python dump) or raise the real API error."""
+        if outcome is None:
+            outcome, rule_id = self.decide(api_key=api_key, params=params, scenario=scenario)
+        if outcome.http_status is not None:
+            raise ApiError(
+                outcome.http_status, outcome.detail if outcome.detail is not None else "Error", dict(outcome.headers)
+            )
+        now = self.clock.now()
+        with self._lock:
+            self._evict(now)
+            if not self.finetunes.usable(params["finetune_id"], api_key):
+                raise ApiError(400, FINETUNE_NOT_FOUND)
+            acc = self.account(api_key)
+            cost = self.settings.cost_per_request
+            if acc.credits < cost:
+                raise ApiError(402, INSUFFICIENT_CREDITS)
+            self._refresh_active(acc, now)
+            if self.settings.active_task_limit and len(acc.active) >= self.settings.active_task_limit:
+                raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+            if len(self.tasks) >= self.settings.max_tasks:
+                self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
+                if len(self.tasks) >= self.settings.max_tasks:
+                    raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
+            task_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            seed = params.get("seed")
+            if seed is None:
+                seed = self.rng.randrange(0, 2**32)
+            fmt = params.get("output_format") or "jpeg"
+            fmt = getattr(fmt, "value", fmt)
+            task = Task(
+                id=task_id,
+                api_key=api_key,
+                created_at=now,
+                prompt=params["prompt"],
+                seed=int(seed),
+                output_format=fmt,
+                finetune_id=params["finetune_id"],
+                params=_public_params(params),
+                outcome=outcome,
+                progression=outcome.progression or self.settings.progression,
+                delivery_origin=delivery_origin,
+                webhook_url=None if params.get("webhook_url") is None else str(params["webhook_url"]),
+                webhook_secret=params.get("webhook_secret"),
+                not_found_polls=outcome.not_found_polls,
+                rule_id=rule_id,
+                webhook_opts=dict(webhook_opts or {}),
+            )
+            task.events.append((now, "submitted"))
+            acc.credits -= cost
+            acc.submitted += 1
+            acc.active.add(task_id)
+            self.tasks[task_id] = task
+            if task.webhook_url is not None:
+                self._watched.add(task_id)
+        if outcome.status == "Ready":
+            task.render = self.executor.submit(
+                self._render_job,
+                task,
+                params["control_image"],
+                params.get("canny_low_threshold"),
+                params.get("canny_high_threshold"),
+            )
+            task.render.add_done_callback(lambda _f, t=task: self._render_done(t))
+        return task
+
+    # ------------------------------------------------------------------ image work (worker threads)
+    def _render_job(self, task: Task, control_image: str, low: int | None, high: int | None) -> RenderInfo:
+        edges = imaging.edge_map_from_control(control_image, low, high, self.settings.max_image_pixels)
+        self.results.put(task.id, edges, edges.nbytes)
+        data = imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
+        task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        task.size = len(data)
+        self.images.put(task.id, data)
+        return RenderInfo(edges.width, edges.height)
+
+    def _encode_job(self, task: Task) -> bytes:
+        edges = self.results.get(task.id)
+        if edges is None:
+            raise LookupError("result gone")
+        return imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
+
+    def _render_done(self, task: Task) -> None:
+        fut = task.render
+        if fut is not None and not fut.cancelled():
+            exc = fut.exception()
+            if exc is not None and not isinstance(exc, imaging.InvalidImage):
+                log.error("rendering task %s failed", task.id, exc_info=exc)
+                self.errors.append(exc)
+        if task.webhook_url is not None:  # somebody may be waiting for it without polling
+            with self._lock:
+                try:
+                    self._advance(task, self.clock.now(), task.polls)
+                except WaitFor:
+                    pass
+
+    # ------------------------------------------------------------------ lifecycle
+    def _due(self, task: Task, now: float, polls: int) -> tuple[bool, float]:
+        """Whether ``task`` is finished at ``now`` after ``polls`` polls, and its end time."""
+        if task.forced is not None:
+            return True, task.finished_at or now
+        p = task.progression
+        if p.mode == "time":
+            end = task.created_at + p.seconds
+            return now >= end, end
+        if p.mode == "polls":
+            if polls >= p.polls:
+                return True, now
+            if polls == 0 and task.webhook_url is not None:  # nobody polls: finish on the clock
+                end = task.created_at + p.after
+                return now >= end, end
+        return False, now
+
+    def _progress(self, task: Task, now: float, polls: int) -> float | None:
+        if polls <= 1:
+            return None
+        p = task.progression
+        if p.mode == "time":
+            frac = (now - task.created_at) / p.seconds if p.seconds > 0 else 1.0
+        elif p.mode == "polls":
+            frac = (polls - 1) / max(1, p.polls - 1)
+        else:
+            frac = (polls - 1) / 10
+        step = min(1.0, max(0.1, math.floor(frac * 10 + 1e-9) / 10))
+        return max(step, task.progress or 0.0)
+
+    def _finish(self, task: Task, end: float) -> None:
+        outcome = task.forced or task.outcome
+        status = outcome.status
+        task.finished_at = end
+        task.progress = None
+        early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
+        if early:
+            task.hold_until = end + float(early)
+        if status == "Ready":
+            fut = task.render
+            try:
+                info = fut.result(timeout=0) if fut is not None else None
+            except imaging.InvalidImage:
+                info = None
+            except Exception:
+                info = None
+            if info is None:
+                status = "Error"
+                outcome = Outcome(status="Error", error=INVALID_IMAGE)
+            else:
+                task.blob_path = new_blob_path(self.rng, task.output_format)
+                self._blobs[task.blob_path] = task.id
+                url = self.signer.url(
+                    task.delivery_origin,
+                    task.blob_path,
+                    end + self.settings.delivery_ttl_seconds,
+                    imaging.content_type(task.output_format),
+                )
+                task.result = {
+                    "sample": url,
+                    "prompt": task.prompt,
+                    "seed": task.seed,
+                    "start_time": task.created_at,
+                    "end_time": end,
+                    "duration": end - task.created_at,
+                }
+        if status == "Error":
+            task.details = {"error": outcome.error or DEFAULT_ERROR}
+        elif status in ("Request Moderated", "Content Moderated"):
+            reasons = outcome.reasons if outcome.reasons is not None else DEFAULT_REASONS[status]
+            task.details = {"Moderation Reasons": list(reasons)}
+        if status == "Task not found":
+            task.lost = True
+        else:
+            task.status = status
+        task.events.append((end, f"finished: {status}"))
+        acc = self.accounts.get(task.api_key)
+        if acc is not None:
+            acc.active.discard(task.id)
+        self._watched.discard(task.id)
+        self._finished[task.id] = end
+        for cb in list(self.on_finished):
+            try:
+                cb(task)
+            except Exception as e:  # a listener must never break the API
+                log.exception("on_finished listener failed")
+                self.errors.append(e)
+
+    def _needs_render_wait(self, task: Task) -> cf.Future[Any] | None:
+        outcome = task.forced or task.outcome
+        if outcome.status == "Ready" and task.render is not None and not task.render.done():
+            return task.render
+        return None
+
+    def _advance(self, task: Task, now: float, polls: int) -> None:
+        """Move a Pending task forward to ``now``; raise WaitFor if finishing needs the render first."""
+        if task.terminal:
+            return
+        due, end = self._due(task, now, polls)
+        if due:
+            fut = self._needs_render_wait(task)
+            if fut is not None:
+                raise WaitFor(fut)
+            self._finish(task, end)
+
+    def _refresh_active(self, acc: Account, now: float) -> None:
+        for tid in list(acc.active):
+            task = self.tasks.get(tid)
+            if task is None:
+                acc.active.discard(tid)
+                continue
+            try:
+                self._advance(task, now, task.polls)
+            except WaitFor:
+                pass  # its image is still rendering: still active
+
+    def _lookup(self, task_id: str, now: float) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        if task.finished_at is not None and now >= task.finished_at + self.settings.retention_seconds and task.terminal:
+            self._drop(task_id)
+            raise TaskNotFound(task_id)
+        return task
+
+    def poll(self, task_id: str) -> dict[str, Any]:
+        """The body of GET /v1/get_result for ``task_id`` (raises TaskNotFound / WaitFor)."""
+        now = self.clock.now()
+        with self._lock:
+            task = self._lookup(task_id, now)
+            if task.not_found_polls > 0:
+                task.not_found_polls -= 1
+                task.events.append((now, "poll: transient 404"))
+                raise TaskNotFound(task_id)
+            if task.lost:
+                raise TaskNotFound(task_id)
+            if task.terminal and task.hold_until is not None and now < task.hold_until:
+                task.polls += 1
+                return {**task.view(), "status": "Pending", "result": None, "details": None, "progress": 1.0}
+            if not task.terminal:
+                polls = task.polls + 1
+                self._advance(task, now, polls)  # may raise WaitFor before counting the poll
+                task.polls = polls
+                if not task.terminal:
+                    task.progress = self._progress(task, now, polls)
+                if task.lost:
+                    raise TaskNotFound(task_id)
+            return task.view()
+
+    def tick(self) -> float | None:
+        """Finish due tasks that somebody waits for without polling (webhooks); evict expired ones.
+
+        Returns the clock time of the next such event, if any.
+        """
+        now = self.clock.now()
+        nxt: float | None = None
+        with self._lock:
+            self._evict(now)
+            for tid in list(self._watched):
+                task = self.tasks.get(tid)
+                if task is None or task.terminal:
+                    self._watched.discard(tid)
+                    continue
+                try:
+                    self._advance(task, now, task.polls)
+                except WaitFor:
+                    continue  # _render_done ticks again
+                if not task.terminal:
+                    due_at = self._next_due(task)
+                    if due_at is not None:
+                        nxt = due_at if nxt is None else min(nxt, due_at)
+        return nxt
+
+    def _next_due(self, task: Task) -> float | None:
+        p = task.progression
+        if p.mode == "time":
+            return task.created_at + p.seconds
+        if p.mode == "polls" and task.polls == 0 and task.webhook_url is not None:
+            return task.created_at + p.after
+        return None
+
+    # ------------------------------------------------------------------ control (Python / admin API)
+    def get_task(self, task_id: str) -> Task:
+        with self._lock:
+            return self._lookup(task_id, self.clock.now())
+
+    def force(self, task_id: str, outcome: Outcome) -> Task:
+        """Finish a Pending task now with ``outcome`` (complete / fail / moderate from the control API)."""
+        while True:
+            with self._lock:
+                task = self._lookup(task_id, self.clock.now())
+                if task.terminal:
+                    raise ApiError(409, f"task {task_id} is already {task.status}")
+                task.forced = outcome
+                fut = self._needs_render_wait(task)
+                if fut is None:
+                    self._finish(task, self.clock.now())
+                    return task
+            try:
+                fut.result()
+            except Exception:
+                pass
+
+    def list_tasks(self, *, status: str | None = None, api_key: str | None = None) -> list[Task]:
+        now = self.clock.now()
+        with self._lock:
+            out = []
+            for t in list(self.tasks.values()):
+                try:
+                    self._advance(t, now, t.polls)
+                except WaitFor:
+                    pass
+                if status is not None and (("Task not found" if t.lost else t.status) != status):
+                    continue
+                if api_key is not None and t.api_key != api_key:
+                    continue
+                out.append(t)
+            return out
+
+    # ------------------------------------------------------------------ rate limits (get_result)
+    def ratelimit(self, client: str, *, pending: bool = True) -> list[tuple[str, str]]:
+        limit = self.settings.ratelimit_limit
+        if limit <= 0:
+            return []
+        rate = max(self.settings.ratelimit_refill_per_second, 1e-9)
+        now = self.clock.now()
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                bucket = self._buckets[client] = [float(limit), now]
+            tokens = min(float(limit), bucket[0] + (now - bucket[1]) * rate)
+            bucket[1] = now
+            regain = (1.0 - (tokens % 1.0)) / rate
+            if tokens < 1.0:
+                bucket[0] = tokens
+                raise ApiError(
+                    429,
+                    RATE_LIMIT_EXCEEDED,
+                    {
+                        "X-Ratelimit-Limit": str(limit),
+                        "X-Ratelimit-Remaining": "0",
+                        "X-Ratelimit-Reset": repr(now + regain),
+                        "Retry-After": str(max(1, math.ceil(regain))),
+                    },
+                )
+            tokens -= 1.0
+            bucket[0] = tokens
+        return [
+            ("X-Ratelimit-Limit", str(limit)),
+            ("X-Ratelimit-Remaining", str(int(tokens))),
+            ("X-Ratelimit-Reset", repr(now + 1.0 + regain)),
+        ]
+
+    # ------------------------------------------------------------------ delivery
+    def download(
+        self, path: str, query_string: str, range_header: str | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        now = self.clock.now()
+        self.signer.verify(path, query_string, now)
+        with self._lock:
+            task_id = self._blobs.get(path)
+            task = self.tasks.get(task_id) if task_id else None
+            if task is None:
+                raise BLOB_NOT_FOUND
+            data = self.images.get(task.id)
+            if data is None:
+                fut = self._encoding.get(task.id)
+                if fut is None:
+                    fut = self._encoding[task.id] = self.executor.submit(self._encode_job, task)
+                if not fut.done():
+                    raise WaitFor(fut)
+                self._encoding.pop(task.id, None)
+                try:
+                    data = fut.result()
+                except LookupError:
+                    raise BLOB_NOT_FOUND from None
+                self.images.put(task.id, data)
+        size = len(data)
+        end = task.finished_at or now
+        etag = '"0x8DE' + hashlib.sha1(task.id.encode()).hexdigest()[:11].upper() + '"'
+        headers = [
+            ("Content-Type", imaging.content_type(task.output_format)),
+            ("Cache-Control", "max-age=1200"),
+            ("Last-Modified", http_date(end)),
+            ("Accept-Ranges", "bytes"),
+            ("ETag", etag),
+            ("Server", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
+            ("x-ms-request-id", str(uuid.UUID(int=random.getrandbits(128), version=4))),
+            ("x-ms-version", "2024-11-04"),
+            ("x-ms-creation-time", http_date(end)),
+            ("x-ms-lease-status", "unlocked"),
+            ("x-ms-lease-state", "available"),
+            ("x-ms-blob-type", "BlockBlob"),
+            ("x-ms-server-encrypted", "true"),
+        ]
+        md5 = task.md5 or base64.b64encode(hashlib.md5(data).digest()).decode()
+        rng = parse_range(range_header, size)
+        if rng is None:
+            headers.append(("Content-MD5", md5))
+            return 200, headers, data
+        start, stop = rng
+        headers += [("Content-Range", f"bytes {start}-{stop}/{size}"), ("x-ms-blob-content-md5", md5)]
+        return 206, headers, data[start : stop + 1]
+
+    # ------------------------------------------------------------------ eviction
+    def _drop(self, task_id: str) -> None:
+        task = self.tasks.pop(task_id, None)
+        self._finished.pop(task_id, None)
+        if task is None:
+            return
+        if task.blob_path:
+            self._blobs.pop(task.blob_path, None)
+        self.results.delete(task_id)
+        self.images.pop(task_id)
+        acc = self.accounts.get(task.api_key)
+        if acc is not None:
+            acc.active.discard(task_id)
+        self._watched.discard(task_id)
+
+    def _evict(self, now: float, force: int = 0) -> None:
+        retention = self.settings.retention_seconds
+        while self._finished:
+            tid, end = next(iter(self._finished.items()))
+            if force > 0:
+                force -= 1
+            elif now < end + retention:
+                break
+            self._drop(tid)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            active = sum(1 for t in self.tasks.values() if not t.terminal)
+            return {
+                "tasks": len(self.tasks),
+                "active": active,
+                "finished": len(self._finished),
+                "results": self.results.stats(),
+                "image_cache_bytes": self.images.size,
+            }
+
+
+def _public_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The request as kept for inspection: control image reduced to its size and hash, secret redacted."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k == "control_image":
+            raw = v.encode("utf-8", "surrogatepass") if isinstance(v, str) else b""
+            out[k] = {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+        elif k == "webhook_secret":
+            out[k] = _redact(v)
+        elif hasattr(v, "value"):
+            out[k] = v.value
+        elif k == "webhook_url" and v is not None:
+            out[k] = str(v)
+        else:
+            out[k] = v
+    return out
+
+
+__all__ = ["TERMINAL", "AzureError", "BflBackend", "Task", "TaskNotFound", "WaitFor", "not_found_view"]

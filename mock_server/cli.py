@@ -1,0 +1,302 @@
+"""Command line: ``bfl-mock serve | canny | send-webhook | contract`` (also ``python -m mock_server``).
+
+Every option has an environment variable (``BFL_MOCK_<NAME>``), read when the command runs, never at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mock_server.errors import ConfigError
+
+# A real 32x32 PNG (a dark square): small enough to paste, with edges for Canny.
+TINY_PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAPUlEQVR42mP88OEDAy0BEwONwagFoxZQDlhwSaioqJBk0J07d0bjYNSCUQtGLRi1YOhawDjaLhq1YNQCBgC24gjh2S6AywAAAABJRU5ErkJggg=="  # noqa: E501
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(f"BFL_MOCK_{name.upper()}", default)
+
+
+def _add_serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="bind address (BFL_MOCK_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port, 0 = any free port (BFL_MOCK_PORT, default 8787)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        default=None,
+        help="accept only this x-key (repeatable; BFL_MOCK_API_KEYS=a,b). Default: any non-empty key",
+    )
+    p.add_argument("--public-url", default=None, help="origin for polling_url/result URLs (BFL_MOCK_PUBLIC_URL)")
+    p.add_argument("--seed", type=int, default=None, help="reproducible ids, seeds and images (BFL_MOCK_SEED)")
+    p.add_argument(
+        "--progression",
+        default=None,
+        help="time:SECONDS | polls:N[,after=S] | manual (BFL_MOCK_PROGRESSION, default time:5)",
+    )
+    p.add_argument("--webhook-profile", default=None, help="bfl | hmac (BFL_MOCK_WEBHOOK_PROFILE)")
+    p.add_argument(
+        "--webhook-allow",
+        action="append",
+        default=None,
+        help="allowed webhook host (repeatable; .suffix or 'loopback'). Default: any",
+    )
+    p.add_argument("--admin-token", default=None, help="require this token on /_mock/ (BFL_MOCK_ADMIN_TOKEN)")
+    p.add_argument(
+        "--strict-finetunes",
+        action="store_true",
+        default=None,
+        help="unknown finetune_id -> 400 (default: registered on first use)",
+    )
+    p.add_argument("--isolate-keys", action="store_true", default=None, help="each x-key sees only its own tasks")
+    p.add_argument(
+        "--missing-key-status",
+        type=int,
+        choices=(401, 403),
+        default=None,
+        help="status for a request without x-key (default 403, an assumption)",
+    )
+    p.add_argument(
+        "--config", default=None, help="YAML/JSON config file (settings, rules, scenarios) (BFL_MOCK_CONFIG)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other setting, e.g. --set retention_seconds=60 (see README)",
+    )
+    p.add_argument("--log-level", default=None, help="uvicorn log level (default warning)")
+
+
+def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from mock_server.config import Settings
+    from mock_server.configfile import load_config
+
+    overrides: dict[str, Any] = {}
+    for name in (
+        "host",
+        "port",
+        "api_keys",
+        "public_url",
+        "seed",
+        "progression",
+        "webhook_profile",
+        "webhook_allow",
+        "admin_token",
+        "strict_finetunes",
+        "isolate_keys",
+        "missing_key_status",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set takes NAME=VALUE, not {item!r}")
+        overrides[name.strip()] = value
+    config_path = args.config or _env("config")
+    extra: dict[str, Any] = {}
+    if config_path:
+        file_settings, extra = load_config(config_path)
+        overrides = {**file_settings, **overrides}
+    return Settings.from_env(**overrides), extra
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from mock_server.asgi import create_app
+    from mock_server.configfile import apply_extra
+    from mock_server.mock import BflMock
+
+    settings, extra = build_settings(args)
+    mock = BflMock(settings)
+    apply_extra(mock, extra)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    base = settings.public_url or f"http://{host}:{port}"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("bfl_mock").setLevel(logging.WARNING)
+    print(f"bfl-mock {_version()} serving the FLUX.1 Canny [pro] finetune API at {base}", flush=True)
+    print(
+        f"  progression {settings.progression}, keys: {'any' if not settings.api_keys else len(settings.api_keys)},"
+        f" admin: {base}/_mock/, spec: {base}/openapi.json",
+        flush=True,
+    )
+    print("  try:", flush=True)
+    print(
+        f"  curl -s {base}/v1/flux-pro-1.0-canny-finetuned -H 'x-key: test' -H 'Content-Type: application/json' "
+        f'-d \'{{"finetune_id":"my-finetune","prompt":"a red cube","control_image":"{TINY_PNG_B64}"}}\'',
+        flush=True,
+    )
+    print(
+        "  then GET the polling_url it returns until status is Ready, and download result.sample. Ctrl-C stops.",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        create_app(mock), log_level=args.log_level or "warning", access_log=False, timeout_graceful_shutdown=3
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        mock.close()
+    print("bfl-mock stopped.", flush=True)
+    return 0
+
+
+def cmd_canny(args: argparse.Namespace) -> int:
+    import cv2
+
+    from mock_server import imaging
+
+    with open(args.image, "rb") as fh:
+        data = fh.read()
+    try:
+        im = imaging.load_rgb(data, imaging_max_pixels())
+    except imaging.InvalidImage as e:
+        print(f"error: {args.image}: {imaging.INVALID_IMAGE} ({e.reason})", file=sys.stderr)
+        return 2
+    edges = imaging.canny_edges(im, args.low, args.high)
+    out = args.output or "canny.png"
+    cv2.imwrite(out, edges)
+    h, w = edges.shape
+    print(
+        f"{args.image}: {im.size[0]}x{im.size[1]} -> edge map {w}x{h} "
+        f"(low {args.low}, high {args.high}), {int((edges > 0).sum())} edge pixels -> {out}"
+    )
+    return 0
+
+
+def imaging_max_pixels() -> int:
+    from mock_server.config import Settings
+
+    return Settings.from_env().max_image_pixels
+
+
+def cmd_send_webhook(args: argparse.Namespace) -> int:
+    import time
+    import uuid
+
+    import httpx
+
+    from mock_server.webhooks import build_notification, load_profiles
+
+    profiles = load_profiles()
+    if args.profile not in profiles:
+        print(f"error: unknown profile {args.profile!r} (known: {', '.join(sorted(profiles))})", file=sys.stderr)
+        return 2
+    task_id = args.task_id or str(uuid.uuid4())
+    now = time.time()
+    result = None
+    details: dict[str, Any] | None = None
+    if args.status == "Ready":
+        result = {
+            "sample": "https://delivery-us1.bfl.ai/results/00/000000deadbeef/deadbeef00000000000000000000000/sample.jpeg",
+            "prompt": "a red cube",
+            "seed": 42,
+            "start_time": now - 5,
+            "end_time": now,
+            "duration": 5.0,
+        }
+    elif args.status == "Error":
+        details = {"error": "Internal error during generation"}
+    else:
+        details = {"Moderation Reasons": ["Safety Filter"]}
+    body, headers = build_notification(
+        profiles[args.profile],
+        task_id=task_id,
+        status=args.status,
+        result=result,
+        details=details,
+        secret=args.secret,
+        now=now,
+        forge=args.forge,
+    )
+    print(f"POST {args.url}  ({'FORGED ' if args.forge else ''}{args.profile} profile)")
+    for k, val in headers.items():
+        print(f"  {k}: {val}")
+    print(f"  {body.decode()}")
+    try:
+        resp = httpx.post(args.url, content=body, headers=headers, timeout=args.timeout, trust_env=False)
+    except httpx.HTTPError as e:
+        print(f"-> failed: {type(e).__name__}: {e}")
+        return 1
+    print(f"-> {resp.status_code} {resp.reason_phrase}")
+    text = resp.text
+    if text:
+        print(f"  {text[:2000]}")
+    return 0 if 200 <= resp.status_code < 300 else 1
+
+
+def _version() -> str:
+    from mock_server import __version__
+
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bfl-mock", description="A local fake of BFL's FLUX.1 Canny [pro] finetune API."
+    )
+    parser.add_argument("--version", action="version", version=f"bfl-mock {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the fake API server")
+    _add_serve_args(serve)
+    serve.set_defaults(func=cmd_serve)
+    canny = sub.add_parser("canny", help="preview the edge map the API will condition on")
+    canny.add_argument("image")
+    canny.add_argument("--low", type=int, default=50)
+    canny.add_argument("--high", type=int, default=200)
+    canny.add_argument("-o", "--output", default=None)
+    canny.set_defaults(func=cmd_canny)
+    sw = sub.add_parser("send-webhook", help="send one realistic webhook notification to a receiver")
+    sw.add_argument("url")
+    sw.add_argument("--secret", default=None)
+    sw.add_argument("--profile", default="bfl")
+    sw.add_argument("--status", default="Ready", choices=["Ready", "Error", "Request Moderated", "Content Moderated"])
+    sw.add_argument("--forge", action="store_true", help="send a wrong secret / signature")
+    sw.add_argument("--task-id", default=None)
+    sw.add_argument("--timeout", type=float, default=10.0)
+    sw.set_defaults(func=cmd_send_webhook)
+    try:
+        from mock_server.contract import add_contract_parser
+    except ImportError:  # pragma: no cover - contract kit not installed
+        pass
+    else:
+        add_contract_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"bfl-mock: configuration error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, json.JSONDecodeError) as e:
+        print(f"bfl-mock: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"bfl-mock: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The fake's only source of time.
+
+Nothing else in the package reads the wall clock or sleeps: lifecycle, expiry, retention, rate limits,
+webhook retries and latency injection all go through a ``Clock``. A clock is real time plus an offset
+(``advance`` moves it forward, ``set`` jumps) and can be frozen, in which case time only moves when
+told, and ``sleep`` advances the clock instead of waiting (simulated latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+# 2025-06-06T15:59:22Z, the first recorded real exchange: a stable epoch for frozen clocks.
+DEFAULT_FROZEN_START = 1749225562.0
+
+
+class Clock:
+    def __init__(self, *, frozen: bool = False, start: float | None = None) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        self._frozen_at: float | None = None
+        self._offset = 0.0
+        if frozen:
+            self._frozen_at = DEFAULT_FROZEN_START if start is None else float(start)
+        elif start is not None:
+            self._offset = float(start) - time.time()
+
+    # -- reading
+    def now(self) -> float:
+        frozen = self._frozen_at
+        return frozen if frozen is not None else time.time() + self._offset
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at is not None
+
+    # -- moving
+    def advance(self, seconds: float) -> float:
+        if not seconds >= 0:  # also rejects NaN
+            raise ValueError("the clock only moves forward: seconds must be >= 0")
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += seconds
+            else:
+                self._offset += seconds
+        self._notify()
+        return self.now()
+
+    def set(self, timestamp: float) -> float:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at = float(timestamp)
+            else:
+                self._offset = float(timestamp) - time.time()
+        self._notify()
+        return self.now()
+
+    def freeze(self, at: float | None = None) -> float:
+        with self._lock:
+            self._frozen_at = self.now() if at is None else float(at)
+        self._notify()
+        return self.now()
+
+    def unfreeze(self) -> float:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._offset = self._frozen_at - time.time()
+                self._frozen_at = None
+        self._notify()
+        return self.now()
+
+    # -- waiting (latency injection)
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.frozen:
+            self.advance(seconds)
+        else:
+            time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.frozen:
+            self.advance(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    def real_seconds_until(self, timestamp: float) -> float | None:
+        """How long a real waiter should wait for ``timestamp``; None if only an advance can get there."""
+        delta = timestamp - self.now()
+        if delta <= 0:
+            return 0.0
+        return None if self.frozen else delta
+
+    # -- listeners (the scheduler wakes up when time jumps)
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        try:
+            self._listeners.remove(callback)
+        except ValueError:
+            pass
+
+    def _notify(self) -> None:
+        for cb in list(self._listeners):
+            cb()
+
+    def snapshot(self) -> dict[str, float | bool]:
+        return {"now": self.now(), "frozen": self.frozen}

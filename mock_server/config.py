@@ -1,0 +1,189 @@
+"""Settings of one fake: every option of ``bfl-mock serve``, the pytest marker and the config file.
+
+Each field has an environment variable ``BFL_MOCK_<FIELD>`` (read only by ``Settings.from_env`` /
+the CLI, never at import time). Unknown behaviours of the real service are settings here, with the
+best-evidenced choice as the default (see README, "Fidelity").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_server.errors import ConfigError
+
+_PROGRESSION = re.compile(
+    r"^(?:time:(?P<seconds>\d+(?:\.\d+)?)|polls:(?P<polls>\d+)(?:,after=(?P<after>\d+(?:\.\d+)?))?|(?P<manual>manual))$"
+)
+
+
+@dataclass(frozen=True)
+class Progression:
+    """How a Pending task advances to its final state.
+
+    ``time:S`` finishes S seconds (fake clock) after submit; ``polls:N`` finishes on the N-th poll (and,
+    if nobody polls it, ``after`` seconds after submit); ``manual`` waits for ``complete``/``fail``.
+    """
+
+    mode: str = "time"
+    seconds: float = 5.0
+    polls: int = 3
+    after: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str | Progression) -> Progression:
+        if isinstance(text, Progression):
+            return text
+        m = _PROGRESSION.match(str(text).strip())
+        if not m:
+            raise ConfigError(f"progression must be time:SECONDS, polls:N[,after=SECONDS] or manual, not {text!r}")
+        if m["manual"]:
+            return cls(mode="manual")
+        if m["seconds"] is not None:
+            return cls(mode="time", seconds=float(m["seconds"]))
+        polls = int(m["polls"])
+        if polls < 1:
+            raise ConfigError("polls:N needs N >= 1")
+        return cls(mode="polls", polls=polls, after=float(m["after"]) if m["after"] else 1.0)
+
+    def __str__(self) -> str:
+        if self.mode == "manual":
+            return "manual"
+        if self.mode == "time":
+            return f"time:{self.seconds:g}"
+        return f"polls:{self.polls},after={self.after:g}"
+
+
+@dataclass
+class Settings:
+    # network / identity
+    host: str = "127.0.0.1"
+    port: int = 8787
+    public_url: str | None = None  # origin used in polling_url; default: the origin the client used
+    delivery_url: str | None = None  # origin of result downloads; default: same as the API origin
+    # authentication
+    api_keys: tuple[str, ...] = ()  # empty: any non-empty x-key is valid
+    missing_key_status: int = 403  # FastAPI < 0.115-era APIKeyHeader; current FastAPI answers 401
+    # validation
+    schema_dir: str | None = None
+    strict_content_type: bool = True  # FastAPI >= 0.13x: a body without Content-Type is not JSON
+    max_body_bytes: int = 30 * 1024 * 1024
+    # lifecycle
+    seed: int | None = None
+    progression: Progression = field(default_factory=Progression)
+    retention_seconds: float = 3600.0  # finished tasks answer 404 "Task not found" after this
+    max_tasks: int = 100_000
+    delivery_ttl_seconds: float = 600.0  # se = end_time + 10 minutes (dossier D2)
+    # images
+    max_image_pixels: int = 20_000_000
+    render_workers: int = 2
+    result_memory_bytes: int = 256 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
+    image_cache_bytes: int = 64 * 1024 * 1024  # encoded outputs kept for fast downloads
+    jpeg_quality: int = 90
+    # rate limits on get_result (dossier P6; refill rate is an assumption)
+    ratelimit_limit: int = 1200
+    ratelimit_refill_per_second: float = 2.0  # 0 limit disables
+    # accounts
+    credits: float = 10_000.0
+    cost_per_request: float = 5.0
+    active_task_limit: int = 24
+    strict_finetunes: bool = False
+    isolate_keys: bool = False
+    # webhooks
+    webhook_profile: str = "bfl"
+    webhook_allow: tuple[str, ...] = ()  # empty: any host
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # delays before attempts 2..5
+    # presentation
+    edge_headers: bool = True  # Strict-Transport-Security etc. as recorded from the real edge
+    admin_token: str | None = None
+    journal_size: int = 1000
+    frozen_clock: bool = False
+    clock_start: float | None = None
+    rules: tuple[Any, ...] = ()
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **coerce(changes))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"BFL_MOCK_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**coerce(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("api_keys",):
+                v = [f"{k[:2]}***" for k in v]
+            elif f.name == "admin_token":
+                v = "***" if v else None
+            elif isinstance(v, Progression):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn strings (env vars, CLI, config files) into typed settings; reject unknown names."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {name!r} (known: {', '.join(sorted(_FIELDS))})")
+        default = _FIELDS[name].default
+        if default is dataclasses.MISSING:
+            default = _FIELDS[name].default_factory()  # type: ignore[misc]
+        try:
+            out[name] = _coerce_one(name, value, default)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"bad value for {name}: {value!r} ({e})") from None
+    return out
+
+
+def _coerce_one(name: str, value: Any, default: Any) -> Any:
+    if name == "progression":
+        return Progression.parse(value)
+    if name == "rules":
+        return tuple(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        s = str(value).strip().lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+        raise ValueError("expected a boolean")
+    if isinstance(default, tuple):
+        items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+        if name == "webhook_backoff":
+            return tuple(float(v) for v in items)
+        return tuple(str(v) for v in items)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if value is None or value == "":
+        return None
+    if name in ("seed",):
+        return int(value)
+    if name in ("clock_start",):
+        return float(value)
+    return str(value)

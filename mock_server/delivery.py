@@ -1,0 +1,138 @@
+"""Result delivery URLs shaped like BFL's Azure SAS links (dossier D1-D4).
+
+``/results/<2hex>/<14hex>/<32hex>/sample.<ext>?se=<ISO>&sp=r&sv=2024-11-04&sr=b&rsct=image/<ext>&sig=<b64>``
+The signature is an HMAC-SHA256 (per-fake secret) over the path and the signed fields, so a tampered
+URL is refused; ``se`` is checked against the fake clock. Error bodies are Azure Blob Storage's XML.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import random
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from urllib.parse import parse_qs, quote
+
+SAS_VERSION = "2024-11-04"
+RESULTS_PREFIX = "/results/"
+
+
+def iso_z(ts: float) -> str:
+    return dt.datetime.fromtimestamp(int(ts), tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso_z(text: str) -> float:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
+
+
+def new_blob_path(rng: random.Random, output_format: str) -> str:
+    """``results/84/3791956b97bc01/6b97bc012a934cb2a7bd5b7d2660a640/sample.jpeg`` (the recorded shape:
+    the 14-hex segment ends with the first 8 hex of the 32-hex one)."""
+    blob = uuid.UUID(int=rng.getrandbits(128), version=4).hex
+    return f"{RESULTS_PREFIX}{rng.getrandbits(8):02x}/{rng.getrandbits(24):06x}{blob[:8]}/{blob}/sample.{output_format}"
+
+
+@dataclass
+class AzureError(Exception):
+    status: int
+    code: str
+    message: str
+    detail: str | None = None
+
+    def xml(self, request_id: str, now: float) -> bytes:
+        when = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+        body = (
+            '\ufeff<?xml version="1.0" encoding="utf-8"?><Error>'
+            f"<Code>{self.code}</Code><Message>{self.message}\nRequestId:{request_id}\nTime:{when}</Message>"
+        )
+        if self.detail:
+            body += f"<AuthenticationErrorDetail>{self.detail}</AuthenticationErrorDetail>"
+        return (body + "</Error>").encode("utf-8")
+
+
+AUTH_FAILED = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header is formed "
+    "correctly including the signature."
+)
+
+
+class Signer:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _sig(self, path: str, se: str, rsct: str) -> str:
+        to_sign = "\n".join(["r", se, path, SAS_VERSION, "b", rsct]).encode()
+        return base64.b64encode(hmac.new(self._secret, to_sign, hashlib.sha256).digest()).decode()
+
+    def url(self, origin: str, path: str, expires_at: float, content_type: str) -> str:
+        se = iso_z(expires_at)
+        sig = self._sig(path, se, content_type)
+        return (
+            f"{origin}{path}?se={quote(se, safe='')}&sp=r&sv={SAS_VERSION}&sr=b"
+            f"&rsct={quote(content_type, safe='/')}&sig={quote(sig, safe='/')}"
+        )
+
+    def verify(self, path: str, query_string: str, now: float) -> float:
+        """Return the expiry of a valid URL, or raise AzureError as Azure Blob Storage would."""
+        q = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        if "sig" not in q:
+            raise AzureError(404, "ResourceNotFound", "The specified resource does not exist.")
+        se, rsct = q.get("se", ""), q.get("rsct", "")
+        ok = q.get("sp") == "r" and q.get("sr") == "b" and q.get("sv") == SAS_VERSION
+        expected = self._sig(path, se, rsct)
+        if not ok or not hmac.compare_digest(expected.encode(), q["sig"].encode()):
+            raise AzureError(
+                403, "AuthenticationFailed", AUTH_FAILED, "Signature did not match. String to sign used was r"
+            )
+        try:
+            expiry = parse_iso_z(se)
+        except ValueError:
+            raise AzureError(403, "AuthenticationFailed", AUTH_FAILED, "se is not a valid ISO 8601 time") from None
+        if now >= expiry:
+            raise AzureError(
+                403,
+                "AuthenticationFailed",
+                AUTH_FAILED,
+                f"Signed expiry time [{http_date(expiry)}] must be after signed start time [{http_date(now)}]",
+            )
+        return expiry
+
+
+BLOB_NOT_FOUND = AzureError(404, "BlobNotFound", "The specified blob does not exist.")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single ``bytes=a-b`` / ``a-`` / ``-n`` range as (start, end inclusive); None = whole blob.
+
+    Raises AzureError 416 for an unsatisfiable range (Azure: InvalidRange).
+    """
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    spec = header[6:].strip()
+    start_s, sep, end_s = spec.partition("-")
+    if not sep:
+        return None
+    try:
+        if start_s == "":
+            n = int(end_s)
+            if n <= 0:
+                raise ValueError
+            start, end = max(0, size - n), size - 1
+        else:
+            start = int(start_s)
+            end = int(end_s) if end_s else size - 1
+    except ValueError:
+        return None
+    if start < 0 or end < start:
+        return None
+    if start >= size:
+        raise AzureError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
+    return start, min(end, size - 1)

@@ -1,0 +1,151 @@
+"""Bounded journal of the requests the fake served (``GET /_mock/requests``, ``BflMock.requests``).
+
+Secrets never enter it: ``x-key`` and ``webhook_secret`` are redacted and ``control_image`` is reduced to
+its length and SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+REDACTED_HEADERS = {"x-key", "authorization", "cookie", "x-admin-token", "x-mock-admin-token"}
+
+
+def redact_secret(value: str | None) -> str | None:
+    if not value:
+        return value
+    return value[:2] + "***" if len(value) > 4 else "***"
+
+
+def summarize_body(body: bytes, content_type: str | None) -> Any:
+    if not body:
+        return None
+    if content_type and "json" in content_type:
+        try:
+            data = json.loads(body)
+        except Exception:
+            return {"raw_length": len(body), "json": False}
+        if isinstance(data, dict):
+            out = {}
+            for k, v in data.items():
+                if k == "control_image" and isinstance(v, str):
+                    raw = v.encode("utf-8", "surrogatepass")
+                    out[k] = {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+                elif k == "webhook_secret" and isinstance(v, str):
+                    out[k] = redact_secret(v)
+                else:
+                    out[k] = v
+            return out
+        return data
+    return {"raw_length": len(body)}
+
+
+@dataclass
+class Entry:
+    id: int
+    at: float
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+    response: Any = None
+    task_id: str | None = None
+    api_key: str | None = None  # redacted
+    latency_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body,
+            "status": self.status,
+            "response": self.response,
+            "task_id": self.task_id,
+            "api_key": self.api_key,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+class Journal:
+    def __init__(self, size: int = 1000) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(1, size))
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, entry: Entry) -> Entry:
+        with self._lock:
+            entry.id = next(self._ids)
+            self._entries.append(entry)
+        return entry
+
+    def new_entry(
+        self,
+        at: float,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        content_type: str | None,
+    ) -> Entry:
+        safe = {k: (redact_secret(v) or "") if k in REDACTED_HEADERS else v for k, v in headers.items()}
+        return Entry(
+            0,
+            at,
+            method,
+            path,
+            query,
+            safe,
+            summarize_body(body, content_type),
+            api_key=redact_secret(headers.get("x-key")),
+        )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def filter(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        task_id: str | None = None,
+        api_key: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        with self._lock:
+            items = list(self._entries)
+        out = [
+            e
+            for e in items
+            if (method is None or e.method == method.upper())
+            and (path is None or e.path == path or (path.endswith("*") and e.path.startswith(path[:-1])))
+            and (status is None or e.status == status)
+            and (task_id is None or e.task_id == task_id)
+            and (api_key is None or e.api_key == redact_secret(api_key))
+        ]
+        return out[-limit:] if limit else out
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self):
+        return iter(list(self._entries))
+
+    @property
+    def last(self) -> Entry | None:
+        return self._entries[-1] if self._entries else None

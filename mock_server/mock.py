@@ -1,0 +1,184 @@
+"""``BflMock``: one fake, with everything a test or a server needs to control it.
+
+It ties the backend (state), the HTTP surface, the admin API, the request journal and the webhook
+dispatcher together; the pytest fixtures, ``bfl-mock serve`` and the admin API all drive this object.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mock_server.backend import BflBackend, Task, WaitFor
+from mock_server.clock import Clock
+from mock_server.config import Settings
+from mock_server.errors import ApiError
+from mock_server.http import HttpRequest, HttpResponse, MockHTTP
+from mock_server.journal import Journal
+from mock_server.rules import Outcome, Rule
+
+
+class BflMock:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+        settings = settings or Settings()
+        if overrides:
+            settings = settings.replace(**overrides)
+        self.settings = settings
+        self.backend = BflBackend(settings, clock=clock)
+        self.clock = self.backend.clock
+        self.journal = Journal(settings.journal_size)
+        from mock_server.admin import Admin
+        from mock_server.webhooks import WebhookDispatcher
+
+        self.webhooks = WebhookDispatcher(self)
+        self.admin = Admin(self)
+        self.http = MockHTTP(self)
+
+    # ------------------------------------------------------------------ serving
+    def serve(self, req: HttpRequest) -> HttpResponse:
+        """Answer one request, blocking on background work (the in-process path)."""
+        start = time.perf_counter()
+        while True:
+            try:
+                resp = self.http.handle(req)
+                break
+            except WaitFor as w:
+                try:
+                    w.future.result()
+                except Exception:
+                    pass
+        if resp.delay:
+            self.clock.sleep(resp.delay)
+        self._journal(req, resp, start)
+        return resp
+
+    async def serve_async(self, req: HttpRequest) -> HttpResponse:
+        import asyncio
+
+        start = time.perf_counter()
+        while True:
+            try:
+                resp = self.http.handle(req)
+                break
+            except WaitFor as w:
+                try:
+                    await asyncio.wrap_future(w.future)
+                except Exception:
+                    pass
+        if resp.delay:
+            await self.clock.asleep(resp.delay)
+        self._journal(req, resp, start)
+        return resp
+
+    def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
+        if req.path.startswith("/_mock"):
+            return
+        entry = self.journal.new_entry(
+            self.clock.now(),
+            req.method,
+            req.path,
+            req.query_string,
+            req.headers,
+            req.body,
+            req.headers.get("content-type"),
+        )
+        entry.status = resp.status
+        entry.task_id = getattr(req, "task_id", None)
+        ctype = next((val for k, val in resp.headers if k.lower() == "content-type"), "")
+        if ctype == "application/json" and len(resp.body) < 65536:
+            import json
+
+            try:
+                entry.response = json.loads(resp.body)
+            except ValueError:
+                entry.response = None
+        entry.latency_ms = (time.perf_counter() - start) * 1000
+        self.journal.record(entry)
+
+    @staticmethod
+    def note_task(req: HttpRequest, task_id: str) -> None:
+        req.task_id = task_id  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ control surface
+    def reset(self) -> None:
+        """Back to a fresh fake: tasks, accounts, run-time rules, journal, webhooks (settings stay)."""
+        self.webhooks.reset()
+        self.backend.reset()
+        self.journal.clear()
+
+    def close(self) -> None:
+        self.webhooks.close()
+        self.backend.close()
+
+    @property
+    def rules(self):
+        return self.backend.rules
+
+    def add_rule(
+        self,
+        match: dict[str, Any] | None = None,
+        outcome: dict[str, Any] | str | None = None,
+        *,
+        name: str = "",
+        times: int | None = None,
+        first: bool = False,
+    ) -> Rule:
+        """``mock.add_rule({"prompt_contains": "cat"}, {"status": "Error", "error": "boom"})``"""
+        return self.rules.add(
+            {"match": match or {}, "outcome": outcome or {}, "name": name, "times": times}, first=first
+        )
+
+    def scenario(self, name: str, outcome: dict[str, Any] | Outcome) -> Outcome:
+        """Define a named scenario usable with ``X-Mock-Scenario: name`` and in rules."""
+        return self.rules.define_scenario(name, outcome)
+
+    @property
+    def requests(self) -> Journal:
+        return self.journal
+
+    @property
+    def moderator(self):
+        return self.backend.moderator
+
+    @property
+    def finetunes(self):
+        return self.backend.finetunes
+
+    def tasks(self, *, status: str | None = None, api_key: str | None = None) -> list[Task]:
+        return self.backend.list_tasks(status=status, api_key=api_key)
+
+    def task(self, task_id: str) -> Task:
+        return self.backend.get_task(task_id)
+
+    def complete(self, task_id: str) -> Task:
+        return self.backend.force(task_id, Outcome())
+
+    def fail(self, task_id: str, error: str = "Internal error during generation") -> Task:
+        return self.backend.force(task_id, Outcome(status="Error", error=error))
+
+    def moderate(self, task_id: str, status: str = "Content Moderated", reasons: list[str] | None = None) -> Task:
+        return self.backend.force(
+            task_id, Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
+        )
+
+    def set_credits(self, api_key: str, credits: float) -> None:
+        self.backend.set_credits(api_key, credits)
+
+    def credits(self, api_key: str) -> float:
+        return self.backend.credits(api_key)
+
+    def check(self) -> None:
+        """Re-raise the first unexpected exception the fake hit while serving (the plugin calls this)."""
+        if self.backend.errors:
+            err = self.backend.errors[0]
+            self.backend.errors.clear()
+            raise err
+
+    def __enter__(self) -> BflMock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+__all__ = ["ApiError", "BflMock"]

@@ -1,0 +1,324 @@
+"""Scenario rules: ``match -> outcome``, evaluated in order (first match wins).
+
+Rules are plain data, so the Python API, the admin HTTP API (``/_mock/rules``) and config files all
+build the same thing. Built-in scenario names (``X-Mock-Scenario: <name>``) need no setup.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_server.config import Progression
+from mock_server.errors import (
+    FINETUNE_NOT_FOUND,
+    INSUFFICIENT_CREDITS,
+    ConfigError,
+)
+
+FINAL_STATUSES = ("Ready", "Error", "Request Moderated", "Content Moderated", "Task not found")
+DEFAULT_ERROR = "Internal error during generation"  # assumption: the real text is not known
+DEFAULT_REASONS = {"Request Moderated": ["Safety Filter"], "Content Moderated": ["Content Policy Violation"]}
+RATE_LIMITED_DETAIL = "You have reached the maximum number of active tasks. Please wait for some to finish."
+
+_STATUS_ALIASES = {s.lower().replace(" ", "-"): s for s in FINAL_STATUSES}
+_STATUS_ALIASES.update({s.lower(): s for s in FINAL_STATUSES})
+
+
+def _latency(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        lo = hi = float(value)
+    else:
+        lo, hi = (float(v) for v in value)
+    if not (0 <= lo <= hi <= 300):
+        raise ConfigError("latency must be seconds (or [min, max]) between 0 and 300")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happens to a matching request."""
+
+    status: str = "Ready"
+    error: str | None = None
+    reasons: tuple[str, ...] | None = None
+    http_status: int | None = None  # submit-time error instead of a task
+    detail: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    progression: Progression | None = None
+    not_found_polls: int = 0  # transient 404 "Task not found" on the first N polls (dossier P5)
+    submit_latency: tuple[float, float] | None = None
+    poll_latency: tuple[float, float] | None = None
+    download_latency: tuple[float, float] | None = None
+    webhook: dict[str, Any] | None = None  # webhook faults / profile override
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | str | Outcome) -> Outcome:
+        if isinstance(data, Outcome):
+            return data
+        if isinstance(data, str):
+            return scenario(data)
+        data = dict(data)
+        known = {
+            "status",
+            "error",
+            "reasons",
+            "http_status",
+            "detail",
+            "headers",
+            "progression",
+            "not_found_polls",
+            "latency",
+            "webhook",
+            "scenario",
+        }
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown outcome keys: {sorted(unknown)} (known: {sorted(known)})")
+        base = scenario(data.pop("scenario")) if "scenario" in data else cls()
+        kw: dict[str, Any] = {}
+        if "status" in data:
+            status = _STATUS_ALIASES.get(str(data["status"]).lower())
+            if status is None:
+                raise ConfigError(f"status must be one of {FINAL_STATUSES}")
+            kw["status"] = status
+        if "error" in data:
+            kw["error"] = str(data["error"])
+        if "reasons" in data:
+            kw["reasons"] = tuple(str(r) for r in data["reasons"])
+        if "http_status" in data:
+            code = int(data["http_status"])
+            if not 400 <= code <= 599:
+                raise ConfigError("http_status must be a 4xx or 5xx code")
+            kw["http_status"] = code
+        if "detail" in data:
+            kw["detail"] = data["detail"]
+        if "headers" in data:
+            kw["headers"] = tuple((str(k), str(v)) for k, v in dict(data["headers"]).items())
+        if data.get("progression") is not None:
+            kw["progression"] = Progression.parse(data["progression"])
+        if "not_found_polls" in data:
+            kw["not_found_polls"] = max(0, int(data["not_found_polls"]))
+        if "latency" in data:
+            lat = data["latency"]
+            if not isinstance(lat, dict):
+                lat = {"submit": lat, "poll": lat, "download": lat}
+            for k in lat:
+                if k not in ("submit", "poll", "download"):
+                    raise ConfigError("latency keys are submit, poll, download")
+            kw.update({f"{k}_latency": _latency(v) for k, v in lat.items()})
+        if "webhook" in data:
+            kw["webhook"] = dict(data["webhook"] or {})
+        return _replace(base, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        for name in ("error", "http_status", "detail", "webhook"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.reasons is not None:
+            out["reasons"] = list(self.reasons)
+        if self.headers:
+            out["headers"] = dict(self.headers)
+        if self.progression is not None:
+            out["progression"] = str(self.progression)
+        if self.not_found_polls:
+            out["not_found_polls"] = self.not_found_polls
+        lat = {k: list(v) for k in ("submit", "poll", "download") if (v := getattr(self, f"{k}_latency"))}
+        if lat:
+            out["latency"] = lat
+        return out
+
+
+def _replace(o: Outcome, **kw: Any) -> Outcome:
+    from dataclasses import replace
+
+    return replace(o, **kw)
+
+
+BUILTIN_SCENARIOS: dict[str, Outcome] = {
+    "ready": Outcome(),
+    "error": Outcome(status="Error", error=DEFAULT_ERROR),
+    "request-moderated": Outcome(status="Request Moderated", reasons=("Safety Filter",)),
+    "content-moderated": Outcome(status="Content Moderated", reasons=("Content Policy Violation",)),
+    "task-not-found": Outcome(status="Task not found"),
+    "insufficient-credits": Outcome(http_status=402, detail=INSUFFICIENT_CREDITS),
+    "rate-limited": Outcome(http_status=429, detail=RATE_LIMITED_DETAIL, headers=(("Retry-After", "1"),)),
+    "unknown-finetune": Outcome(http_status=400, detail=FINETUNE_NOT_FOUND),
+    "invalid-key": Outcome(http_status=403, detail="Not authenticated - Invalid Authentication"),
+    "server-error": Outcome(http_status=500, detail="Internal Server Error"),
+    "bad-gateway": Outcome(http_status=502, detail="Bad Gateway"),
+    "service-unavailable": Outcome(http_status=503, detail="Service Unavailable"),
+    "slow": Outcome(progression=Progression(mode="time", seconds=60.0)),
+    "flaky-poll": Outcome(not_found_polls=2),
+}
+
+
+def scenario(name: str, custom: dict[str, Outcome] | None = None) -> Outcome:
+    if custom and name in custom:
+        return custom[name]
+    try:
+        return BUILTIN_SCENARIOS[name]
+    except KeyError:
+        known = sorted({*BUILTIN_SCENARIOS, *(custom or {})})
+        raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(known)})") from None
+
+
+@dataclass
+class Match:
+    prompt_contains: str | None = None
+    prompt_regex: re.Pattern[str] | None = None
+    finetune_id: str | None = None
+    seed: int | None = None
+    api_key: str | None = None
+    scenario: str | None = None
+    nth: int | None = None  # only the n-th request matching the other criteria (1-based)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Match:
+        data = dict(data or {})
+        known = {"prompt_contains", "prompt_regex", "finetune_id", "seed", "api_key", "scenario", "nth"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown match keys: {sorted(unknown)} (known: {sorted(known)})")
+        try:
+            regex = re.compile(data["prompt_regex"]) if data.get("prompt_regex") else None
+        except re.error as e:
+            raise ConfigError(f"bad prompt_regex: {e}") from None
+        return cls(
+            prompt_contains=data.get("prompt_contains"),
+            prompt_regex=regex,
+            finetune_id=data.get("finetune_id"),
+            seed=None if data.get("seed") is None else int(data["seed"]),
+            api_key=data.get("api_key"),
+            scenario=data.get("scenario"),
+            nth=None if data.get("nth") is None else int(data["nth"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "prompt_regex"}
+        if self.prompt_regex is not None:
+            out["prompt_regex"] = self.prompt_regex.pattern
+        return out
+
+    def criteria(self, ctx: RequestContext) -> bool:
+        if self.prompt_contains is not None and self.prompt_contains.lower() not in ctx.prompt.lower():
+            return False
+        if self.prompt_regex is not None and not self.prompt_regex.search(ctx.prompt):
+            return False
+        if self.finetune_id is not None and self.finetune_id != ctx.finetune_id:
+            return False
+        if self.seed is not None and self.seed != ctx.seed:
+            return False
+        if self.api_key is not None and self.api_key != ctx.api_key:
+            return False
+        return not (self.scenario is not None and self.scenario != ctx.scenario)
+
+
+@dataclass
+class RequestContext:
+    prompt: str = ""
+    finetune_id: str = ""
+    seed: int | None = None
+    api_key: str = ""
+    scenario: str | None = None
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Rule:
+    match: Match
+    outcome: Outcome
+    name: str = ""
+    times: int | None = None  # stop applying after this many uses
+    id: int = field(default_factory=lambda: next(_ids))
+    seen: int = 0  # requests that met the criteria
+    used: int = 0  # requests the rule applied to
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | Rule, custom: dict[str, Outcome] | None = None) -> Rule:
+        if isinstance(data, Rule):
+            return data
+        data = dict(data)
+        unknown = set(data) - {"match", "outcome", "name", "times", "scenario"}
+        if unknown:
+            raise ConfigError(f"unknown rule keys: {sorted(unknown)}")
+        if "scenario" in data:  # shorthand: {"match": ..., "scenario": "error"}
+            outcome = scenario(data["scenario"], custom)
+        else:
+            raw = data.get("outcome", {})
+            outcome = scenario(raw, custom) if isinstance(raw, str) else Outcome.from_dict(raw)
+        times = data.get("times")
+        return cls(
+            Match.from_dict(data.get("match")),
+            outcome,
+            str(data.get("name", "")),
+            None if times is None else int(times),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "match": self.match.to_dict(),
+            "outcome": self.outcome.to_dict(),
+            "times": self.times,
+            "matched": self.seen,
+            "used": self.used,
+        }
+
+
+class RuleSet:
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self.scenarios: dict[str, Outcome] = {}
+        self._lock = threading.Lock()
+
+    def add(self, rule: dict[str, Any] | Rule, *, first: bool = False) -> Rule:
+        r = Rule.from_dict(rule, self.scenarios)
+        with self._lock:
+            self._rules.insert(0, r) if first else self._rules.append(r)
+        return r
+
+    def define_scenario(self, name: str, outcome: dict[str, Any] | Outcome) -> Outcome:
+        o = Outcome.from_dict(outcome)
+        self.scenarios[name] = o
+        return o
+
+    def remove(self, rule_id: int) -> bool:
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [r for r in self._rules if r.id != rule_id]
+            return len(self._rules) != before
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self.scenarios.clear()
+
+    def list(self) -> list[Rule]:
+        return list(self._rules)
+
+    def decide(self, ctx: RequestContext) -> tuple[Outcome | None, Rule | None]:
+        """The outcome of the first rule matching ``ctx`` (then the scenario header), or None."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.times is not None and rule.used >= rule.times:
+                    continue
+                if not rule.match.criteria(ctx):
+                    continue
+                rule.seen += 1
+                if rule.match.nth is not None and rule.seen != rule.match.nth:
+                    continue
+                rule.used += 1
+                return rule.outcome, rule
+        if ctx.scenario:
+            return scenario(ctx.scenario, self.scenarios), None
+        return None, None

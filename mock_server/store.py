@@ -1,0 +1,128 @@
+"""Bounded storage for results.
+
+``ResultStore`` keeps each finished task's compressed edge map (16-45 KB per megapixel) in memory up to
+a byte budget and spills older ones to a private temporary directory beyond it, so nothing accepted is
+lost and memory stays bounded. ``BytesLRU`` caches encoded outputs (what downloads serve) by size.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from typing import Any
+
+
+class BytesLRU:
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        if len(value) > self.budget:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.budget:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+    def pop(self, key: str) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
+class ResultStore:
+    def __init__(self, memory_budget: int) -> None:
+        self.memory_budget = memory_budget
+        self._mem: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._mem_size = 0
+        self._disk: dict[str, str] = {}
+        self._dir: str | None = None
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: Any, nbytes: int) -> None:
+        with self._lock:
+            self._drop(key)
+            self._mem[key] = (value, nbytes)
+            self._mem_size += nbytes
+            while self._mem_size > self.memory_budget and len(self._mem) > 1:
+                old_key, (old_value, old_size) = self._mem.popitem(last=False)
+                self._mem_size -= old_size
+                self._spill(old_key, old_value)
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._mem.get(key)
+            if item is not None:
+                return item[0]
+            path = self._disk.get(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)  # our own file in our own private directory
+        except OSError:
+            return None
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        item = self._mem.pop(key, None)
+        if item is not None:
+            self._mem_size -= item[1]
+        path = self._disk.pop(key, None)
+        if path is not None:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _spill(self, key: str, value: Any) -> None:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="bfl-mock-results-")
+        path = os.path.join(self._dir, key)
+        with open(path, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._disk[key] = path
+
+    def clear(self) -> None:
+        with self._lock:
+            self._mem.clear()
+            self._mem_size = 0
+            self._disk.clear()
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+                self._dir = None
+
+    def stats(self) -> dict[str, int]:
+        return {"in_memory": len(self._mem), "memory_bytes": self._mem_size, "on_disk": len(self._disk)}

@@ -1,0 +1,194 @@
+"""Request validation that answers exactly as FastAPI + pydantic v2 (lax mode) do.
+
+``build_model`` compiles a JSON Schema (``schemas/FinetuneCannyInputs.json``) into a pydantic v2 model at
+start-up, so the schema is the single source of truth: change a bound in the schema and the accepted set
+changes with it. ``parse_body`` and ``validate_body`` replay FastAPI's own request pipeline (content-type
+sniffing, ``json.loads``, ``json_invalid`` at ``["body", pos]``, ``missing`` at ``["body"]``,
+``from_attributes`` validation giving ``model_attributes_type`` for non-objects, ``include_url=False``).
+"""
+
+from __future__ import annotations
+
+import email.message
+import enum
+import json
+import math
+from typing import Annotated, Any, Optional
+
+from pydantic import AnyUrl, BaseModel, Field, UrlConstraints, ValidationError, create_model
+from pydantic.types import StringConstraints
+
+from mock_server.errors import BODY_PARSE_ERROR, ApiError, ConfigError, ValidationFailed
+
+MISSING: Any = object()  # an empty request body
+
+
+# --------------------------------------------------------------------------- model from schema
+def _bounds(prop: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, kw in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+        if key in prop:
+            out[kw] = prop[key]
+    return out
+
+
+def _annotation(name: str, prop: dict[str, Any], defs: dict[str, Any], enums: dict[str, type[enum.Enum]]) -> Any:
+    if "anyOf" in prop:
+        members = prop["anyOf"]
+        non_null = [m for m in members if m.get("type") != "null"]
+        if len(non_null) != 1 or len(members) > 2:
+            raise ConfigError(f"{name}: only `X | null` unions are supported")
+        inner = _annotation(name, non_null[0], defs, enums)
+        return Optional[inner] if len(members) == 2 else inner  # noqa: UP045 (runtime-built annotation)
+    if "$ref" in prop:
+        ref = prop["$ref"].rsplit("/", 1)[-1]
+        if ref not in defs:
+            raise ConfigError(f"{name}: unresolved $ref {prop['$ref']}")
+        target = defs[ref]
+        if "enum" in target:
+            if ref not in enums:
+                enums[ref] = enum.Enum(target.get("title", ref), {str(v): v for v in target["enum"]}, type=str)
+            return enums[ref]
+        return _annotation(name, target, defs, enums)
+    if "enum" in prop:
+        key = f"{name}_enum"
+        enums.setdefault(key, enum.Enum(prop.get("title", key), {str(v): v for v in prop["enum"]}, type=str))
+        return enums[key]
+    typ = prop.get("type")
+    if typ == "string":
+        if prop.get("format") in ("uri", "url"):
+            schemes = prop.get("x-url-schemes")
+            return Annotated[AnyUrl, UrlConstraints(max_length=prop.get("maxLength"), allowed_schemes=schemes)]
+        constraints = {}
+        if "minLength" in prop:
+            constraints["min_length"] = prop["minLength"]
+        if "maxLength" in prop:
+            constraints["max_length"] = prop["maxLength"]
+        if "pattern" in prop:
+            constraints["pattern"] = prop["pattern"]
+        return Annotated[str, StringConstraints(**constraints)] if constraints else str
+    if typ == "number":
+        bounds = _bounds(prop)
+        return Annotated[float, Field(**bounds)] if bounds else float
+    if typ == "integer":
+        bounds = _bounds(prop)
+        return Annotated[int, Field(**bounds)] if bounds else int
+    if typ == "boolean":
+        return bool
+    raise ConfigError(f"{name}: unsupported schema {prop!r}")
+
+
+def build_model(schema: dict[str, Any]) -> type[BaseModel]:
+    """Compile an object JSON Schema into a pydantic v2 model (fields in the schema's property order)."""
+    if schema.get("type") != "object" or "properties" not in schema:
+        raise ConfigError("request schema must be an object schema with properties")
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", []))
+    enums: dict[str, type[enum.Enum]] = {}
+    fields: dict[str, Any] = {}
+    for name, prop in schema["properties"].items():
+        annotation = _annotation(name, prop, defs, enums)
+        default = ... if name in required else prop.get("default", None)
+        for enum_cls in enums.values():  # an enum default is the member, as in a hand-written model
+            if default is not None and default is not ... and any(m.value == default for m in enum_cls):
+                default = enum_cls(default)
+        fields[name] = (annotation, Field(default, title=prop.get("title"), description=prop.get("description")))
+    return create_model(schema.get("title", "Body"), **fields)
+
+
+# --------------------------------------------------------------------------- FastAPI's body pipeline
+def _is_json_content_type(content_type: str) -> bool:
+    if content_type == "application/json":
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def parse_body(body: bytes, content_type: str | None, *, strict_content_type: bool = True) -> Any:
+    """What FastAPI hands to validation: MISSING, the decoded JSON value, or the raw bytes.
+
+    Raises ValidationFailed (``json_invalid``) or ApiError 400 exactly where FastAPI does.
+    """
+    if not body:
+        return MISSING
+    try:
+        if content_type:
+            if _is_json_content_type(content_type):
+                return json.loads(body)
+        elif not strict_content_type:
+            return json.loads(body)
+    except json.JSONDecodeError as e:
+        raise ValidationFailed(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", e.pos],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": e.msg},
+                }
+            ]
+        ) from None
+    except Exception:  # UnicodeDecodeError, RecursionError ... (FastAPI: 400)
+        raise ApiError(400, BODY_PARSE_ERROR) from None
+    return body
+
+
+def jsonable(value: Any) -> Any:
+    """FastAPI's jsonable_encoder for what can appear in a validation error, minus its crashes.
+
+    Deviations (documented): undecodable bytes use U+FFFD instead of raising, and non-finite floats
+    (NaN, Infinity, 1e400) become null instead of making the real service answer 500.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    return str(value)
+
+
+def errors_from(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors(include_url=False):
+        item: dict[str, Any] = {
+            "type": err["type"],
+            "loc": [*prefix, *err["loc"]],
+            "msg": err["msg"],
+            "input": jsonable(err["input"]),
+        }
+        if "ctx" in err:
+            item["ctx"] = jsonable(err["ctx"])
+        out.append(item)
+    return out
+
+
+def validate_body(model: type[BaseModel], body: Any) -> BaseModel:
+    if body is MISSING:
+        raise ValidationFailed([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}])
+    try:
+        return model.model_validate(body, from_attributes=True)
+    except ValidationError as e:
+        raise ValidationFailed(errors_from(e, ("body",))) from None
+    except RecursionError:  # absurdly nested input: FastAPI would fail to parse it first
+        raise ApiError(400, BODY_PARSE_ERROR) from None
+
+
+def missing_query(name: str) -> ValidationFailed:
+    return ValidationFailed([{"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None}])
+
+
+def dumps(obj: Any) -> bytes:
+    """Starlette's JSONResponse rendering, byte for byte."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
