@@ -377,7 +377,8 @@ class BflBackend:
             return None
         p = task.progression
         if p.mode == "time":
-            frac = (now - task.created_at) / p.seconds if p.seconds > 0 else 1.0
+            # reaches 1.0 at 90% of the run and stays there until Ready, as recorded (dossier P1)
+            frac = (now - task.created_at) / (0.9 * p.seconds) if p.seconds > 0 else 1.0
         elif p.mode == "polls":
             frac = (polls - 1) / max(1, p.polls - 1)
         else:

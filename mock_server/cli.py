@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -110,6 +111,19 @@ def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return Settings.from_env(**overrides), extra
 
 
+def _quiet_server_class() -> Any:
+    import contextlib
+
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            yield
+
+    return QuietServer
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -126,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
+    sock.listen(2048)  # connections queue from now on, so the printed URL works at once
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     base = settings.public_url or f"http://{host}:{port}"
@@ -150,7 +165,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         create_app(mock), log_level=args.log_level or "warning", access_log=False, timeout_graceful_shutdown=3
     )
-    server = uvicorn.Server(config)
+    server = _quiet_server_class()(config)
+
+    def stop(signum: int, frame: Any) -> None:  # graceful exit, status 0 (uvicorn would re-raise the signal)
+        server.should_exit = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.run(sockets=[sock])
     finally:

@@ -99,6 +99,7 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # delays before attempts 2..5
     # presentation
+    submit_cost_fields: bool = False  # Dec 2025 flux-dev capture sent cost/input_mp/output_mp: null
     edge_headers: bool = True  # Strict-Transport-Security etc. as recorded from the real edge
     admin_token: str | None = None
     journal_size: int = 1000

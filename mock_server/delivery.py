@@ -131,8 +131,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             end = int(end_s) if end_s else size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= size:
         raise AzureError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
+    if start < 0 or end < start:
+        return None
     return start, min(end, size - 1)

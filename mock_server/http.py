@@ -35,6 +35,7 @@ log = logging.getLogger("bfl_mock")
 SUBMIT_PATH = "/v1/flux-pro-1.0-canny-finetuned"
 JSON = "application/json"
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+EDGE = [("X-Cache", "CONFIG_NOCACHE"), ("Accept-Ranges", "bytes")]
 
 
 @dataclass
@@ -114,8 +115,10 @@ class MockHTTP:
             log.error("bfl-mock internal error on %s %s\n%s", req.method, req.path, traceback.format_exc())
             self.backend.errors.append(e)
             resp = HttpResponse.json(500, {"detail": "Internal Server Error"})
-        if self.settings.edge_headers and not req.path.startswith(RESULTS_PREFIX):
+        if self.settings.edge_headers and not req.path.startswith((RESULTS_PREFIX, "/_mock")):
             resp.headers.append(HSTS)
+            if req.path != "/v1/get_result":  # the global edge (api.bfl.ai), as recorded
+                resp.headers += EDGE
         return resp
 
     def _dispatch(self, req: HttpRequest) -> HttpResponse:
@@ -143,9 +146,7 @@ class MockHTTP:
         return (self.settings.delivery_url or self.settings.public_url or req.origin).rstrip("/")
 
     def _edge(self) -> list[tuple[str, str]]:
-        if not self.settings.edge_headers:
-            return []
-        return [("X-Cache", "CONFIG_NOCACHE")]
+        return []  # edge headers are added once, in handle()
 
     # ------------------------------------------------------------------ the endpoint
     def submit(self, req: HttpRequest) -> HttpResponse:
@@ -181,6 +182,8 @@ class MockHTTP:
             body_out = {"id": task.id, "status": "Pending", "webhook_url": task.webhook_url}
         else:
             body_out = {"id": task.id, "polling_url": f"{self.api_origin(req)}/v1/get_result?id={task.id}"}
+        if self.settings.submit_cost_fields:
+            body_out.update({"cost": None, "input_mp": None, "output_mp": None})
         resp = HttpResponse.json(200, body_out, self._edge())
         resp.delay = delay
         return resp
@@ -225,6 +228,8 @@ class MockHTTP:
         if inm is not None and etag is not None and inm == etag:
             return HttpResponse(304, b"", [(k, val) for k, val in headers if k in ("ETag", "Last-Modified")], delay)
         headers.append(("Content-Length", str(len(data))))
+        if self.settings.edge_headers:  # delivery-us1.bfl.ai is behind Azure Front Door (recorded)
+            headers.append(("X-Cache", "TCP_MISS"))
         return HttpResponse(status, b"" if req.method == "HEAD" else data, headers, delay)
 
     # ------------------------------------------------------------------ utility endpoints

@@ -43,13 +43,17 @@ class LiveServer:
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (not the main thread)
 
         def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             try:
-                loop = asyncio.new_event_loop()
-                asyncio.set_event_loop(loop)
                 loop.run_until_complete(self._serve(sock))
             except BaseException as e:  # surfaced by start()/stop()
                 self._error = e
                 self._ready.set()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+                sock.close()
 
         self._thread = threading.Thread(target=run, name="bfl-mock-server", daemon=True)
         self._thread.start()

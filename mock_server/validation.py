@@ -190,5 +190,12 @@ def missing_query(name: str) -> ValidationFailed:
 
 
 def dumps(obj: Any) -> bytes:
-    """Starlette's JSONResponse rendering, byte for byte."""
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+    """Starlette's JSONResponse rendering, byte for byte.
+
+    Where Starlette would crash (a lone surrogate echoed from the request), fall back to ASCII escapes.
+    """
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")

@@ -1,0 +1,134 @@
+"""Hypothesis strategies for request bodies, derived from ``schemas/FinetuneCannyInputs.json``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+
+from mock_server.schemas import load_schema
+
+SCHEMA = load_schema("FinetuneCannyInputs")
+PROPS: dict[str, Any] = SCHEMA["properties"]
+REQUIRED: list[str] = SCHEMA["required"]
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)  # no lone surrogates
+finite = st.floats(allow_nan=False, allow_infinity=False)
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), finite, text)
+json_values = st.recursive(
+    json_scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(text, c, max_size=3), max_leaves=6
+)
+
+
+def _branch(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    if "anyOf" in prop:
+        inner = next(m for m in prop["anyOf"] if m.get("type") != "null")
+        if "$ref" in inner:
+            inner = SCHEMA["$defs"][inner["$ref"].rsplit("/", 1)[-1]]
+        return inner, True
+    return prop, False
+
+
+def valid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
+    inner, nullable = _branch(prop)
+    t = inner.get("type")
+    if "enum" in inner:
+        s: st.SearchStrategy[Any] = st.sampled_from(inner["enum"])
+    elif t == "integer":
+        s = st.integers(inner.get("minimum", -(2**40)), inner.get("maximum", 2**40))
+    elif t == "number":
+        s = st.floats(inner.get("minimum", -1e9), inner.get("maximum", 1e9), allow_nan=False)
+    elif t == "boolean":
+        s = st.booleans()
+    elif inner.get("format") == "uri":
+        s = st.builds(
+            lambda h, p: f"http://{h}.test/{p}",
+            st.from_regex(r"[a-z]{1,10}", fullmatch=True),
+            st.from_regex(r"[a-z0-9/]{0,20}", fullmatch=True),
+        )
+    else:
+        s = text
+    return s | st.none() if nullable else s
+
+
+def invalid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Out of bounds, wrong type, or a coercible string (which may or may not be valid)."""
+    inner, _ = _branch(prop)
+    t = inner.get("type")
+    options: list[st.SearchStrategy[Any]] = [json_values]
+    if t in ("integer", "number"):
+        if "maximum" in inner:
+            options.append(st.integers(int(inner["maximum"]) + 1, int(inner["maximum"]) + 10**6))
+            options.append(st.floats(inner["maximum"], 1e12, allow_nan=False, exclude_min=True))
+        if "minimum" in inner:
+            options.append(st.integers(-(10**6), int(inner["minimum"]) - 1))
+        options.append(st.integers(-1000, 1000).map(str))  # numeric strings
+        options.append(st.floats(-1000, 1000, allow_nan=False).map(str))
+        options.append(st.floats(-100, 100, allow_nan=False).map(lambda f: round(f, 1)))
+        options.append(st.sampled_from(["", " 1", "1e3", "0x10", "1_000", "٣"]))
+    if t == "boolean":
+        options.append(
+            st.sampled_from(
+                ["yes", "no", "true", "False", "on", "off", "t", "f", "1", "0", "2", "maybe", 0, 1, 2, 0.0, 1.0, 1.5]
+            )
+        )
+    if "enum" in inner:
+        options.append(st.sampled_from(["JPEG", "webp", "png ", "jpg", "", "gif"]))
+    if inner.get("format") == "uri":
+        options.append(
+            st.sampled_from(
+                [
+                    "",
+                    "notaurl",
+                    "ftp://x",
+                    "http://",
+                    "https://exa mple.com",
+                    "http://example.com",
+                    "HTTP://EXAMPLE.COM:80/a",
+                    "https://user:pw@host:8443/p?q=1#f",
+                    "http://[::1]:9/",
+                    "http://127.0.0.1:99999",
+                    "mailto:a@b.c",
+                    "http://" + "a" * 2100 + ".com",
+                    "http://ünïcode.example/ä",
+                    "//no-scheme.example",
+                    "http:/one-slash",
+                ]
+            )
+        )
+        options.append(st.builds(lambda s, t_: s + t_, st.sampled_from(["http://", "https://", "ws://", ""]), text))
+    return st.one_of(options)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A body with each property present or not, valid or not, plus maybe extra keys."""
+    out: dict[str, Any] = {}
+    for name, prop in PROPS.items():
+        mode = draw(
+            st.sampled_from(
+                ["valid", "valid", "valid", "absent", "invalid"]
+                if name in REQUIRED
+                else ["valid", "absent", "absent", "invalid"]
+            )
+        )
+        if mode == "valid":
+            out[name] = draw(valid_value(prop))
+        elif mode == "invalid":
+            out[name] = draw(invalid_value(prop))
+    if draw(st.booleans()):
+        out.update(draw(st.dictionaries(text, json_values, max_size=2)))
+    return out
+
+
+def raw_payloads() -> st.SearchStrategy[bytes]:
+    """Non-object JSON, malformed JSON, and junk."""
+    return st.one_of(
+        json_values.map(lambda v: json.dumps(v).encode()),
+        bodies().map(lambda b: json.dumps(b).encode()[: max(1, len(json.dumps(b)) // 2)]),
+        st.binary(max_size=40),
+        st.sampled_from(
+            [b"", b"{", b"}", b"[", b"nul", b'{"a":}', b'{"a":1,}', b"  ", b"\n{}\n", b"{}{}", b'{"a":1} x']
+        ),
+    )
