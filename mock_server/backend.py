@@ -34,6 +34,7 @@ from mock_server.errors import (
     ApiError,
 )
 from mock_server.finetunes import FinetuneRegistry
+from mock_server.journal import redact_secret as _redact
 from mock_server.moderation import Moderator
 from mock_server.rules import (
     DEFAULT_ERROR,
@@ -138,12 +139,6 @@ class Task:
 
 def not_found_view(task_id: str) -> dict[str, Any]:
     return {"id": task_id, "status": TASK_NOT_FOUND, "result": None, "progress": None, "details": None, "preview": None}
-
-
-def _redact(secret: str | None) -> str | None:
-    if not secret:
-        return secret
-    return secret[:2] + "***" if len(secret) > 4 else "***"
 
 
 @dataclass
