@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract contract-live fuzz bench soak clean
+.PHONY: install serve test lint contract clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(VENV)/bin/bfl-mock serve $(ARGS)
 
 # The whole offline suite (unit, plugin, contract against the in-process fake). pytest exits 5 when it
-# collects no test: scripts/pytest-strict turns that into a failure instead of a silent pass.
+# collects no test: scripts/pytest_strict.py turns that into a failure instead of a silent pass.
 test: $(STAMP)
 	$(PY) scripts/pytest_strict.py -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -29,15 +29,6 @@ lint: $(STAMP)
 
 contract: $(STAMP)
 	BFL_CONTRACT_EXAMPLES=3000 $(PY) scripts/pytest_strict.py -q contract_tests $(PYTEST_ARGS)
-
-contract-live: $(STAMP)
-	$(PY) scripts/pytest_strict.py -q contract_tests --bfl-target live $(PYTEST_ARGS)
-
-fuzz: $(STAMP)
-	BFL_CONTRACT_EXAMPLES=20000 $(PY) scripts/pytest_strict.py -q -m slow tests contract_tests $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(PY) scripts/bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info
