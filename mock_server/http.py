@@ -145,9 +145,6 @@ class MockHTTP:
     def delivery_origin(self, req: HttpRequest) -> str:
         return (self.settings.delivery_url or self.settings.public_url or req.origin).rstrip("/")
 
-    def _edge(self) -> list[tuple[str, str]]:
-        return []  # edge headers are added once, in handle()
-
     # ------------------------------------------------------------------ the endpoint
     def submit(self, req: HttpRequest) -> HttpResponse:
         # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
@@ -174,7 +171,6 @@ class MockHTTP:
         except ApiError as e:
             resp = _error_response(e)
             resp.delay = delay
-            resp.headers += self._edge()
             return resp
         self.mock.note_task(req, task.id)
         if task.webhook_url is not None:
@@ -184,7 +180,7 @@ class MockHTTP:
             body_out = {"id": task.id, "polling_url": f"{self.api_origin(req)}/v1/get_result?id={task.id}"}
         if self.settings.submit_cost_fields:
             body_out.update({"cost": None, "input_mp": None, "output_mp": None})
-        resp = HttpResponse.json(200, body_out, self._edge())
+        resp = HttpResponse.json(200, body_out)
         resp.delay = delay
         return resp
 
@@ -235,11 +231,11 @@ class MockHTTP:
     # ------------------------------------------------------------------ utility endpoints
     def get_credits(self, req: HttpRequest) -> HttpResponse:
         key = self.backend.check_key(req.headers.get("x-key"))
-        return HttpResponse.json(200, {"credits": self.backend.credits(key)}, self._edge())
+        return HttpResponse.json(200, {"credits": self.backend.credits(key)})
 
     def my_finetunes(self, req: HttpRequest) -> HttpResponse:
         self.backend.check_key(req.headers.get("x-key"))
-        return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids()}, self._edge())
+        return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids()})
 
     def finetune_details(self, req: HttpRequest) -> HttpResponse:
         self.backend.check_key(req.headers.get("x-key"))
@@ -249,7 +245,7 @@ class MockHTTP:
         details = self.backend.finetunes.get(finetune_id)
         if details is None:
             raise ApiError(404, "Finetune not found")
-        return HttpResponse.json(200, {"finetune_details": details}, self._edge())
+        return HttpResponse.json(200, {"finetune_details": details})
 
     def delete_finetune(self, req: HttpRequest) -> HttpResponse:
         body = v.parse_body(
@@ -269,7 +265,6 @@ class MockHTTP:
                 "deleted_finetune_id": finetune_id,
                 "timestamp": self.backend.finetunes.timestamp(now),
             },
-            self._edge(),
         )
 
     def openapi(self, req: HttpRequest) -> HttpResponse:

@@ -230,3 +230,13 @@ def test_openapi_document_is_built_from_schemas(client):
     assert list(comp["FinetuneCannyInputs"]["properties"]) == list(load_schema("FinetuneCannyInputs")["properties"])
     assert "/_mock/reset" in doc["paths"]
     assert doc["paths"]["/_mock/reset"]["post"]["tags"] == ["bfl-mock admin"]
+
+
+def test_lone_surrogate_echo_is_valid_json_not_500(client):
+    # Starlette would crash encoding "\ud800" into UTF-8; the fake falls back to ASCII escapes
+    r = post(client, b'{"prompt": "\\ud800"}')
+    assert r.status_code == 422
+    assert r.content.isascii()
+    detail = r.json()["detail"]
+    assert [e["loc"][1] for e in detail] == ["finetune_id", "control_image"]
+    assert detail[0]["input"] == {"prompt": "\ud800"}
