@@ -487,17 +487,17 @@ class BflBackend:
                 raise TaskNotFound(task_id)
             if task.lost:
                 raise TaskNotFound(task_id)
-            if task.terminal and task.hold_until is not None and now < task.hold_until:
-                task.polls += 1
-                return {**task.view(), "status": "Pending", "result": None, "details": None, "progress": 1.0}
+            polls = task.polls + 1
             if not task.terminal:
-                polls = task.polls + 1
                 self._advance(task, now, polls)  # may raise WaitFor before counting the poll
-                task.polls = polls
                 if not task.terminal:
                     task.progress = self._progress(task, now, polls)
                 if task.lost:
+                    task.polls = polls
                     raise TaskNotFound(task_id)
+            task.polls = polls
+            if task.hold_until is not None and now < task.hold_until:  # "early" webhook fault
+                return {**task.view(), "status": "Pending", "result": None, "details": None, "progress": 1.0}
             return task.view()
 
     def tick(self) -> float | None:
