@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bfl_mock.webhooks")
 RETRY_STATUSES = frozenset({408, 429})
+MAX_IN_FLIGHT = 64  # concurrent webhook requests
 USER_AGENT = "bfl-mock-webhooks/0.1"
 
 
@@ -101,6 +102,56 @@ def build_notification(
             digest = hmac.new(used.encode(), raw, hashlib.sha256).hexdigest()
             headers[auth["header"]] = auth.get("prefix", "") + digest
     return raw, headers
+
+
+class DeliveryError(Exception):
+    """A retryable transport failure (connection refused/reset, timeout, malformed answer)."""
+
+
+async def post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code.
+
+    A deliberately small HTTP/1.1 client: one request per connection, nothing pooled, TLS for https. The
+    whole exchange (connect, send, status line and headers) is bounded by ``timeout``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port:
+        host_header += f":{parts.port}"
+    lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    async def exchange() -> int:
+        ssl_ctx = True if parts.scheme == "https" else None
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_ctx)
+        try:
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            fields = status_line.split(b" ", 2)
+            if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
+                raise DeliveryError(f"malformed response: {status_line[:80]!r}")
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass  # headers; the body is not needed
+            return int(fields[1])
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+
+    try:
+        return await asyncio.wait_for(exchange(), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no answer within {timeout}s") from None
+    except (OSError, asyncio.IncompleteReadError) as e:
+        raise DeliveryError(f"{type(e).__name__}: {e}") from None
 
 
 @dataclass
@@ -197,7 +248,9 @@ class WebhookDispatcher:
         with self._cond:
             found = self._cond.wait_for(ready, timeout=timeout)
         if not found:
-            states = [(d.state, len(d.attempts)) for d in self.deliveries if d.task_id == task_id]
+            states = [
+                (d.state, [(a.status, a.error) for a in d.attempts]) for d in self.deliveries if d.task_id == task_id
+            ]
             raise TimeoutError(f"no settled webhook delivery for task {task_id} within {timeout}s (seen: {states})")
         return found
 
@@ -310,64 +363,57 @@ class WebhookDispatcher:
             loop.close()
 
     async def _main(self) -> None:
-        import httpx
-
         self._wake = asyncio.Event()
+        # Deliveries wait for a slot here, so waiting never counts against the receiver's timeout.
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._started.set()
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        async with httpx.AsyncClient(
-            timeout=self.settings.webhook_timeout_seconds, limits=limits, follow_redirects=False, trust_env=False
-        ) as client:
-            inflight: set[asyncio.Task[None]] = set()
-            while not self._closing:
-                clock = self.mock.clock
-                next_task_due = self.mock.backend.tick()
-                now = clock.now()
-                nxt = next_task_due
-                with self._cond:
-                    pending = [d for d in self.deliveries if d.state == "pending" and not d.in_flight]
-                for d in pending:
-                    if d.next_at <= now:
-                        d.in_flight = True
-                        t = asyncio.create_task(self._attempt(client, d))
-                        inflight.add(t)
-                        t.add_done_callback(inflight.discard)
-                    else:
-                        nxt = d.next_at if nxt is None else min(nxt, d.next_at)
-                wait = 0.25
-                if nxt is not None:
-                    real = clock.real_seconds_until(nxt)
-                    if real is not None:
-                        wait = min(wait, real)
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
-                except asyncio.TimeoutError:
-                    pass
-            for t in list(inflight):
-                t.cancel()
+        inflight: set[asyncio.Task[None]] = set()
+        while not self._closing:
+            clock = self.mock.clock
+            nxt = self.mock.backend.tick()
+            now = clock.now()
+            with self._cond:
+                pending = [d for d in self.deliveries if d.state == "pending" and not d.in_flight]
+            for d in pending:
+                if d.next_at <= now:
+                    d.in_flight = True
+                    t = asyncio.create_task(self._attempt(d))
+                    inflight.add(t)
+                    t.add_done_callback(inflight.discard)
+                else:
+                    nxt = d.next_at if nxt is None else min(nxt, d.next_at)
+            wait = 0.25
+            if nxt is not None:
+                real = clock.real_seconds_until(nxt)
+                if real is not None:
+                    wait = min(wait, real)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
+            except asyncio.TimeoutError:
+                pass
+        for t in list(inflight):
+            t.cancel()
 
-    async def _attempt(self, client: Any, d: Delivery) -> None:
-        import httpx
-
+    async def _attempt(self, d: Delivery) -> None:
         number = len(d.attempts) + 1
-        attempt = Attempt(number, self.mock.clock.now())
-        start = time.perf_counter()
         retry = False
-        try:
-            for _ in range(d.copies):
-                resp = await client.post(d.url, content=d.body, headers=d.headers)
-                attempt.status = resp.status_code
-            retry = attempt.status is not None and (attempt.status >= 500 or attempt.status in RETRY_STATUSES)
-        except httpx.TimeoutException as e:
-            attempt.error = f"timeout: {type(e).__name__}"
-            retry = True
-        except httpx.HTTPError as e:
-            attempt.error = f"{type(e).__name__}: {e}"
-            retry = True
-        except Exception as e:  # a bad URL the client refuses etc.: final
-            attempt.error = f"{type(e).__name__}: {e}"
-        attempt.latency_ms = (time.perf_counter() - start) * 1000
+        async with self._slots:
+            attempt = Attempt(number, self.mock.clock.now())
+            start = time.perf_counter()
+            try:
+                for _ in range(d.copies):
+                    attempt.status = await post_once(d.url, d.body, d.headers, self.settings.webhook_timeout_seconds)
+                retry = attempt.status >= 500 or attempt.status in RETRY_STATUSES
+            except TimeoutError as e:
+                attempt.error = f"timeout: {e}"
+                retry = True
+            except DeliveryError as e:
+                attempt.error = str(e)
+                retry = True
+            except Exception as e:  # a bad URL the client refuses etc.: final
+                attempt.error = f"{type(e).__name__}: {e}"
+            attempt.latency_ms = (time.perf_counter() - start) * 1000
         backoff = self.settings.webhook_backoff
         with self._cond:
             d.attempts.append(attempt)
