@@ -1,22 +1,28 @@
-"""A live fake on a loopback port in a background thread (``bfl_server`` fixture, tests, benchmarks).
+"""Servers on a loopback port in a background thread.
 
-Binds port 0 and reads the real port back, waits on a ready event, and can swap the ``BflMock`` it
-serves between tests without restarting (pytest-httpserver's pattern).
+``ThreadedServer`` runs any ASGI app under uvicorn (binds port 0 and reads the real port back, waits on a
+ready event, re-raises start-up errors). ``LiveServer`` serves a ``BflMock`` that can be swapped between
+tests without restarting (pytest-httpserver's pattern): the ``bfl_server`` fixture, tests, benchmarks.
+``WebhookReceiver`` is a small recording receiver for testing webhooks and ``send-webhook``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import socket
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.mock import BflMock
 
 
-class LiveServer:
-    def __init__(self, mock: BflMock | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.mock = mock or BflMock()
+class ThreadedServer:
+    def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
         self.host = host
         self.port = port
         self._thread: threading.Thread | None = None
@@ -28,19 +34,19 @@ class LiveServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> LiveServer:
-        import uvicorn
+    def build_app(self) -> Any:
+        return self.app
 
-        from mock_server.asgi import create_app
+    def start(self) -> ThreadedServer:
+        import uvicorn
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        app = create_app(_Proxy(self), close_on_shutdown=False)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(self.build_app(), log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (not the main thread)
 
         def run() -> None:
             loop = asyncio.new_event_loop()
@@ -55,10 +61,10 @@ class LiveServer:
                 loop.close()
                 sock.close()
 
-        self._thread = threading.Thread(target=run, name="bfl-mock-server", daemon=True)
+        self._thread = threading.Thread(target=run, name=f"{type(self).__name__}-{self.port}", daemon=True)
         self._thread.start()
         if not self._ready.wait(10) or self._error is not None:
-            raise RuntimeError(f"bfl-mock live server did not start: {self._error!r}")
+            raise RuntimeError(f"{type(self).__name__} did not start: {self._error!r}")
         return self
 
     async def _serve(self, sock: socket.socket) -> None:
@@ -67,7 +73,7 @@ class LiveServer:
         if not config.loaded:
             config.load()
         server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
+        await server.startup(sockets=[sock])  # no signal handlers: this is not the main thread
         self._ready.set()
         await server.main_loop()
         await server.shutdown(sockets=[sock])
@@ -78,15 +84,31 @@ class LiveServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        self.mock.close()
         if self._error is not None:
             raise self._error
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Any:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class LiveServer(ThreadedServer):
+    def __init__(self, mock: BflMock | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.mock = mock or BflMock()
+
+    def build_app(self) -> Any:
+        from mock_server.asgi import create_app
+
+        return create_app(_Proxy(self), close_on_shutdown=False)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.mock.close()
 
 
 class _Proxy:
@@ -97,3 +119,80 @@ class _Proxy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server.mock, name)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver(ThreadedServer):
+    """A loopback webhook receiver that records every request.
+
+    ``statuses`` are answered in order (the last one repeats); ``hang`` makes it never answer (the sender's
+    timeout fires); with ``secret`` set it checks the ``bfl`` or ``hmac`` authentication and answers 401
+    when it does not verify, like a careful receiver would.
+    """
+
+    statuses: list[int] = field(default_factory=lambda: [200])
+    secret: str | None = None
+    profile: str = "bfl"
+    hang: bool = False
+    received: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(host="127.0.0.1", port=0)
+        self._cond = threading.Condition()
+        self._release = threading.Event()
+
+    def build_app(self) -> Any:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return
+            body = b""
+            while True:
+                msg = await receive()
+                body += msg.get("body", b"")
+                if not msg.get("more_body"):
+                    break
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            with self._cond:
+                n = len(self.received)
+                status = self.statuses[min(n, len(self.statuses) - 1)]
+                if self.secret is not None and not self.verify(headers, body):
+                    status = 401
+                self.received.append(Received(scope["path"], headers, body, status))
+                self._cond.notify_all()
+            if self.hang:
+                await asyncio.get_running_loop().run_in_executor(None, self._release.wait, 30)
+            await send(
+                {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": json.dumps({"received": n + 1}).encode()})
+
+        return app
+
+    def verify(self, headers: dict[str, str], body: bytes) -> bool:
+        assert self.secret is not None
+        if self.profile == "hmac":
+            expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(headers.get("x-bfl-signature", ""), expected)
+        return hmac.compare_digest(headers.get("x-webhook-secret", ""), self.secret)
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[Received]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.received) >= count, timeout=timeout):
+                raise TimeoutError(f"receiver got {len(self.received)} of {count} requests within {timeout}s")
+            return list(self.received)
+
+    def stop(self) -> None:
+        self._release.set()
+        super().stop()
