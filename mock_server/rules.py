@@ -6,9 +6,11 @@ build the same thing. Built-in scenario names (``X-Mock-Scenario: <name>``) need
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,11 +60,12 @@ class Outcome:
     webhook: dict[str, Any] | None = None  # webhook faults / profile override
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | str | Outcome) -> Outcome:
+    def from_dict(cls, data: dict[str, Any] | str | Outcome, custom: dict[str, Outcome] | None = None) -> Outcome:
+        """Build an outcome; ``custom`` are the user's named scenarios (``{"scenario": "my-name"}``)."""
         if isinstance(data, Outcome):
             return data
         if isinstance(data, str):
-            return scenario(data)
+            return scenario(data, custom)
         data = dict(data)
         known = {
             "status",
@@ -80,7 +83,7 @@ class Outcome:
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown outcome keys: {sorted(unknown)} (known: {sorted(known)})")
-        base = scenario(data.pop("scenario")) if "scenario" in data else cls()
+        base = scenario(data.pop("scenario"), custom) if "scenario" in data else cls()
         kw: dict[str, Any] = {}
         if "status" in data:
             status = _STATUS_ALIASES.get(str(data["status"]).lower())
@@ -250,11 +253,8 @@ class Rule:
         unknown = set(data) - {"match", "outcome", "name", "times", "scenario"}
         if unknown:
             raise ConfigError(f"unknown rule keys: {sorted(unknown)}")
-        if "scenario" in data:  # shorthand: {"match": ..., "scenario": "error"}
-            outcome = scenario(data["scenario"], custom)
-        else:
-            raw = data.get("outcome", {})
-            outcome = scenario(raw, custom) if isinstance(raw, str) else Outcome.from_dict(raw)
+        # shorthand {"match": ..., "scenario": "error"}; an outcome may also be a scenario name
+        outcome = Outcome.from_dict(data["scenario"] if "scenario" in data else data.get("outcome", {}), custom)
         times = data.get("times")
         return cls(
             Match.from_dict(data.get("match")),
@@ -275,6 +275,17 @@ class Rule:
         }
 
 
+@contextlib.contextmanager
+def _config_errors(what: str) -> Iterator[None]:
+    """Rules come from users (Python, admin API, config files): any malformed value is a ConfigError."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        raise ConfigError(f"bad {what}: {type(e).__name__}: {e}") from None
+
+
 class RuleSet:
     def __init__(self) -> None:
         self._rules: list[Rule] = []
@@ -282,13 +293,15 @@ class RuleSet:
         self._lock = threading.Lock()
 
     def add(self, rule: dict[str, Any] | Rule, *, first: bool = False) -> Rule:
-        r = Rule.from_dict(rule, self.scenarios)
+        with _config_errors("rule"):
+            r = Rule.from_dict(rule, self.scenarios)
         with self._lock:
             self._rules.insert(0, r) if first else self._rules.append(r)
         return r
 
     def define_scenario(self, name: str, outcome: dict[str, Any] | Outcome) -> Outcome:
-        o = Outcome.from_dict(outcome)
+        with _config_errors(f"scenario {name!r}"):
+            o = Outcome.from_dict(outcome, self.scenarios)
         self.scenarios[name] = o
         return o
 
