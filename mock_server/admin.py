@@ -67,11 +67,12 @@ class Admin:
         self._authorize(req)
         parts = [p for p in req.path.split("/") if p][1:]  # drop "_mock"
         m, mock = req.method, self.mock
+        scope = req.headers.get("x-mock-key")  # a parallel worker's own key: scope listings and reset
         ok = lambda obj, status=200: HttpResponse.json(status, obj)  # noqa: E731
         try:
             if parts == ["reset"] and m == "POST":
-                mock.reset()
-                return ok({"reset": True})
+                mock.reset(api_key=scope)
+                return ok({"reset": True, "api_key": scope})
             if parts == ["config"] and m == "GET":
                 return ok(mock.settings.to_dict())
             if parts == ["stats"] and m == "GET":
@@ -86,7 +87,7 @@ class Admin:
                 return self._tasks(req, parts[1:])
             if parts == ["requests"]:
                 if m == "DELETE":
-                    mock.journal.clear()
+                    mock.journal.clear(scope)
                     return ok({"cleared": True})
                 if m == "GET":
                     status = req.query("status")
@@ -169,7 +170,7 @@ class Admin:
     def _tasks(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
         mock, m = self.mock, req.method
         if rest == [] and m == "GET":
-            tasks = mock.tasks(status=req.query("status"))
+            tasks = mock.tasks(status=req.query("status"), api_key=req.headers.get("x-mock-key"))
             return HttpResponse.json(200, {"tasks": [t.summary() for t in tasks]})
         if not rest:
             raise ApiError(404, "Not Found")

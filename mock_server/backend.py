@@ -189,6 +189,16 @@ class BflBackend:
             self.images.clear()
             self.errors.clear()
 
+    def reset_key(self, api_key: str) -> list[str]:
+        """Forget one key's tasks and account (``--isolate-keys``: a worker resets only its own state)."""
+        with self._lock:
+            dropped = [tid for tid, t in self.tasks.items() if t.api_key == api_key]
+            for tid in dropped:
+                self._drop(tid)
+            self.accounts.pop(api_key, None)
+            self._buckets.pop(api_key, None)
+            return dropped
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -476,11 +486,16 @@ class BflBackend:
             raise TaskNotFound(task_id)
         return task
 
-    def poll(self, task_id: str) -> dict[str, Any]:
-        """The body of GET /v1/get_result for ``task_id`` (raises TaskNotFound / WaitFor)."""
+    def poll(self, task_id: str, *, viewer: str | None = None) -> dict[str, Any]:
+        """The body of GET /v1/get_result for ``task_id`` (raises TaskNotFound / WaitFor).
+
+        With ``isolate_keys``, a poll that sends an ``x-key`` (``viewer``) sees only that key's tasks.
+        """
         now = self.clock.now()
         with self._lock:
             task = self._lookup(task_id, now)
+            if self.settings.isolate_keys and viewer is not None and viewer != task.api_key:
+                raise TaskNotFound(task_id)
             if task.not_found_polls > 0:
                 task.not_found_polls -= 1
                 task.events.append((now, "poll: transient 404"))

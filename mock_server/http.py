@@ -194,7 +194,7 @@ class MockHTTP:
         delay = _pick(task.outcome.poll_latency, self.backend.rng) if task is not None else 0.0
         self.mock.note_task(req, task_id)
         try:
-            view = self.backend.poll(task_id)
+            view = self.backend.poll(task_id, viewer=req.headers.get("x-key"))
         except TaskNotFound:
             if headers:
                 headers.append(("Retry-After", "1"))

@@ -23,6 +23,11 @@ def redact_secret(value: str | None) -> str | None:
     return value[:2] + "***" if len(value) > 4 else "***"
 
 
+def key_fingerprint(key: str | None) -> str | None:
+    """A stable, non-reversible id of an API key: redacted keys collide (``wo***``), fingerprints do not."""
+    return None if key is None else hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def summarize_body(body: bytes, content_type: str | None) -> Any:
     if not body:
         return None
@@ -59,6 +64,7 @@ class Entry:
     response: Any = None
     task_id: str | None = None
     api_key: str | None = None  # redacted
+    key_id: str | None = None  # key_fingerprint(x-key): what filters and scoped resets compare
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -111,11 +117,17 @@ class Journal:
             safe,
             summarize_body(body, content_type),
             api_key=redact_secret(headers.get("x-key")),
+            key_id=key_fingerprint(headers.get("x-key")),
         )
 
-    def clear(self) -> None:
+    def clear(self, api_key: str | None = None) -> None:
         with self._lock:
-            self._entries.clear()
+            if api_key is None:
+                self._entries.clear()
+            else:
+                keep = [e for e in self._entries if e.key_id != key_fingerprint(api_key)]
+                self._entries.clear()
+                self._entries.extend(keep)
 
     def filter(
         self,
@@ -136,7 +148,7 @@ class Journal:
             and (path is None or e.path == path or (path.endswith("*") and e.path.startswith(path[:-1])))
             and (status is None or e.status == status)
             and (task_id is None or e.task_id == task_id)
-            and (api_key is None or e.api_key == redact_secret(api_key))
+            and (api_key is None or e.key_id == key_fingerprint(api_key))
         ]
         return out[-limit:] if limit else out
 

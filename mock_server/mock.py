@@ -100,8 +100,15 @@ class BflMock:
         req.task_id = task_id  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ control surface
-    def reset(self) -> None:
-        """Back to a fresh fake: tasks, accounts, run-time rules, journal, webhooks (settings stay)."""
+    def reset(self, api_key: str | None = None) -> None:
+        """Back to a fresh fake: tasks, accounts, run-time rules, journal, webhooks (settings stay).
+
+        With ``api_key``, only that key's tasks, account, journal entries and webhooks (rules stay).
+        """
+        if api_key is not None:
+            self.webhooks.reset(self.backend.reset_key(api_key))
+            self.journal.clear(api_key)
+            return
         self.webhooks.reset()
         self.backend.reset()
         self.journal.clear()

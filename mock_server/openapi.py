@@ -49,6 +49,15 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
     query = lambda name: [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}]  # noqa: E731
     admin = {
         "tags": ["bfl-mock admin"],
+        "parameters": [
+            {
+                "name": "X-Mock-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "scope listings and reset to one API key (parallel workers)",
+            }
+        ],
         "responses": {"200": {"description": "OK"}, "403": _err("Not loopback / bad token")},
     }
     paths: dict[str, Any] = {
@@ -191,6 +200,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/_mock/webhooks/wait": ("get", "Wait for a webhook delivery (?task_id&timeout&attempts)"),
         "/_mock/credits/{api_key}": ("get", "Credits of a key (PUT {credits} sets)"),
         "/_mock/finetunes": ("get", "Finetune registry"),
+        "/_mock/finetunes/{finetune_id}": ("put", "Register or change a finetune: {details}"),
+        "/_mock/scenarios/{name}": ("put", "Define a named scenario usable with X-Mock-Scenario: {outcome}"),
     }
     for path, (method, summary) in admin_ops.items():
         op = {
@@ -204,8 +215,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             if "{" + n + "}" in path
         ]
         if params:
-            op["parameters"] = params
-        if method == "post":
+            op["parameters"] = admin["parameters"] + params
+        if method in ("post", "put"):
             op["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
         paths[path] = {method: op}
     paths["/_mock/rules"]["post"] = {

@@ -260,9 +260,13 @@ class WebhookDispatcher:
     def for_task(self, task_id: str) -> list[Delivery]:
         return [d for d in self.deliveries if d.task_id == task_id]
 
-    def reset(self) -> None:
+    def reset(self, task_ids: list[str] | None = None) -> None:
         with self._cond:
-            self.deliveries.clear()
+            if task_ids is None:
+                self.deliveries.clear()
+            else:
+                gone = set(task_ids)
+                self.deliveries[:] = [d for d in self.deliveries if d.task_id not in gone]
 
     def close(self) -> None:
         self._closing = True
@@ -435,7 +439,13 @@ class WebhookDispatcher:
 
         if rest == [] and req.method == "GET":
             task_id = req.query("task_id")
-            items = [d for d in self.deliveries if task_id is None or d.task_id == task_id]
+            scope = req.headers.get("x-mock-key")
+            own = {t.id for t in self.mock.tasks(api_key=scope)} if scope else None
+            items = [
+                d
+                for d in self.deliveries
+                if (task_id is None or d.task_id == task_id) and (own is None or d.task_id in own)
+            ]
             return HttpResponse.json(200, {"webhooks": [d.to_dict() for d in items]})
         if rest == [] and req.method == "DELETE":
             self.reset()
