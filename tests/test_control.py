@@ -426,4 +426,4 @@ def test_isolate_keys_scopes_results_listings_and_reset():
         assert c.get("/v1/get_result", params={"id": a}, headers={"x-key": "worker-a"}).status_code == 404
         assert c.get("/v1/get_result", params={"id": b}, headers={"x-key": "worker-b"}).status_code == 200
         assert {e.api_key for e in mock.requests} == {"wo***"}
-        assert [e.task_id for e in mock.requests.filter(api_key="worker-b")][0] == b
+        assert [e.task_id for e in mock.requests.filter(api_key="worker-b")] == [b, a, b]
