@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BASE, SUBMIT, body, poll_until_done
+from bfl_helpers import BASE, SUBMIT, body, poll_until_done
 
 from mock_server.configfile import apply_extra, load_config
 from mock_server.http import HttpRequest

@@ -12,7 +12,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from conftest import BASE, IMAGES, b64_file, b64_image, poll_until_done, submit
+from bfl_helpers import BASE, IMAGES, b64_file, b64_image, poll_until_done, submit
 from PIL import Image
 
 from mock_server.mock import BflMock

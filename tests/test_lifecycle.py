@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from conftest import BASE, SUBMIT, body, poll_until_done, submit
+from bfl_helpers import BASE, SUBMIT, body, poll_until_done, submit
 
 from mock_server.mock import BflMock
 from mock_server.transport import BflTransport

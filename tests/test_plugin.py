@@ -23,7 +23,8 @@ def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", *args)
 
 
-def test_fixtures_marker_and_isolation(pytester):
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_fixtures_marker_and_isolation(pytester, xdist):
     result = run(
         pytester,
         """
@@ -83,6 +84,7 @@ def test_other_hosts_pass_through(bfl_mock, bfl_server):
     r = httpx.get(bfl_server.url + "/v1/get_result", params={"id": "nope"})
     assert r.status_code == 404 and len(bfl_server.requests) == 1 and len(bfl_mock.requests) == 0
 """,
+        *xdist,
     )
     result.assert_outcomes(passed=7)
 

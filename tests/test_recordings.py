@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from conftest import SUBMIT, body
+from bfl_helpers import SUBMIT, body
 
 from mock_server.mock import BflMock
 from mock_server.transport import BflTransport

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import IMAGES, SUBMIT, body
+from bfl_helpers import IMAGES, SUBMIT, body
 
 from mock_server.mock import BflMock
 from mock_server.server import LiveServer

@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import BASE, SUBMIT, body
+from bfl_helpers import BASE, SUBMIT, body
 
 from mock_server.mock import BflMock
 from mock_server.schemas import load_schema, schema_dir

@@ -10,7 +10,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import BASE, SUBMIT, body, poll_until_done
+from bfl_helpers import BASE, SUBMIT, body, poll_until_done
 
 from mock_server.mock import BflMock
 from mock_server.server import WebhookReceiver
