@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +165,8 @@ class BflBackend:
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
         self.errors: list[BaseException] = []  # unexpected server-side exceptions (surfaced by the plugin)
         self._configured_rules = self.settings.rules
+        self._backlog: deque[cf.Future[Any]] = deque()  # queued renders, oldest first (survives reset)
+        self._backlog_bytes = 0
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle of the fake
@@ -320,6 +322,9 @@ class BflBackend:
             if task.webhook_url is not None:
                 self._watched.add(task_id)
         if outcome.status == "Ready":
+            size = len(params["control_image"])
+            with self._lock:
+                self._backlog_bytes += size
             task.render = self.executor.submit(
                 self._render_job,
                 task,
@@ -327,8 +332,19 @@ class BflBackend:
                 params.get("canny_low_threshold"),
                 params.get("canny_high_threshold"),
             )
-            task.render.add_done_callback(lambda _f, t=task: self._render_done(t))
+            with self._lock:
+                self._backlog.append(task.render)
+            task.render.add_done_callback(lambda _f, t=task, n=size: self._render_done(t, n))
         return task
+
+    def check_capacity(self) -> None:
+        """Backpressure: while queued renders hold more than ``render_backlog_bytes`` of control images,
+        a new submit waits (WaitFor) for the oldest one, so memory stays bounded and nothing is refused."""
+        with self._lock:
+            while self._backlog and self._backlog[0].done():
+                self._backlog.popleft()
+            if self._backlog_bytes > self.settings.render_backlog_bytes and self._backlog:
+                raise WaitFor(self._backlog[0])
 
     # ------------------------------------------------------------------ image work (worker threads)
     def _render_job(self, task: Task, control_image: str, low: int | None, high: int | None) -> RenderInfo:
@@ -346,7 +362,9 @@ class BflBackend:
             raise LookupError("result gone")
         return imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
 
-    def _render_done(self, task: Task) -> None:
+    def _render_done(self, task: Task, size: int = 0) -> None:
+        with self._lock:
+            self._backlog_bytes -= size
         fut = task.render
         if fut is not None and not fut.cancelled():
             exc = fut.exception()

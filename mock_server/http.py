@@ -153,6 +153,7 @@ class MockHTTP:
         )
         key = self.backend.check_key(req.headers.get("x-key"))
         model = v.validate_body(self.model, body)
+        self.backend.check_capacity()  # may wait for queued renders; before any rule counts this request
         params = model.model_dump()
         outcome, rule_id = self.backend.decide(api_key=key, params=params, scenario=req.headers.get("x-mock-scenario"))
         delay = _pick(outcome.submit_latency, self.backend.rng)

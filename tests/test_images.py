@@ -12,7 +12,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from bfl_helpers import BASE, IMAGES, b64_file, b64_image, poll_until_done, submit
+from bfl_helpers import BASE, IMAGES, b64_file, b64_image, body, poll_until_done, submit
 from PIL import Image
 
 from mock_server.mock import BflMock
@@ -193,3 +193,30 @@ def test_results_survive_cache_and_memory_pressure():
 
 
 import re  # noqa: E402
+
+
+def test_render_backlog_applies_backpressure_not_refusal(monkeypatch):
+    import threading
+
+    from mock_server import imaging
+
+    gate = threading.Event()
+    real = imaging.edge_map_from_control
+
+    def slow(*args, **kwargs):
+        gate.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imaging, "edge_map_from_control", slow)
+    mock = BflMock(frozen_clock=True, progression="polls:1", render_workers=1, render_backlog_bytes=1)
+    with mock, httpx.Client(transport=BflTransport(mock), base_url=BASE, headers={"x-key": "k"}) as c:
+        first = c.post("/v1/flux-pro-1.0-canny-finetuned", json=body())
+        assert first.status_code == 200
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=c.post("/v1/flux-pro-1.0-canny-finetuned", json=body())))
+        t.start()
+        t.join(0.3)
+        assert t.is_alive() and len(mock.tasks()) == 1  # waiting for the queued render, not refused
+        gate.set()
+        t.join(10)
+        assert result["r"].status_code == 200 and len(mock.tasks()) == 2
