@@ -37,13 +37,21 @@ def _too_large(limit: int) -> Response:
     )
 
 
+class RawResponse(Response):
+    """A Starlette response built once from ``HttpResponse`` (its headers are already final)."""
+
+    def __init__(self, resp: HttpResponse) -> None:
+        self.status_code = resp.status
+        self.body = resp.body
+        self.background = None
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
+        if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
+            raw.append((b"content-length", str(len(resp.body)).encode()))
+        self.raw_headers = raw
+
+
 def to_starlette(resp: HttpResponse) -> Response:
-    out = Response(resp.body, resp.status)
-    explicit_length = any(k.lower() == "content-length" for k, _ in resp.headers)
-    raw = [(k, v) for k, v in out.raw_headers if not (explicit_length and k == b"content-length")]
-    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
-    out.raw_headers = raw
-    return out
+    return RawResponse(resp)
 
 
 def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:
@@ -67,18 +75,20 @@ def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:
         return b"".join(chunks)
 
     async def endpoint(request: Request) -> Response:
-        try:
-            body = await read_body(request)
-        except BodyTooLarge:
-            return _too_large(mock.settings.max_body_bytes)
-        except ClientDisconnect:
-            return Response(b"", 499)
         scope = request.scope
         headers: dict[str, str] = {}
         for k, v in scope["headers"]:
             name = k.decode("latin-1").lower()
             if name not in headers:
                 headers[name] = v.decode("latin-1")
+        body = b""
+        if "content-length" in headers or "transfer-encoding" in headers:  # HTTP/1.1: otherwise no body
+            try:
+                body = await read_body(request)
+            except BodyTooLarge:
+                return _too_large(mock.settings.max_body_bytes)
+            except ClientDisconnect:
+                return Response(b"", 499)
         server = scope.get("server") or ("127.0.0.1", mock.settings.port)
         host = headers.get("host") or f"{server[0]}:{server[1]}"
         client = scope.get("client") or ("127.0.0.1", 0)

@@ -34,6 +34,7 @@ from mock_server.errors import (
     ApiError,
 )
 from mock_server.finetunes import FinetuneRegistry
+from mock_server.journal import control_summary
 from mock_server.journal import redact_secret as _redact
 from mock_server.moderation import Moderator
 from mock_server.rules import (
@@ -266,6 +267,7 @@ class BflBackend:
         rule_id: int | None = None,
         scenario: str | None = None,
         webhook_opts: dict[str, Any] | None = None,
+        control: dict[str, Any] | None = None,
     ) -> Task:
         """Accept a validated request (``params`` = the model's python dump) or raise the real API error."""
         if outcome is None:
@@ -304,7 +306,7 @@ class BflBackend:
                 seed=int(seed),
                 output_format=fmt,
                 finetune_id=params["finetune_id"],
-                params=_public_params(params),
+                params=_public_params(params, control),
                 outcome=outcome,
                 progression=outcome.progression or self.settings.progression,
                 delivery_origin=delivery_origin,
@@ -725,13 +727,12 @@ class BflBackend:
             }
 
 
-def _public_params(params: dict[str, Any]) -> dict[str, Any]:
+def _public_params(params: dict[str, Any], control: dict[str, Any] | None = None) -> dict[str, Any]:
     """The request as kept for inspection: control image reduced to its size and hash, secret redacted."""
     out: dict[str, Any] = {}
     for k, v in params.items():
         if k == "control_image":
-            raw = v.encode("utf-8", "surrogatepass") if isinstance(v, str) else b""
-            out[k] = {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+            out[k] = control if control is not None else control_summary(v)
         elif k == "webhook_secret":
             out[k] = _redact(v)
         elif hasattr(v, "value"):

@@ -25,6 +25,7 @@ from mock_server.errors import (
     ConfigError,
     ValidationFailed,
 )
+from mock_server.journal import UNPARSED, control_summary
 from mock_server.schemas import load_schema
 
 if TYPE_CHECKING:
@@ -48,12 +49,18 @@ class HttpRequest:
     scheme: str = "http"
     host: str = "localhost"
     client: str = "127.0.0.1"
+    # filled in by handlers, read by the journal (so nothing is parsed or hashed twice)
+    task_id: str | None = None
+    parsed: Any = field(default=UNPARSED, repr=False)
+    control_summary: dict[str, Any] | None = None
 
     @property
     def origin(self) -> str:
         return f"{self.scheme}://{self.host}"
 
     def query(self, name: str) -> str | None:
+        if not self.query_string:
+            return None
         values = parse_qs(self.query_string, keep_blank_values=True).get(name)
         return values[-1] if values else None
 
@@ -148,13 +155,14 @@ class MockHTTP:
     # ------------------------------------------------------------------ the endpoint
     def submit(self, req: HttpRequest) -> HttpResponse:
         # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
-        body = v.parse_body(
+        body = req.parsed = v.parse_body(
             req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
         )
         key = self.backend.check_key(req.headers.get("x-key"))
         model = v.validate_body(self.model, body)
         self.backend.check_capacity()  # may wait for queued renders; before any rule counts this request
         params = model.model_dump()
+        req.control_summary = control_summary(params["control_image"])
         outcome, rule_id = self.backend.decide(api_key=key, params=params, scenario=req.headers.get("x-mock-scenario"))
         delay = _pick(outcome.submit_latency, self.backend.rng)
         from mock_server.webhooks import parse_fault_header
@@ -168,6 +176,7 @@ class MockHTTP:
                 outcome=outcome,
                 rule_id=rule_id,
                 webhook_opts=webhook_opts,
+                control=req.control_summary,
             )
         except ApiError as e:
             resp = _error_response(e)

@@ -28,20 +28,33 @@ def key_fingerprint(key: str | None) -> str | None:
     return None if key is None else hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def summarize_body(body: bytes, content_type: str | None) -> Any:
+def control_summary(value: str) -> dict[str, Any]:
+    """What is kept of a control image: its length and SHA-256, never the image."""
+    raw = value.encode("utf-8", "surrogatepass")
+    return {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+UNPARSED: Any = object()
+
+
+def summarize_body(
+    body: bytes, content_type: str | None, parsed: Any = UNPARSED, control: dict[str, Any] | None = None
+) -> Any:
+    """The journal's view of a request body; ``parsed`` / ``control`` reuse work the handler already did."""
     if not body:
         return None
     if content_type and "json" in content_type:
-        try:
-            data = json.loads(body)
-        except Exception:
-            return {"raw_length": len(body), "json": False}
+        if parsed is UNPARSED or isinstance(parsed, (bytes, bytearray)):
+            try:
+                parsed = json.loads(body)
+            except Exception:
+                return {"raw_length": len(body), "json": False}
+        data = parsed
         if isinstance(data, dict):
             out = {}
             for k, v in data.items():
                 if k == "control_image" and isinstance(v, str):
-                    raw = v.encode("utf-8", "surrogatepass")
-                    out[k] = {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+                    out[k] = control if control is not None else control_summary(v)
                 elif k == "webhook_secret" and isinstance(v, str):
                     out[k] = redact_secret(v)
                 else:
@@ -61,12 +74,21 @@ class Entry:
     headers: dict[str, str]
     body: Any
     status: int = 0
-    response: Any = None
+    response_raw: bytes | None = None  # JSON responses are parsed only when somebody looks
     task_id: str | None = None
     api_key: str | None = None  # redacted
     key_id: str | None = None  # key_fingerprint(x-key): what filters and scoped resets compare
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def response(self) -> Any:
+        if self.response_raw is None:
+            return None
+        try:
+            return json.loads(self.response_raw)
+        except ValueError:
+            return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +128,8 @@ class Journal:
         headers: dict[str, str],
         body: bytes,
         content_type: str | None,
+        parsed: Any = UNPARSED,
+        control: dict[str, Any] | None = None,
     ) -> Entry:
         safe = {k: (redact_secret(v) or "") if k in REDACTED_HEADERS else v for k, v in headers.items()}
         return Entry(
@@ -115,7 +139,7 @@ class Journal:
             path,
             query,
             safe,
-            summarize_body(body, content_type),
+            summarize_body(body, content_type, parsed, control),
             api_key=redact_secret(headers.get("x-key")),
             key_id=key_fingerprint(headers.get("x-key")),
         )

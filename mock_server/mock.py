@@ -81,23 +81,20 @@ class BflMock:
             req.headers,
             req.body,
             req.headers.get("content-type"),
+            req.parsed,
+            req.control_summary,
         )
         entry.status = resp.status
-        entry.task_id = getattr(req, "task_id", None)
+        entry.task_id = req.task_id
         ctype = next((val for k, val in resp.headers if k.lower() == "content-type"), "")
         if ctype == "application/json" and len(resp.body) < 65536:
-            import json
-
-            try:
-                entry.response = json.loads(resp.body)
-            except ValueError:
-                entry.response = None
+            entry.response_raw = resp.body
         entry.latency_ms = (time.perf_counter() - start) * 1000
         self.journal.record(entry)
 
     @staticmethod
     def note_task(req: HttpRequest, task_id: str) -> None:
-        req.task_id = task_id  # type: ignore[attr-defined]
+        req.task_id = task_id
 
     # ------------------------------------------------------------------ control surface
     def reset(self, api_key: str | None = None) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-BFL_HOSTS_REGEX = r"^https?://(api(\.[a-z0-9-]+)?\.bfl\.(ai|ml)|delivery-[a-z0-9-]+\.bfl\.ai|[a-z0-9]+\.blob\.core\.windows\.net)(:\d+)?/"
 TEST_DEFAULTS: dict[str, Any] = {
     "frozen_clock": True,
     "progression": "polls:2",
@@ -75,19 +74,11 @@ def _new_mock(settings: dict[str, Any]):
 @pytest.fixture
 def bfl_mock(bfl_mock_settings: dict[str, Any]) -> Iterator[Any]:
     """An in-process fake behind BFL's hostnames (httpx only, sync and async)."""
-    import respx
-
-    from mock_server.transport import from_httpx, to_httpx
+    from mock_server.transport import respx_router
 
     settings = {"delivery_url": "https://delivery-us1.bfl.ai", **bfl_mock_settings}
     mock = _new_mock(settings)
-
-    def side_effect(request: Any) -> Any:
-        return to_httpx(mock.serve(from_httpx(request, request.read())), request)
-
-    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
-    router.route(url__regex=BFL_HOSTS_REGEX).mock(side_effect=side_effect)
-    router.route().pass_through()
+    router = respx_router(mock)
     mock.base_url = "https://api.us1.bfl.ai"  # type: ignore[attr-defined]
     mock.url = mock.base_url  # type: ignore[attr-defined]
     try:

@@ -57,3 +57,22 @@ class BflTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         return to_httpx(await self.mock.serve_async(from_httpx(request, body)), request)
+
+
+BFL_HOSTS_REGEX = (
+    r"^https?://(api(\.[a-z0-9-]+)?\.bfl\.(ai|ml)|delivery-[a-z0-9-]+\.bfl\.ai|[a-z0-9]+\.blob\.core\.windows\.net)"
+    r"(:\d+)?/"
+)
+
+
+def respx_router(mock: BflMock):
+    """A respx router that answers BFL's hosts from ``mock`` in-process and lets every other host through."""
+    import respx
+
+    def side_effect(request: httpx.Request) -> httpx.Response:
+        return to_httpx(mock.serve(from_httpx(request, request.read())), request)
+
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    router.route(url__regex=BFL_HOSTS_REGEX).mock(side_effect=side_effect)
+    router.route().pass_through()
+    return router

@@ -1,0 +1,445 @@
+"""``make bench``: the fake against the stack's ceiling, measured in one run on this machine.
+
+* HTTP: a bare Starlette app (scripts/bench_ceiling.py) and ``bfl-mock serve``, each under uvicorn
+  (uvloop + httptools) in its own process, loaded by wrk (1 thread, 32 connections) on loopback.
+* In-process: µs per call through the ``bfl_mock`` fixture's respx bridge vs a static respx response.
+* Memory: peak RSS after N completed tasks with 1 MP control images (a child process).
+* Webhooks: submit/poll latency of 500 tasks with and without webhooks to a local receiver.
+
+``--quick`` is the CI smoke version (seconds). Results print as a table and go to reports/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "fixtures" / "images"
+SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+FAKE_SETTINGS = [
+    "--progression",
+    "manual",
+    "--set",
+    "ratelimit_limit=0",
+    "--set",
+    "active_task_limit=0",
+    "--set",
+    "credits=1e15",
+    "--set",
+    "max_tasks=10000000",
+    "--set",
+    "edge_headers=false",
+]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def control_image(megapixels: float, fmt: str = "JPEG", target_bytes: int | None = None) -> str:
+    from PIL import Image
+
+    im = Image.open(IMAGES / "astronaut.png").convert("RGB")
+    scale = (megapixels * 1e6 / (im.width * im.height)) ** 0.5
+    im = im.resize((max(16, int(im.width * scale)), max(16, int(im.height * scale))), Image.LANCZOS)
+    quality = 90
+    while True:
+        buf = io.BytesIO()
+        im.save(buf, fmt, quality=quality) if fmt == "JPEG" else im.save(buf, fmt)
+        data = base64.b64encode(buf.getvalue()).decode()
+        if target_bytes is None or len(data) <= target_bytes or quality <= 10:
+            return data
+        quality -= 10
+
+
+def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if m:
+            url = m.group(1)
+            for _ in range(100):
+                try:
+                    httpx.get(url + "/openapi.json", timeout=1)
+                    return proc, url
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk(url: str, seconds: float, body_file: str | None = None, key: str = "bench") -> dict[str, float]:
+    cmd = ["wrk", "-t1", "-c32", f"-d{max(1, round(seconds))}s", "--latency", "-H", f"x-key: {key}"]
+    env = dict(os.environ)
+    if body_file:
+        script = Path(tempfile.gettempdir()) / "bfl_mock_bench_post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            'local f = io.open(os.getenv("BENCH_BODY"), "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+        )
+        cmd += ["-s", str(script)]
+        env["BENCH_BODY"] = body_file
+    proc = subprocess.run([*cmd, url], capture_output=True, text=True, env=env, timeout=seconds + 60)
+    out = proc.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not rps:
+        raise RuntimeError(f"wrk produced no figures: {proc.stderr or out}")
+    p50 = re.search(r"\s50%\s+(\S+)", out)
+    p99 = re.search(r"\s99%\s+(\S+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": _ms(p50.group(1)) if p50 else float("nan"),
+        "p99_ms": _ms(p99.group(1)) if p99 else float("nan"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+# ---------------------------------------------------------------------------------------------- sections
+def bench_http(seconds: float, results: dict) -> None:
+    small = control_image(0.0034, "PNG", target_bytes=10_500)  # ~10 KB of base64
+    large = control_image(1.0, "JPEG", target_bytes=1_600_000)
+    if len(large) < 1_000_000:
+        large = control_image(1.0, "PNG")[:1_500_000]  # pad to the target size with a (broken) image
+    tmp = Path(tempfile.mkdtemp(prefix="bfl-bench-"))
+    bodies = {}
+    for name, img in (("10KB", small), ("1.5MB", large)):
+        path = tmp / f"{name}.json"
+        path.write_text(json.dumps({"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": img}))
+        bodies[name] = str(path)
+    one_mp = control_image(1.0, "JPEG")
+    py = sys.executable
+    uv = ["--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--no-access-log"]  # info: prints the URL
+    ceiling, curl = start_server([py, "-m", "uvicorn", "scripts.bench_ceiling:app", "--port", "0", *uv])
+    fake, furl = start_server([py, "-m", "mock_server", "serve", "--port", "0", *FAKE_SETTINGS])
+    try:
+        with httpx.Client(base_url=furl, headers={"x-key": "bench"}, timeout=60) as c:
+            pending = c.post(SUBMIT, json={"finetune_id": "f", "prompt": "p", "control_image": small}).json()["id"]
+            ready = c.post(SUBMIT, json={"finetune_id": "f", "prompt": "p", "control_image": one_mp}).json()["id"]
+            c.post(f"/_mock/tasks/{ready}/complete")
+            sample = c.get("/v1/get_result", params={"id": ready}).json()["result"]["sample"]
+            blob_size = len(c.get(sample).content)
+        stop(ceiling)
+        ceiling, curl = start_server(
+            [py, "-m", "uvicorn", "scripts.bench_ceiling:app", "--port", "0", *uv],
+            env={"BENCH_BLOB_BYTES": str(blob_size)},
+        )
+        cases = [
+            ("poll Pending", f"{furl}/v1/get_result?id={pending}", f"{curl}/poll", None),
+            ("poll Ready", f"{furl}/v1/get_result?id={ready}", f"{curl}/poll", None),
+            ("submit 10 KB", furl + SUBMIT, f"{curl}/submit", bodies["10KB"]),
+            ("submit 1.5 MB", furl + SUBMIT, f"{curl}/submit", bodies["1.5MB"]),
+            (f"download 1 MP result ({blob_size // 1024} KB)", sample, f"{curl}/blob", None),
+        ]
+        for name, fake_url, ceil_url, body in cases:
+            c_res = wrk(ceil_url, seconds, body)
+            f_res = wrk(fake_url, seconds, body)
+            results["http"][name] = {"ceiling": c_res, "fake": f_res, "ratio": f_res["rps"] / max(c_res["rps"], 1e-9)}
+            print(
+                f"  {name:<34} ceiling {c_res['rps']:>8.0f} rps  fake {f_res['rps']:>8.0f} rps  "
+                f"ratio {results['http'][name]['ratio']:.2f}  fake p50 {f_res['p50_ms']:.2f} ms "
+                f"p99 {f_res['p99_ms']:.2f} ms  non-2xx {f_res['non_2xx']}",
+                flush=True,
+            )
+        with httpx.Client(base_url=furl, timeout=60) as c:
+            results["http"]["fake_stats_after"] = c.get("/_mock/stats").json()
+    finally:
+        stop(ceiling)
+        stop(fake)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_inprocess(n: int, results: dict) -> None:
+    import respx
+
+    from mock_server.mock import BflMock
+    from mock_server.transport import respx_router
+
+    control = control_image(0.004, "PNG")
+    url = "https://api.us1.bfl.ai" + SUBMIT
+    body = {"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": control}
+
+    def per_call(fn, count):
+        fn()  # warm up
+        t = time.perf_counter()
+        for _ in range(count):
+            fn()
+        return (time.perf_counter() - t) / count * 1e6
+
+    with respx.mock() as r, httpx.Client() as c:
+        r.get("https://api.us1.bfl.ai/v1/get_result").respond(200, json={"id": "x", "status": "Pending"})
+        static_sync = per_call(lambda: c.get("https://api.us1.bfl.ai/v1/get_result?id=x"), n)
+
+    mock = BflMock(
+        frozen_clock=True,
+        progression="polls:1",
+        delivery_url="https://delivery-us1.bfl.ai",
+        active_task_limit=0,
+        credits=1e15,
+        ratelimit_limit=0,
+        render_workers=1,
+    )
+    with mock, respx_router(mock), httpx.Client(headers={"x-key": "k"}) as c:
+        tid = c.post(url, json=body).json()["id"]
+        poll_sync = per_call(lambda: c.get(f"https://api.us1.bfl.ai/v1/get_result?id={tid}"), n)
+
+        def cycle():
+            r = c.post(url, json=body).json()
+            res = c.get(r["polling_url"]).json()
+            c.get(res["result"]["sample"])
+
+        cycle_sync = per_call(cycle, max(50, n // 10))
+
+        async def async_part():
+            async with httpx.AsyncClient(headers={"x-key": "k"}) as ac:
+
+                async def acycle():
+                    r = (await ac.post(url, json=body)).json()
+                    res = (await ac.get(r["polling_url"])).json()
+                    await ac.get(res["result"]["sample"])
+
+                await acycle()
+                count = max(50, n // 10)
+                t = time.perf_counter()
+                for _ in range(count):
+                    await acycle()
+                cyc = (time.perf_counter() - t) / count * 1e6
+                t = time.perf_counter()
+                for _ in range(n):
+                    await ac.get(f"https://api.us1.bfl.ai/v1/get_result?id={tid}")
+                return cyc, (time.perf_counter() - t) / n * 1e6
+
+        cycle_async, poll_async = asyncio.run(async_part())
+    results["inprocess"] = {
+        "static_respx_sync_us": static_sync,
+        "poll_sync_us": poll_sync,
+        "poll_async_us": poll_async,
+        "cycle_sync_us": cycle_sync,
+        "cycle_async_us": cycle_async,
+        "poll_sync_ratio_to_static": poll_sync / static_sync,
+    }
+    print(f"  static respx response (sync)      {static_sync:8.0f} µs/call")
+    print(
+        f"  poll through bfl_mock sync/async  {poll_sync:8.0f} / {poll_async:.0f} µs/call "
+        f"({poll_sync / static_sync:.2f}x static)"
+    )
+    print(
+        f"  full cycle submit+poll+download   {cycle_sync:8.0f} µs sync, {cycle_async:.0f} µs async "
+        f"(64x64 control image)",
+        flush=True,
+    )
+
+
+def rss_child(n: int) -> None:
+    """Runs in a child process: N tasks with 1 MP control images, all completed; prints peak RSS."""
+    from mock_server.http import HttpRequest
+    from mock_server.mock import BflMock
+
+    control = control_image(1.0, "JPEG")
+    body = json.dumps({"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": control}).encode()
+    mock = BflMock(frozen_clock=True, progression="polls:1", active_task_limit=0, credits=1e15, ratelimit_limit=0)
+    headers = {"x-key": "k", "content-type": "application/json"}
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    ids = []
+    for _ in range(n):
+        r = mock.serve(HttpRequest("POST", SUBMIT, "", headers, body, "http", "localhost"))
+        ids.append(json.loads(r.body)["id"])
+    ready = 0
+    for tid in ids:
+        r = mock.serve(HttpRequest("GET", "/v1/get_result", f"id={tid}", headers, b"", "http", "localhost"))
+        ready += json.loads(r.body)["status"] == "Ready"
+    elapsed = time.perf_counter() - t
+    stats = mock.backend.stats()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "tasks": n,
+                "ready": ready,
+                "peak_rss_mb": peak / 1024,
+                "baseline_rss_mb": base_rss / 1024,
+                "seconds": elapsed,
+                "stats": stats,
+            }
+        )
+    )
+    mock.close()
+
+
+def bench_rss(n: int, results: dict) -> None:
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", str(n)], capture_output=True, text=True, cwd=ROOT, timeout=3600
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    results["rss"] = data
+    print(
+        f"  {data['tasks']} tasks with 1 MP control images, {data['ready']} Ready: peak RSS "
+        f"{data['peak_rss_mb']:.0f} MB (interpreter + libraries {data['baseline_rss_mb']:.0f} MB), "
+        f"{data['seconds']:.0f} s; results {data['stats']['results']}",
+        flush=True,
+    )
+
+
+def bench_webhooks(n: int, results: dict) -> None:
+    """Submit+poll latency of n tasks, with and without webhooks to a receiver in another process."""
+    py = sys.executable
+    receiver_code = (
+        "import time\nfrom mock_server.server import WebhookReceiver\n"
+        "r = WebhookReceiver().start()\nprint('receiver at', r.url, flush=True)\ntime.sleep(3600)\n"
+    )
+    recv, rurl = start_server([py, "-c", receiver_code])
+    fake, furl = start_server(
+        [
+            py,
+            "-m",
+            "mock_server",
+            "serve",
+            "--port",
+            "0",
+            "--progression",
+            "polls:2,after=0.05",
+            "--set",
+            "ratelimit_limit=0",
+            "--set",
+            "active_task_limit=0",
+            "--set",
+            "credits=1e15",
+            "--webhook-allow",
+            "loopback",
+        ]
+    )
+    control = control_image(0.004, "PNG")
+
+    async def run(with_webhooks: bool) -> dict[str, float]:
+        submit_ms: list[float] = []
+        poll_ms: list[float] = []
+        sem = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(base_url=furl, headers={"x-key": "wh"}, timeout=30) as c:
+
+            async def one(i: int) -> str:
+                async with sem:
+                    body = {"finetune_id": "f", "prompt": "p", "control_image": control}
+                    if with_webhooks:
+                        body["webhook_url"] = f"{rurl}/t/{i}"
+                    t = time.perf_counter()
+                    r = await c.post(SUBMIT, json=body)
+                    submit_ms.append((time.perf_counter() - t) * 1000)
+                    tid = r.json()["id"]
+                    for _ in range(2):
+                        t = time.perf_counter()
+                        await c.get("/v1/get_result", params={"id": tid})
+                        poll_ms.append((time.perf_counter() - t) * 1000)
+                    return tid
+
+            ids = await asyncio.gather(*[one(i) for i in range(n)])
+            delivered = 0
+            if with_webhooks:
+                for tid in ids:
+                    w = (await c.get("/_mock/webhooks/wait", params={"task_id": tid, "timeout": 30})).json()
+                    delivered += w.get("state") == "delivered"
+
+        def q(xs: list[float], p: float) -> float:
+            return statistics.quantiles(xs, n=100)[int(p) - 1]
+
+        return {
+            "submit_p50_ms": q(submit_ms, 50),
+            "submit_p99_ms": q(submit_ms, 99),
+            "poll_p50_ms": q(poll_ms, 50),
+            "poll_p99_ms": q(poll_ms, 99),
+            "delivered": delivered,
+        }
+
+    try:
+        base = asyncio.run(run(False))
+        hooks = asyncio.run(run(True))
+    finally:
+        stop(fake)
+        stop(recv)
+    results["webhooks"] = {"without": base, "with": hooks}
+    for k in ("submit_p50_ms", "submit_p99_ms", "poll_p50_ms", "poll_p99_ms"):
+        print(f"  {k:<14} without {base[k]:6.2f}  with webhooks {hooks[k]:6.2f}  ratio {hooks[k] / base[k]:.2f}")
+    print(f"  {n} webhook tasks: {hooks['delivered']} notifications delivered", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI smoke: seconds, not minutes")
+    parser.add_argument("--seconds", type=float, default=None, help="wrk duration per case")
+    parser.add_argument("--rss-tasks", type=int, default=None)
+    parser.add_argument("--only", default=None, help="comma list: http,inprocess,rss,webhooks")
+    parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child is not None:
+        rss_child(args.rss_child)
+        return 0
+    seconds = args.seconds or (1 if args.quick else 8)
+    rss_tasks = args.rss_tasks or (200 if args.quick else 10_000)
+    only = set((args.only or "http,inprocess,rss,webhooks").split(","))
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores",
+        "python": sys.version.split()[0],
+        "http": {},
+    }
+    if "http" in only:
+        if shutil.which("wrk") is None:
+            print("bench: wrk is not installed (make bench installs it with apt-get)", file=sys.stderr)
+            return 2
+        print(f"HTTP (wrk -t1 -c32, {seconds:g} s per case, uvicorn + uvloop + httptools):", flush=True)
+        bench_http(seconds, results)
+    if "inprocess" in only:
+        print("In-process (bfl_mock fixture path):", flush=True)
+        bench_inprocess(300 if args.quick else 3000, results)
+    if "webhooks" in only:
+        print("Webhooks (latency with vs without, 32 concurrent clients):", flush=True)
+        bench_webhooks(100 if args.quick else 500, results)
+    if "rss" in only:
+        print("Memory:", flush=True)
+        bench_rss(rss_tasks, results)
+    out = ROOT / "reports" / ("bench-quick.json" if args.quick else "bench.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
