@@ -285,9 +285,11 @@ class BflBackend:
             cost = self.settings.cost_per_request
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
-            self._refresh_active(acc, now)
-            if self.settings.active_task_limit and len(acc.active) >= self.settings.active_task_limit:
-                raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+            limit = self.settings.active_task_limit
+            if limit and len(acc.active) >= limit:
+                self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
+                if len(acc.active) >= limit:
+                    raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
                 if len(self.tasks) >= self.settings.max_tasks:
