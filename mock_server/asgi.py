@@ -1,18 +1,20 @@
-"""The Starlette front end served by uvicorn (``bfl-mock serve``, the ``bfl_server`` fixture).
+"""ASGI front ends served by uvicorn (``bfl-mock serve``, the ``bfl_server`` fixture).
 
-One catch-all route hands every request to ``MockHTTP`` through ``BflMock.serve_async``; bodies are
-streamed with a size limit (413 before the whole body is held in memory), and image work is awaited
-off the event loop.
+``create_app(mock)`` is a lean ASGI application: the fake has one catch-all route, so it skips a
+router and middleware stack and hands each request straight to ``MockHTTP`` via
+``BflMock.serve_async``. ``create_starlette_app(mock)`` wraps the same handler in a Starlette
+application for users who mount the fake inside their own Starlette/FastAPI app. Both stream bodies
+with a size limit (413 before the whole body is held in memory) and await image work off the event loop.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -23,18 +25,27 @@ if TYPE_CHECKING:
     from mock_server.mock import BflMock
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def _too_large(limit: int) -> Response:
-    return Response(
-        dumps({"detail": f"Content Too Large: the request body exceeds {limit} bytes"}),
-        413,
-        media_type="application/json",
-    )
+class Disconnected(Exception):
+    pass
+
+
+def _too_large(limit: int) -> HttpResponse:
+    return HttpResponse.json(413, {"detail": f"Content Too Large: the request body exceeds {limit} bytes"})
+
+
+def raw_headers(resp: HttpResponse) -> list[tuple[bytes, bytes]]:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
+    if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
+        raw.append((b"content-length", str(len(resp.body)).encode()))
+    return raw
 
 
 class RawResponse(Response):
@@ -44,65 +55,100 @@ class RawResponse(Response):
         self.status_code = resp.status
         self.body = resp.body
         self.background = None
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
-        if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
-            raw.append((b"content-length", str(len(resp.body)).encode()))
-        self.raw_headers = raw
+        self.raw_headers = raw_headers(resp)
 
 
-def to_starlette(resp: HttpResponse) -> Response:
-    return RawResponse(resp)
-
-
-def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:
-
-    async def read_body(request: Request) -> bytes:
-        limit = mock.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            try:
-                if int(declared) > limit:
-                    raise BodyTooLarge
-            except ValueError:
-                pass
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
+async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
+    if declared is not None:
+        try:
+            if int(declared) > limit:
                 raise BodyTooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
+        except ValueError:
+            pass
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) -> HttpResponse | None:
+    """Build the request from an ASGI scope, read its body (with the limit) and answer it; None = gone."""
+    headers: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        name = k.decode("latin-1").lower()
+        if name not in headers:
+            headers[name] = v.decode("latin-1")
+    body = b""
+    if "content-length" in headers or "transfer-encoding" in headers:  # HTTP/1.1: otherwise no body
+        try:
+            body = await read_body(receive, mock.settings.max_body_bytes, headers.get("content-length"))
+        except BodyTooLarge:
+            return _too_large(mock.settings.max_body_bytes)
+        except Disconnected:
+            return None
+    server = scope.get("server") or ("127.0.0.1", mock.settings.port)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    req = HttpRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+        scheme=scope.get("scheme", "http"),
+        host=headers.get("host") or f"{server[0]}:{server[1]}",
+        client=client[0],
+    )
+    return await mock.serve_async(req)
+
+
+class MockASGI:
+    """The lean ASGI application (no router: every path goes to the fake)."""
+
+    def __init__(self, mock: BflMock, *, close_on_shutdown: bool = True) -> None:
+        self.mock = mock
+        self.close_on_shutdown = close_on_shutdown
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            resp = await handle_http(self.mock, scope, receive)
+            if resp is None:
+                return
+            await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers(resp)})
+            await send({"type": "http.response.body", "body": resp.body})
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.close_on_shutdown:
+                        self.mock.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+
+def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> MockASGI:
+    return MockASGI(mock, close_on_shutdown=close_on_shutdown)
+
+
+def create_starlette_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:
+    """The fake as a Starlette application (mount it, add middleware); same behaviour as ``create_app``."""
 
     async def endpoint(request: Request) -> Response:
-        scope = request.scope
-        headers: dict[str, str] = {}
-        for k, v in scope["headers"]:
-            name = k.decode("latin-1").lower()
-            if name not in headers:
-                headers[name] = v.decode("latin-1")
-        body = b""
-        if "content-length" in headers or "transfer-encoding" in headers:  # HTTP/1.1: otherwise no body
-            try:
-                body = await read_body(request)
-            except BodyTooLarge:
-                return _too_large(mock.settings.max_body_bytes)
-            except ClientDisconnect:
-                return Response(b"", 499)
-        server = scope.get("server") or ("127.0.0.1", mock.settings.port)
-        host = headers.get("host") or f"{server[0]}:{server[1]}"
-        client = scope.get("client") or ("127.0.0.1", 0)
-        req = HttpRequest(
-            method=scope["method"],
-            path=scope["path"],
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            scheme=scope.get("scheme", "http"),
-            host=host,
-            client=client[0],
-        )
-        return to_starlette(await mock.serve_async(req))
+        resp = await handle_http(mock, request.scope, request.receive)
+        return Response(b"", 499) if resp is None else RawResponse(resp)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -113,3 +159,6 @@ def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=ALL_METHODS)], lifespan=lifespan)
     app.state.mock = mock
     return app
+
+
+__all__ = ["MockASGI", "RawResponse", "create_app", "create_starlette_app", "dumps"]

@@ -59,8 +59,12 @@ class HttpRequest:
         return f"{self.scheme}://{self.host}"
 
     def query(self, name: str) -> str | None:
-        if not self.query_string:
+        qs = self.query_string
+        if not qs:
             return None
+        if "&" not in qs and "%" not in qs and "+" not in qs:  # the common "id=<uuid>"
+            key, sep, value = qs.partition("=")
+            return value if key == name and sep else None if key != name else ""
         values = parse_qs(self.query_string, keep_blank_values=True).get(name)
         return values[-1] if values else None
 

@@ -71,7 +71,7 @@ class Entry:
     method: str
     path: str
     query: str
-    headers: dict[str, str]
+    request_headers: dict[str, str]  # as received; redacted whenever they are read (``headers``)
     body: Any
     status: int = 0
     response_raw: bytes | None = None  # JSON responses are parsed only when somebody looks
@@ -80,6 +80,10 @@ class Entry:
     key_id: str | None = None  # key_fingerprint(x-key): what filters and scoped resets compare
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {k: (redact_secret(v) or "") if k in REDACTED_HEADERS else v for k, v in self.request_headers.items()}
 
     @property
     def response(self) -> Any:
@@ -131,14 +135,13 @@ class Journal:
         parsed: Any = UNPARSED,
         control: dict[str, Any] | None = None,
     ) -> Entry:
-        safe = {k: (redact_secret(v) or "") if k in REDACTED_HEADERS else v for k, v in headers.items()}
         return Entry(
             0,
             at,
             method,
             path,
             query,
-            safe,
+            headers,
             summarize_body(body, content_type, parsed, control),
             api_key=redact_secret(headers.get("x-key")),
             key_id=key_fingerprint(headers.get("x-key")),

@@ -121,3 +121,19 @@ def test_cli_canny_preview(tmp_path: Path):
     bad.write_bytes(b"nope")
     r = _cli("canny", str(bad))
     assert r.returncode == 2 and "Invalid or corrupted image input" in r.stderr
+
+
+def test_starlette_application_variant_behaves_the_same():
+    from mock_server.asgi import create_starlette_app
+    from mock_server.server import ThreadedServer
+
+    mock = BflMock(frozen_clock=True, progression="polls:1", seed=2)
+    server = ThreadedServer(create_starlette_app(mock, close_on_shutdown=False))
+    with mock, server, httpx.Client(base_url=server.url, headers={"x-key": "k"}) as c:
+        r = c.post(SUBMIT, json=body())
+        res = c.get(r.json()["polling_url"]).json()
+        assert res["status"] == "Ready"
+        assert c.get(res["result"]["sample"]).headers["content-type"] == "image/jpeg"
+        bad = c.post(SUBMIT, content=b"{", headers={"content-type": "application/json"})
+        assert bad.json()["detail"][0]["type"] == "json_invalid"
+        assert c.get("/nope").json() == {"detail": "Not Found"}

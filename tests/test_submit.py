@@ -240,3 +240,20 @@ def test_lone_surrogate_echo_is_valid_json_not_500(client):
     detail = r.json()["detail"]
     assert [e["loc"][1] for e in detail] == ["finetune_id", "control_image"]
     assert detail[0]["input"] == {"prompt": "\ud800"}
+
+
+def test_query_fast_path_matches_parse_qs():
+    from urllib.parse import parse_qs
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mock_server.http import HttpRequest
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="id=&%+ab2;", max_size=12))
+    def check(qs):
+        values = parse_qs(qs, keep_blank_values=True).get("id")
+        assert HttpRequest("GET", "/", qs).query("id") == (values[-1] if values else None)
+
+    check()
