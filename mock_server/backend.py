@@ -99,6 +99,7 @@ class Task:
     render: cf.Future[RenderInfo] | None = None
     blob_path: str | None = None
     md5: str | None = None
+    blob_headers: list[tuple[str, str]] | None = None
     size: int | None = None
     forced: Outcome | None = None  # complete()/fail() from the control API
     webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
@@ -666,24 +667,26 @@ class BflBackend:
                     raise BLOB_NOT_FOUND from None
                 self.images.put(task.id, data)
         size = len(data)
-        end = task.finished_at or now
-        etag = '"0x8DE' + hashlib.sha1(task.id.encode()).hexdigest()[:11].upper() + '"'
-        headers = [
-            ("Content-Type", imaging.content_type(task.output_format)),
-            ("Cache-Control", "max-age=1200"),
-            ("Last-Modified", http_date(end)),
-            ("Accept-Ranges", "bytes"),
-            ("ETag", etag),
-            ("Server", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
-            ("x-ms-request-id", str(uuid.UUID(int=random.getrandbits(128), version=4))),
-            ("x-ms-version", "2024-11-04"),
-            ("x-ms-creation-time", http_date(end)),
-            ("x-ms-lease-status", "unlocked"),
-            ("x-ms-lease-state", "available"),
-            ("x-ms-blob-type", "BlockBlob"),
-            ("x-ms-server-encrypted", "true"),
-        ]
-        md5 = task.md5 or base64.b64encode(hashlib.md5(data).digest()).decode()
+        if task.md5 is None:
+            task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        md5 = task.md5
+        if task.blob_headers is None:  # fixed per blob: built once
+            end = task.finished_at or now
+            task.blob_headers = [
+                ("Content-Type", imaging.content_type(task.output_format)),
+                ("Cache-Control", "max-age=1200"),
+                ("Last-Modified", http_date(end)),
+                ("Accept-Ranges", "bytes"),
+                ("ETag", '"0x8DE' + hashlib.sha1(task.id.encode()).hexdigest()[:11].upper() + '"'),
+                ("Server", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
+                ("x-ms-version", "2024-11-04"),
+                ("x-ms-creation-time", http_date(end)),
+                ("x-ms-lease-status", "unlocked"),
+                ("x-ms-lease-state", "available"),
+                ("x-ms-blob-type", "BlockBlob"),
+                ("x-ms-server-encrypted", "true"),
+            ]
+        headers = [*task.blob_headers, ("x-ms-request-id", str(uuid.UUID(int=random.getrandbits(128), version=4)))]
         rng = parse_range(range_header, size)
         if rng is None:
             headers.append(("Content-MD5", md5))

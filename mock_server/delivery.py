@@ -67,6 +67,7 @@ AUTH_FAILED = (
 class Signer:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        self._verified: dict[tuple[str, str], float] = {}  # valid signatures -> expiry (expiry still checked)
 
     def _sig(self, path: str, se: str, rsct: str) -> str:
         to_sign = "\n".join(["r", se, path, SAS_VERSION, "b", rsct]).encode()
@@ -82,6 +83,22 @@ class Signer:
 
     def verify(self, path: str, query_string: str, now: float) -> float:
         """Return the expiry of a valid URL, or raise AzureError as Azure Blob Storage would."""
+        expiry = self._verified.get((path, query_string))
+        if expiry is None:
+            expiry = self._verify_signature(path, query_string)
+            if len(self._verified) >= 100_000:
+                self._verified.clear()
+            self._verified[(path, query_string)] = expiry
+        if now >= expiry:
+            raise AzureError(
+                403,
+                "AuthenticationFailed",
+                AUTH_FAILED,
+                f"Signed expiry time [{http_date(expiry)}] must be after signed start time [{http_date(now)}]",
+            )
+        return expiry
+
+    def _verify_signature(self, path: str, query_string: str) -> float:
         q = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         if "sig" not in q:
             raise AzureError(404, "ResourceNotFound", "The specified resource does not exist.")
@@ -96,13 +113,6 @@ class Signer:
             expiry = parse_iso_z(se)
         except ValueError:
             raise AzureError(403, "AuthenticationFailed", AUTH_FAILED, "se is not a valid ISO 8601 time") from None
-        if now >= expiry:
-            raise AzureError(
-                403,
-                "AuthenticationFailed",
-                AUTH_FAILED,
-                f"Signed expiry time [{http_date(expiry)}] must be after signed start time [{http_date(now)}]",
-            )
         return expiry
 
 
