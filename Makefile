@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract clean
+.PHONY: install serve test lint contract contract-live bench soak fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,29 @@ lint: $(STAMP)
 
 contract: $(STAMP)
 	BFL_CONTRACT_EXAMPLES=3000 $(PY) scripts/pytest_strict.py -q contract_tests $(PYTEST_ARGS)
+
+# Against the real API: only free calls unless BUDGET=N allows N paid submits (key from BFL_API_KEY).
+contract-live: $(STAMP)
+	$(VENV)/bin/bfl-mock contract --target live --budget $(or $(BUDGET),0) --report reports/contract-live.md $(ARGS)
+
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(echo "make bench needs wrk (Debian package 'wrk')"; exit 1)
+
+bench: $(STAMP) wrk
+	$(PY) scripts/bench.py $(ARGS)
+
+soak: $(STAMP)
+	$(PY) scripts/soak.py $(ARGS)
+
+fuzz: $(STAMP)
+	$(PY) scripts/fuzz.py $(ARGS)
+
+# CI: a short version of each, so none of them can rot (seconds, not minutes).
+smoke: $(STAMP) wrk
+	$(PY) scripts/bench.py --quick --only http,inprocess
+	$(PY) scripts/soak.py --quick
+	$(PY) scripts/fuzz.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

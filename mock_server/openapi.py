@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mock_server import __version__
@@ -211,8 +212,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         }
         params = [
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in ("task_id", "api_key")
-            if "{" + n + "}" in path
+            for n in re.findall(r"\{(\w+)\}", path)
         ]
         if params:
             op["parameters"] = admin["parameters"] + params

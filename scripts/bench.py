@@ -20,6 +20,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -66,25 +67,26 @@ def control_image(megapixels: float, fmt: str = "JPEG", target_bytes: int | None
 
 
 def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
-    )
+    """Start a server subprocess whose output goes to a log file (never a pipe that could fill up and
+    block it); return it once the URL it prints answers. ``proc.log_path`` is the log."""
+    log = tempfile.NamedTemporaryFile(prefix="bfl-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            env={**os.environ, **(env or {})})
+    proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.time() + 30
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+    while time.time() < deadline and proc.poll() is None:
+        m = re.search(r"(http://127\.0\.0\.1:\d+)", Path(log.name).read_text(errors="replace"))
         if m:
             url = m.group(1)
-            for _ in range(100):
+            for _ in range(200):
                 try:
-                    httpx.get(url + "/openapi.json", timeout=1)
-                    return proc, url
-                except httpx.HTTPError:
+                    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1):
+                        return proc, url
+                except OSError:
                     time.sleep(0.05)
-        if proc.poll() is not None:
-            break
+        time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+    raise RuntimeError(f"server did not start: {' '.join(cmd)}\n{Path(log.name).read_text(errors='replace')[-2000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -257,3 +257,13 @@ def test_query_fast_path_matches_parse_qs():
         assert HttpRequest("GET", "/", qs).query("id") == (values[-1] if values else None)
 
     check()
+
+
+def test_openapi_declares_every_path_parameter(client):
+    import re
+
+    doc = client.get("/openapi.json").json()
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert declared == set(re.findall(r"\{(\w+)\}", path)), path

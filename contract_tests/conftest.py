@@ -1,0 +1,189 @@
+"""Contract suite options and the target under test.
+
+``--bfl-target inprocess`` (default): a fresh in-process fake. ``--bfl-target URL``: any server (a
+``bfl-mock serve``, a stand-in, a competitor fake). ``--bfl-target live``: the real API at
+``https://api.us1.bfl.ai`` (``BFL_LIVE_BASE_URL`` overrides the host, e.g. for a local stand-in) with the
+key from ``BFL_API_KEY``; only free calls unless ``--bfl-budget N`` allows N paid submits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_server.contract import LIVE_URL, Budget, BudgetExhausted, Recorder, drift, render_report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("bfl-contract", "bfl-mock contract kit")
+    g.addoption("--bfl-target", default="inprocess", help="inprocess | URL | live")
+    g.addoption("--bfl-budget", type=int, default=0, help="paid submits allowed against a live target")
+    g.addoption("--bfl-record", action="store_true", help="record exchanges (scrubbed) into fixtures/recordings/")
+    g.addoption("--bfl-report", default=None, help="write a report: FILE.md or FILE.json")
+    g.addoption("--bfl-drift-live", action="store_true", help="include BFL's live OpenAPI in the drift report")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "behaviour(name, evidence): the real-API behaviour a contract test checks")
+    config.addinivalue_line("markers", "paid: needs paid submits on a live target")
+    config.addinivalue_line("markers", "local_only: needs to reach a receiver on this machine (webhooks)")
+    config._bfl_results = []  # type: ignore[attr-defined]
+
+
+@dataclass
+class Target:
+    name: str  # inprocess | url | live
+    base_url: str
+    client: httpx.Client
+    key: str
+    budget: Budget
+    mock: Any = None  # the BflMock when in-process
+    recorder: Recorder | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def charges(self) -> bool:
+        return self.name == "live"
+
+    def can_pay(self, what: str = "submit") -> bool:
+        if not self.charges:
+            return True
+        try:
+            self.budget.spend(what)
+        except BudgetExhausted:
+            return False
+        return True
+
+    def paid(self, what: str = "submit") -> None:
+        """Call before a request that costs money on the real API; skips the test when over budget."""
+        if not self.charges:
+            return
+        try:
+            self.budget.spend(what)
+        except BudgetExhausted as e:
+            pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest):
+    opt = request.config.getoption("--bfl-target")
+    recorder = Recorder() if request.config.getoption("--bfl-record") else None
+    hooks = {"response": [recorder.hook]} if recorder else {}
+    mock = None
+    if opt == "inprocess":
+        from mock_server.mock import BflMock
+        from mock_server.transport import BflTransport
+
+        # the real service rejects unknown finetunes: the contract target runs the fake in strict mode
+        mock = BflMock(
+            frozen_clock=True,
+            progression="polls:2",
+            seed=0,
+            active_task_limit=0,
+            credits=1e12,
+            webhook_allow=("loopback",),
+            strict_finetunes=True,
+        )
+        client = httpx.Client(transport=BflTransport(mock), base_url=LIVE_URL, event_hooks=hooks, timeout=60)
+        t = Target("inprocess", LIVE_URL, client, "contract-key", Budget(None), mock, recorder)
+    elif opt == "live":
+        key = os.environ.get("BFL_API_KEY")
+        if not key:
+            pytest.skip("--bfl-target live needs BFL_API_KEY")
+        base = os.environ.get("BFL_LIVE_BASE_URL", LIVE_URL)
+        client = httpx.Client(base_url=base, event_hooks=hooks, timeout=60)
+        t = Target("live", base, client, key, Budget(request.config.getoption("--bfl-budget")), None, recorder)
+    else:
+        client = httpx.Client(base_url=opt, event_hooks=hooks, timeout=60)
+        t = Target("url", opt.rstrip("/"), client, "contract-key", Budget(None), None, recorder)
+    request.config._bfl_target = t  # type: ignore[attr-defined]
+    yield t
+    client.close()
+    if mock is not None:
+        mock.close()
+    if recorder is not None:
+        path = recorder.write(Path(os.environ.get("BFL_RECORD_DIR", ROOT / "fixtures" / "recordings")), t.name)
+        if path:
+            t.notes.append(f"recorded {len(recorder.interactions)} exchange(s) to {path}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any):
+    outcome = yield
+    rep = outcome.get_result()
+    marker = item.get_closest_marker("behaviour")
+    if marker is None or (rep.when != "call" and not (rep.when == "setup" and (rep.skipped or rep.failed))):
+        return
+    detail = ""
+    if rep.failed:  # the assertion itself (what the target answered vs what the real API answers)
+        crash = getattr(getattr(rep.longrepr, "reprcrash", None), "message", None)
+        detail = crash or (str(rep.longrepr).strip().splitlines()[-1] if rep.longrepr else "")
+    elif rep.skipped and isinstance(rep.longrepr, tuple):
+        detail = rep.longrepr[2]
+    item.config._bfl_results.append(
+        {  # type: ignore[attr-defined]
+            "behaviour": marker.args[0],
+            "evidence": marker.kwargs.get("evidence", "?"),
+            "test": item.nodeid,
+            "outcome": "agrees" if rep.passed else "DIFFERS" if rep.failed else "not run",
+            "detail": detail,
+        }
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = getattr(config, "_bfl_results", [])
+    t = getattr(config, "_bfl_target", None)
+    if not results or t is None:
+        return
+    tr = terminalreporter
+    tr.section(f"bfl-mock contract: {t.name} {t.base_url}")
+    seen: dict[str, dict[str, Any]] = {}
+    for r in results:  # one line per behaviour: DIFFERS wins over agrees over not run
+        prev = seen.get(r["behaviour"])
+        rank = {"DIFFERS": 2, "agrees": 1, "not run": 0}
+        if prev is None or rank[r["outcome"]] > rank[prev["outcome"]]:
+            seen[r["behaviour"]] = r
+    for r in seen.values():
+        tr.write_line(f"  {r['outcome']:<8} {r['behaviour']} [{r['evidence']}] {r['detail'][:160]}")
+    tr.write_line(f"  paid calls: {t.budget.describe()}")
+    for note in t.notes:
+        tr.write_line(f"  {note}")
+    report = config.getoption("--bfl-report")
+    if report:
+        findings = drift(live_openapi=_live_openapi() if config.getoption("--bfl-drift-live") else None)
+        Path(report).write_text(
+            render_report(
+                list(seen.values()),
+                target=f"{t.name} {t.base_url}",
+                budget=t.budget.describe(),
+                drift_findings=findings,
+                fmt="json" if report.endswith(".json") else "md",
+            )
+        )
+        tr.write_line(f"  report written to {report}")
+
+
+def _live_openapi() -> dict[str, Any]:
+    from mock_server.contract import fetch_live_openapi
+
+    return fetch_live_openapi()
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """FastAPI + the hand-written pydantic model: what the real service's stack answers."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from contract_tests.oracle import oracle_app
+
+    with TestClient(oracle_app(), raise_server_exceptions=False) as client:
+        yield client

@@ -1,0 +1,202 @@
+"""Properties of the real API that any target must show (strategies derived from schemas/)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mock_server.schemas import load_schema
+
+SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+SCHEMA = load_schema("FinetuneCannyInputs")
+FINAL = re.compile(r"^(Pending,)*(Ready|Error|Request Moderated|Content Moderated)$")
+
+
+def control_image() -> str:
+    arr = np.full((256, 256, 3), 235, np.uint8)
+    arr[64:192, 64:192] = 25
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+CONTROL = control_image()
+
+
+def valid(**kw):
+    return {"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": CONTROL, **kw}
+
+
+def validate(name, instance):
+    jsonschema.Draft202012Validator(load_schema(name)).validate(instance)
+
+
+def violations():
+    """(field, bad value) for every bound and type in the schema, one field at a time."""
+    out = []
+    for name, prop in SCHEMA["properties"].items():
+        inner = next((m for m in prop.get("anyOf", [prop]) if m.get("type") != "null"), prop)
+        if "$ref" in inner:
+            inner = SCHEMA["$defs"][inner["$ref"].rsplit("/", 1)[-1]]
+        t = inner.get("type")
+        if "maximum" in inner:
+            out.append((name, inner["maximum"] + 1))
+        if "minimum" in inner:
+            out.append((name, inner["minimum"] - 1))
+        if "enum" in inner:
+            out.append((name, "not-" + str(inner["enum"][0])))
+        if inner.get("maxLength") is not None and inner.get("format") == "uri":
+            out.append((name, "http://x.test/" + "a" * inner["maxLength"]))
+        out.append((name, {"string": 12, "integer": "twelve", "number": "big", "boolean": "maybe"}.get(t, [1])))
+    return out
+
+
+@pytest.mark.behaviour("S2 each constraint violated -> 422 naming that field", evidence="high")
+@pytest.mark.parametrize(("field", "value"), violations(), ids=lambda v: str(v)[:30])
+def test_each_violation_is_a_422_naming_the_field(target, field, value):
+    r = target.client.post(SUBMIT, json=valid(**{field: value}), headers={"x-key": target.key})
+    assert r.status_code == 422, r.text[:300]
+    detail = r.json()
+    validate("HTTPValidationError", detail)
+    assert [e["loc"] for e in detail["detail"]] == [["body", field]]
+
+
+@pytest.mark.behaviour("S5 invalid key -> 403 Not authenticated - Invalid Authentication", evidence="high")
+def test_invalid_key(target):
+    if target.name != "live" and target.mock is None:
+        target.client.headers.pop("x-key", None)
+    r = target.client.post(SUBMIT, json=valid(), headers={"x-key": "bfl-mock-contract-invalid-key"})
+    if target.name == "inprocess":  # any non-empty key is valid by default: restrict for this check
+        target.mock.settings.api_keys = (target.key,)
+        try:
+            r = target.client.post(SUBMIT, json=valid(), headers={"x-key": "bfl-mock-contract-invalid-key"})
+        finally:
+            target.mock.settings.api_keys = ()
+    elif target.name == "url":
+        r = target.client.post(SUBMIT, json=valid(), headers={"x-key": ""})
+    assert (r.status_code, r.json()) == (403, {"detail": "Not authenticated - Invalid Authentication"})
+
+
+@pytest.mark.behaviour("S6 missing key -> 401/403 Not authenticated (status unknown)", evidence="unknown")
+def test_missing_key(target):
+    r = target.client.post(SUBMIT, json=valid())
+    assert r.status_code in (401, 403) and r.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.behaviour("S7 unknown finetune -> 400 Finetune not found or not ready", evidence="high")
+def test_unknown_finetune(target):
+    target.paid("a submit with an unknown finetune")
+    r = target.client.post(
+        SUBMIT, json=valid(finetune_id="bfl-mock-contract-no-such-finetune"), headers={"x-key": target.key}
+    )
+    assert (r.status_code, r.json()) == (400, {"detail": "Finetune not found or not ready"})
+
+
+@pytest.mark.behaviour("S10 unknown path -> 404 Not Found", evidence="high")
+def test_unknown_path(target):
+    r = target.client.post("/v1/bad model", json={}, headers={"x-key": target.key})
+    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+    assert r.headers["content-type"] == "application/json"
+
+
+@pytest.mark.behaviour("P5 unknown task id -> 404 with the full result body", evidence="medium-high")
+def test_unknown_task(target):
+    r = target.client.get("/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
+    assert r.status_code == 404
+    body = r.json()
+    validate("ResultResponse", body)
+    assert body["status"] == "Task not found" and body["result"] is None
+
+
+@pytest.mark.behaviour("get_result without id -> 422 at query.id", evidence="high")
+def test_missing_id(target):
+    r = target.client.get("/v1/get_result")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "id"]
+
+
+def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
+    seen = []
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        r = target.client.get(polling_url)
+        assert r.status_code == 200, r.text[:300]
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        validate("ResultResponse", body)
+        seen.append(body)
+        if body["status"] != "Pending":
+            return seen
+        if target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": 1}).status_code == 200:
+            continue  # a bfl-mock server: move its clock instead of waiting
+        if target.name != "inprocess":
+            time.sleep(0.5)  # a real service needs real time to progress
+    raise AssertionError(f"task {task_id} still Pending after 300 s")
+
+
+@pytest.mark.behaviour(
+    "S3/P1/P2/D1-D3 submit -> Pending* Ready, progress never decreases, sample downloads", evidence="high"
+)
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_lifecycle_and_download(target, fmt):
+    target.paid()
+    r = target.client.post(SUBMIT, json=valid(output_format=fmt, seed=42), headers={"x-key": target.key})
+    assert r.status_code == 200, r.text[:300]
+    validate("AsyncResponse", r.json())
+    seen = poll_to_final(target, r.json()["id"], r.json()["polling_url"])
+    assert FINAL.match(",".join(p["status"] for p in seen))
+    progress = [p["progress"] for p in seen if p["status"] == "Pending" and p["progress"] is not None]
+    assert progress == sorted(progress)
+    final = seen[-1]
+    assert final["status"] == "Ready", final
+    assert {"sample", "prompt", "seed"} <= set(final["result"])
+    dl = target.client.get(final["result"]["sample"])
+    assert dl.status_code == 200 and dl.headers["content-type"] == f"image/{fmt}"
+    assert Image.open(io.BytesIO(dl.content)).format == {"jpeg": "JPEG", "png": "PNG"}[fmt]
+
+
+@pytest.mark.behaviour("S4 webhook submit -> {id, status, webhook_url}", evidence="high")
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.from_regex(r"/[a-z]{1,8}", fullmatch=True))
+def test_webhook_submit_shape(target, path):
+    if not target.can_pay():
+        return
+    r = target.client.post(SUBMIT, json=valid(webhook_url=f"http://127.0.0.1:9{path}"), headers={"x-key": target.key})
+    assert r.status_code == 200
+    validate("AsyncWebhookResponse", r.json())
+    assert r.json()["webhook_url"] == f"http://127.0.0.1:9{path}"
+
+
+@pytest.mark.behaviour("W1/W2 webhooks arrive in the selected profile's shape", evidence="medium")
+@pytest.mark.local_only
+def test_webhook_arrives_in_profile_shape(target):
+    if target.name == "live":
+        pytest.skip("the real API cannot reach a receiver on this machine")
+    from mock_server.server import WebhookReceiver
+
+    with WebhookReceiver(secret="contract-secret") as receiver:
+        r = target.client.post(
+            SUBMIT,
+            json=valid(webhook_url=receiver.url + "/hook", webhook_secret="contract-secret"),
+            headers={"x-key": target.key},
+        )
+        task_id = r.json()["id"]
+        if target.mock is not None:
+            target.mock.clock.advance(1)
+            target.mock.webhooks.wait_for(task_id)
+        else:
+            target.client.post("/_mock/clock/advance", json={"seconds": 1})  # a bfl-mock server with a frozen clock
+            w = target.client.get("/_mock/webhooks/wait", params={"task_id": task_id, "timeout": 30})
+            if w.status_code == 404:
+                pytest.skip("the target has no webhook journal to wait on")
+        got = receiver.wait(1, timeout=30)[0]
+    assert got.status == 200  # the secret verified
+    assert got.json["task_id"] == task_id and got.json["status"] in ("SUCCESS", "FAILED")

@@ -1,0 +1,368 @@
+"""The contract kit's machinery: targets, the paid-call budget, recording with scrubbing, drift, reports,
+and ``bfl-mock contract``. The checks themselves are the pytest suite in ``contract_tests/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mock_server.schemas import load_schema
+
+LIVE_URL = "https://api.us1.bfl.ai"
+SCRUBBED = "REDACTED"
+
+
+# ---------------------------------------------------------------------------------------------- budget
+class BudgetExhausted(Exception):
+    pass
+
+
+class Budget:
+    """At most ``limit`` paid calls (valid submits) against a target that charges for them."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit  # None: unlimited (the fake)
+        self.used = 0
+
+    def spend(self, what: str = "submit") -> None:
+        if self.limit is not None and self.used >= self.limit:
+            raise BudgetExhausted(f"paid-call budget exhausted ({self.used} of {self.limit} used); not sending {what}")
+        self.used += 1
+
+    def describe(self) -> str:
+        return f"{self.used} paid submit(s)" + ("" if self.limit is None else f" of a budget of {self.limit}")
+
+
+# ---------------------------------------------------------------------------------------------- recording
+def scrub_json(value: Any) -> Any:
+    """Remove what must never be stored: keys, secrets and image payloads (kept as length + hash)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("control_image", "image", "image_prompt") and isinstance(v, str) and len(v) > 64:
+                out[k] = f"<scrubbed image: {len(v)} chars sha256 {hashlib.sha256(v.encode()).hexdigest()[:16]}>"
+            elif k in ("webhook_secret", "x-key", "api_key") and v is not None:
+                out[k] = SCRUBBED
+            else:
+                out[k] = scrub_json(v)
+        return out
+    if isinstance(value, list):
+        return [scrub_json(v) for v in value]
+    return value
+
+
+def _scrub_body(body: bytes, content_type: str) -> str:
+    if not body:
+        return ""
+    if "json" in content_type:
+        try:
+            return json.dumps(scrub_json(json.loads(body)), separators=(",", ":"))
+        except ValueError:
+            pass
+    if content_type.startswith("image/") or b"\x00" in body[:512]:
+        return f"<binary {len(body)} bytes sha256 {hashlib.sha256(body).hexdigest()[:16]}>"
+    return body.decode("utf-8", "replace")
+
+
+def _scrub_headers(headers: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in headers.multi_items():
+        name = k.title()
+        out.setdefault(name, []).append(SCRUBBED if k.lower() in ("x-key", "authorization", "x-webhook-secret") else v)
+    return out
+
+
+class Recorder:
+    """Collects exchanges (httpx event hook) and writes them as a go-vcr v2 cassette, scrubbed."""
+
+    def __init__(self) -> None:
+        self.interactions: list[dict[str, Any]] = []
+
+    def hook(self, response: Any) -> None:
+        response.read()
+        req = response.request
+        self.interactions.append(
+            {
+                "id": len(self.interactions),
+                "request": {
+                    "url": str(req.url).replace(f"key={SCRUBBED}", ""),
+                    "method": req.method,
+                    "headers": _scrub_headers(req.headers),
+                    "body": _scrub_body(req.content, req.headers.get("content-type", "")),
+                },
+                "response": {
+                    "code": response.status_code,
+                    "status": f"{response.status_code} {response.reason_phrase}",
+                    "headers": _scrub_headers(response.headers),
+                    "body": _scrub_body(response.content, response.headers.get("content-type", "")),
+                },
+            }
+        )
+
+    def write(self, directory: Path, name: str) -> Path | None:
+        if not self.interactions:
+            return None
+        import yaml
+
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{dt.date.today():%Y-%m}-contract-{name}.yaml"
+        path.write_text(yaml.safe_dump({"version": 2, "interactions": self.interactions}, sort_keys=False))
+        return path
+
+
+# ---------------------------------------------------------------------------------------------- drift
+def reference_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for c in (here / "fixtures" / "reference", here.parent / "fixtures" / "reference"):
+        if c.is_dir():
+            return c
+    raise FileNotFoundError("no vendored reference directory (fixtures/reference)")
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return _resolve(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    return node
+
+
+def _shape(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The comparable facts of a property: types, bounds, enum, default."""
+    members = prop.get("anyOf", [prop])
+    types, facts = [], {}
+    for m in members:
+        m = _resolve(m, defs)
+        types.append(m.get("type", "any") if "enum" not in m else "enum")
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "format"):
+            if key in m:
+                facts[key] = m[key]
+        if "enum" in m:
+            facts["enum"] = list(m["enum"])
+    if "default" in prop:
+        facts["default"] = prop["default"]
+    return {"types": sorted(types), **facts}
+
+
+def compare_object_schemas(
+    name: str, ours: dict[str, Any], ours_defs: dict[str, Any], theirs: dict[str, Any], theirs_defs: dict[str, Any]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if "enum" in ours or "enum" in theirs:
+        if ours.get("enum") != theirs.get("enum"):
+            out.append(
+                {
+                    "schema": name,
+                    "field": "(enum)",
+                    "kind": "changed",
+                    "ours": ours.get("enum"),
+                    "theirs": theirs.get("enum"),
+                }
+            )
+        return out
+    op, tp = ours.get("properties", {}), theirs.get("properties", {})
+    for f in tp.keys() - op.keys():
+        out.append(
+            {"schema": name, "field": f, "kind": "added upstream", "ours": None, "theirs": _shape(tp[f], theirs_defs)}
+        )
+    for f in op.keys() - tp.keys():
+        out.append(
+            {"schema": name, "field": f, "kind": "missing upstream", "ours": _shape(op[f], ours_defs), "theirs": None}
+        )
+    for f in op.keys() & tp.keys():
+        a, b = _shape(op[f], ours_defs), _shape(tp[f], theirs_defs)
+        if a != b:
+            out.append({"schema": name, "field": f, "kind": "changed", "ours": a, "theirs": b})
+    if set(ours.get("required", [])) != set(theirs.get("required", [])):
+        out.append(
+            {
+                "schema": name,
+                "field": "(required)",
+                "kind": "changed",
+                "ours": sorted(ours.get("required", [])),
+                "theirs": sorted(theirs.get("required", [])),
+            }
+        )
+    common = [f for f in op if f in tp]
+    if common != [f for f in tp if f in op]:
+        out.append(
+            {
+                "schema": name,
+                "field": "(property order)",
+                "kind": "changed",
+                "ours": common,
+                "theirs": [f for f in tp if f in op],
+            }
+        )
+    return sorted(out, key=lambda d: (d["schema"], d["field"]))
+
+
+def drift(
+    schema_dir: str | None = None, refs: Path | None = None, live_openapi: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Differences between ``schemas/`` and the published references (added/removed/changed fields and bounds)."""
+    refs = refs or reference_dir()
+    endpoint = json.loads((refs / "canny-finetuned-endpoint.json").read_text())
+    openapi = json.loads((refs / "bfl-openapi-2026-04-23.json").read_text())
+    ep_defs = endpoint["components"]["schemas"]
+    findings: list[dict[str, Any]] = []
+
+    def ours(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        s = load_schema(name, schema_dir)
+        return s, s.get("$defs", {})
+
+    req, req_defs = ours("FinetuneCannyInputs")
+    findings += [
+        dict(f, source="endpoint page")
+        for f in compare_object_schemas("FinetuneCannyInputs", req, req_defs, ep_defs["FinetuneCannyInputs"], ep_defs)
+    ]
+    for name in ("AsyncResponse", "AsyncWebhookResponse"):
+        s, d = ours(name)
+        findings += [
+            dict(f, source="endpoint page") for f in compare_object_schemas(name, s, d, ep_defs[name], ep_defs)
+        ]
+    sources = [("BFL OpenAPI 2026-04-23 (vendored)", openapi)]
+    if live_openapi is not None:
+        sources.append(("BFL OpenAPI (live)", live_openapi))
+    for label, spec in sources:
+        comps = spec.get("components", {}).get("schemas", {})
+        for name in (
+            "AsyncResponse",
+            "AsyncWebhookResponse",
+            "ResultResponse",
+            "HTTPValidationError",
+            "CreditsResponse",
+            "MyFinetunesResponse",
+            "FinetuneDetailResponse",
+            "DeleteFinetuneInputs",
+            "DeleteFinetuneResponse",
+        ):
+            if name in comps:
+                s, d = ours(name)
+                findings += [dict(f, source=label) for f in compare_object_schemas(name, s, d, comps[name], comps)]
+        if "StatusResponse" in comps:
+            s, d = ours("ResultResponse")
+            findings += [
+                dict(f, source=label)
+                for f in compare_object_schemas(
+                    "StatusResponse", d["StatusResponse"], d, comps["StatusResponse"], comps
+                )
+            ]
+        path = spec.get("paths", {}).get("/v1/flux-pro-1.0-canny-finetuned", {}).get("post")
+        if path:
+            ref = path["requestBody"]["content"]["application/json"]["schema"]
+            findings += [
+                dict(f, source=label)
+                for f in compare_object_schemas("FinetuneCannyInputs", req, req_defs, _resolve(ref, comps), comps)
+            ]
+    return findings
+
+
+def fetch_live_openapi(url: str = "https://api.bfl.ai/openapi.json") -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(url, timeout=30).json()
+
+
+# ---------------------------------------------------------------------------------------------- reports
+def render_report(
+    results: list[dict[str, Any]], *, target: str, budget: str, drift_findings: list[dict[str, Any]], fmt: str
+) -> str:
+    if fmt == "json":
+        return json.dumps({"target": target, "budget": budget, "results": results, "drift": drift_findings}, indent=2)
+    lines = [
+        f"# bfl-mock contract report: {target}",
+        "",
+        f"Paid calls: {budget}.",
+        "",
+        "| behaviour | evidence | outcome | detail |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        detail = (r.get("detail") or "").replace("|", "\\|").replace("\n", " ")[:300]
+        lines.append(f"| {r['behaviour']} | {r['evidence']} | {r['outcome']} | {detail} |")
+    lines += ["", f"## Schema drift ({len(drift_findings)} finding(s))", ""]
+    if drift_findings:
+        lines += ["| source | schema | field | kind | ours | theirs |", "|---|---|---|---|---|---|"]
+        for f in drift_findings:
+            lines.append(
+                f"| {f['source']} | {f['schema']} | {f['field']} | {f['kind']} | "
+                f"{json.dumps(f['ours'])} | {json.dumps(f['theirs'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def contract_tests_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for c in (here / "contract_tests", here.parent / "contract_tests"):
+        if (c / "conftest.py").is_file():
+            return c
+    raise FileNotFoundError("contract_tests/ not found (install bfl-mock[contract])")
+
+
+def add_contract_parser(sub: Any) -> None:
+    p = sub.add_parser("contract", help="run the contract suite against the fake, a URL, or the real API")
+    p.add_argument("--target", default="inprocess", help="inprocess (default) | URL | live (key from BFL_API_KEY)")
+    p.add_argument(
+        "--budget", type=int, default=0, help="paid submits allowed against live (default 0: free calls only)"
+    )
+    p.add_argument("--record", action="store_true", help="store exchanges, scrubbed, in fixtures/recordings/")
+    p.add_argument("--report", default=None, help="write a report: FILE.md or FILE.json")
+    p.add_argument("--drift", action="store_true", help="only compare schemas/ with the published references")
+    p.add_argument("--drift-live", action="store_true", help="also fetch https://api.bfl.ai/openapi.json")
+    p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
+    p.set_defaults(func=cmd_contract)
+
+
+def cmd_contract(args: argparse.Namespace) -> int:
+    if args.drift:
+        findings = drift(live_openapi=fetch_live_openapi() if args.drift_live else None)
+        for f in findings:
+            print(
+                f"{f['source']}: {f['schema']}.{f['field']}: {f['kind']} (ours {json.dumps(f['ours'])}, "
+                f"theirs {json.dumps(f['theirs'])})"
+            )
+        print(f"{len(findings)} drift finding(s)")
+        if args.report:
+            Path(args.report).write_text(
+                render_report(
+                    [],
+                    target="drift only",
+                    budget="none",
+                    drift_findings=findings,
+                    fmt="json" if args.report.endswith(".json") else "md",
+                )
+            )
+        return 0
+    import pytest
+
+    argv = [
+        str(contract_tests_dir()),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--bfl-target={args.target}",
+        f"--bfl-budget={args.budget}",
+        "-o",
+        "addopts=",
+    ]
+    if args.record:
+        argv.append("--bfl-record")
+    if args.report:
+        argv.append(f"--bfl-report={args.report}")
+    if args.drift_live:
+        argv.append("--bfl-drift-live")
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    os.environ.setdefault("BFL_CONTRACT_EXAMPLES", "200")
+    code = pytest.main(argv)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("bfl-mock contract: no tests ran", file=sys.stderr)
+        return 1
+    return int(code)

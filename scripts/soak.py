@@ -1,0 +1,220 @@
+"""``make soak``: load and fault tests on loopback, bounded in time, stopping by themselves.
+
+Phases (each against a fresh ``bfl-mock serve`` subprocess, webhooks to a receiver subprocess):
+  1. N concurrent clients submit with a webhook, poll until a final status, download Ready results;
+  2. the same with a receiver that drops every connection, then one that answers slowly (past the timeout);
+  3. clients that disconnect mid-request (half-sent bodies, aborted polls), then a normal batch.
+Checks: no task lost, every poll sequence is ``Pending* final``, progress never decreases, no 5xx,
+every webhook settles (delivered, or failed after the documented retries when the receiver misbehaves),
+nothing unhandled in the server's log. ``--quick`` is the CI smoke version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench import control_image, start_server, stop  # noqa: E402
+
+SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+FINAL = re.compile(r"^(Pending,)*(Ready|Error|Request Moderated|Content Moderated)$")
+RECEIVER = """
+import asyncio, sys, time
+mode, delay = sys.argv[1], float(sys.argv[2])
+async def handle(reader, writer):
+    try:
+        await reader.readuntil(b"\\r\\n\\r\\n")
+        if mode == "drop":
+            writer.transport.abort()  # reset, no answer
+            return
+        if mode == "slow":
+            await asyncio.sleep(delay)
+        writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\nok")
+        await writer.drain()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    print("receiver at http://127.0.0.1:%d" % server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+
+
+def start_fake(extra: list[str]) -> tuple[subprocess.Popen, str]:
+    return start_server([sys.executable, "-m", "mock_server", "serve", "--port", "0", "--progression", "time:2",
+                         "--webhook-allow", "loopback", "--set", "ratelimit_limit=0", "--set", "active_task_limit=0",
+                         "--set", "credits=1e15", "--set", "webhook_timeout_seconds=1",
+                         "--set", "webhook_backoff=0.5,1", "--log-level", "warning", *extra])
+
+
+def start_receiver(mode: str, delay: float = 0.0) -> tuple[subprocess.Popen, str]:
+    return start_server([sys.executable, "-c", RECEIVER, mode, str(delay)])
+
+
+async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: int, out: dict) -> None:
+    body = {"finetune_id": "my-finetune", "prompt": f"soak {i}", "control_image": control,
+            "webhook_url": f"{hook}/t/{i}", "webhook_secret": "s"}
+    headers = {"x-key": f"soak-{i % 50}"}
+    if i % 10 == 3:
+        headers["X-Mock-Scenario"] = "error"
+    if i % 10 == 7:
+        headers["X-Mock-Scenario"] = "content-moderated"
+    r = await c.post(base + SUBMIT, json=body, headers=headers)
+    out["codes"].append(r.status_code)
+    if r.status_code != 200:
+        out["submit_failures"].append((i, r.status_code, r.text[:200]))
+        return
+    tid = r.json()["id"]
+    seq, progress = [], []
+    for _ in range(200):
+        await asyncio.sleep(0.25)
+        p = await c.get(f"{base}/v1/get_result", params={"id": tid})
+        out["codes"].append(p.status_code)
+        data = p.json()
+        seq.append(data["status"])
+        if data["status"] == "Pending":
+            if data["progress"] is not None:
+                progress.append(data["progress"])
+            continue
+        if data["status"] == "Ready":
+            img = await c.get(data["result"]["sample"])
+            out["codes"].append(img.status_code)
+            if img.status_code != 200 or not img.content.startswith(b"\xff\xd8"):
+                out["bad_downloads"].append(tid)
+        break
+    ok = FINAL.match(",".join(seq)) and progress == sorted(progress)
+    out["tasks"][tid] = ",".join(seq[-2:])
+    if not ok:
+        out["bad_sequences"].append((tid, seq[:20], progress))
+
+
+async def run_clients(base: str, hook: str, n: int) -> dict:
+    control = control_image(0.004, "PNG")
+    out: dict = {"codes": [], "tasks": {}, "bad_sequences": [], "submit_failures": [], "bad_downloads": []}
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as c:
+        await asyncio.gather(*[client(c, base, hook, control, i, out) for i in range(n)])
+    return out
+
+
+def settle_webhooks(base: str, task_ids: list[str], timeout: float) -> dict[str, int]:
+    deadline = time.time() + timeout
+    states: dict[str, str] = {}
+    with httpx.Client(base_url=base, timeout=30) as c:
+        while time.time() < deadline:
+            hooks = c.get("/_mock/webhooks").json()["webhooks"]
+            states = {h["task_id"]: h["state"] for h in hooks}
+            if all(states.get(t) not in (None, "pending") for t in task_ids):
+                break
+            time.sleep(0.5)
+    counts: dict[str, int] = {}
+    for t in task_ids:
+        s = states.get(t, "missing")
+        counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+def disconnecting_clients(base: str, n: int) -> None:
+    host, port = base.split("//")[1].split(":")
+    for i in range(n):
+        s = socket.create_connection((host, int(port)))
+        if i % 2:
+            s.sendall(f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nx-key: k\r\ncontent-type: application/json\r\n"
+                      "content-length: 100000\r\n\r\n{\"finetune_id\": \"f\", ".encode())
+        else:
+            s.sendall(b"GET /v1/get_result?id=x HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        s.close()
+
+
+def server_log_problems(proc: subprocess.Popen) -> list[str]:
+    stop(proc)
+    text = Path(proc.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+    return [line for line in text.splitlines() if "Traceback" in line or "internal error" in line or "ERROR" in line]
+
+
+def phase(name: str, n: int, receiver_mode: str, delay: float = 0.0, expect_hooks: str = "delivered") -> dict:
+    recv, hook = start_receiver(receiver_mode, delay)
+    fake, base = start_fake([])
+    t = time.time()
+    try:
+        out = asyncio.run(run_clients(base, hook, n))
+        hooks = settle_webhooks(base, list(out["tasks"]), timeout=60)
+        rss_kb = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{fake.pid}/status").read_text()).group(1))
+    finally:
+        problems = server_log_problems(fake)
+        stop(recv)
+    five_xx = sum(1 for code in out["codes"] if code >= 500)
+    result = {
+        "clients": n, "tasks": len(out["tasks"]), "requests": len(out["codes"]), "5xx": five_xx,
+        "bad_sequences": len(out["bad_sequences"]), "submit_failures": len(out["submit_failures"]),
+        "bad_downloads": len(out["bad_downloads"]), "webhooks": hooks, "server_log_problems": problems[:5],
+        "seconds": round(time.time() - t, 1), "server_rss_mb": round(rss_kb / 1024),
+    }
+    ok = (result["tasks"] == n and not five_xx and not out["bad_sequences"] and not out["submit_failures"]
+          and not out["bad_downloads"] and not problems and hooks.get(expect_hooks, 0) == n)
+    result["ok"] = bool(ok)
+    print(f"  {name:<38} {json.dumps(result)}", flush=True)
+    if out["bad_sequences"][:3]:
+        print("    e.g.", out["bad_sequences"][:3])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--clients", type=int, default=None)
+    args = parser.parse_args()
+    raise_fd_limit()
+    n = args.clients or (100 if args.quick else 2000)
+    print(f"soak: {n} concurrent clients per phase, loopback only", flush=True)
+    results = {
+        "normal receiver": phase("normal receiver", n, "ok"),
+        "receiver drops connections": phase("receiver drops connections", n, "drop", expect_hooks="failed"),
+        "receiver answers slowly": phase("receiver answers slowly (2 s > 1 s timeout)", n, "slow", 2.0,
+                                         expect_hooks="failed"),
+    }
+    recv, hook = start_receiver("ok")
+    fake, base = start_fake([])
+    try:
+        disconnecting_clients(base, 200 if not args.quick else 20)
+        out = asyncio.run(run_clients(base, hook, max(50, n // 10)))
+        alive = httpx.get(base + "/_mock/stats", timeout=10).status_code == 200
+    finally:
+        problems = server_log_problems(fake)
+        stop(recv)
+    bad = sum(1 for c in out["codes"] if c >= 500) + len(out["bad_sequences"]) + len(out["submit_failures"])
+    results["clients disconnecting"] = {"ok": alive and not bad and not problems, "after": len(out["tasks"]),
+                                        "problems": problems[:5]}
+    print(f"  {'clients disconnecting mid-request':<38} {json.dumps(results['clients disconnecting'])}", flush=True)
+    out_file = ROOT / "reports" / ("soak-quick.json" if args.quick else "soak.json")
+    out_file.parent.mkdir(exist_ok=True)
+    out_file.write_text(json.dumps(results, indent=2))
+    failed = [k for k, v in results.items() if not v["ok"]]
+    print("soak: " + ("all phases passed" if not failed else f"FAILED: {failed}"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
