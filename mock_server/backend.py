@@ -359,13 +359,16 @@ class BflBackend:
         task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         task.size = len(data)
         self.images.put(task.id, data)
+        imaging.release_native_memory(edges.width * edges.height)
         return RenderInfo(edges.width, edges.height)
 
     def _encode_job(self, task: Task) -> bytes:
         edges = self.results.get(task.id)
         if edges is None:
             raise LookupError("result gone")
-        return imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
+        data = imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
+        imaging.release_native_memory(edges.width * edges.height)
+        return data
 
     def _render_done(self, task: Task, size: int = 0) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ import binascii
 import io
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -142,6 +143,28 @@ def render(edges: EdgeMap, seed: int, output_format: str, *, jpeg_quality: int =
     if not ok:  # pragma: no cover - OpenCV never fails on a valid uint8 array
         raise RuntimeError("image encoding failed")
     return buf.tobytes()
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        libc = ctypes.CDLL(name) if name else None
+        return None if libc is None or not hasattr(libc, "malloc_trim") else (lambda: libc.malloc_trim(0))
+    except OSError:  # pragma: no cover - not glibc
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_native_memory(pixels: int) -> None:
+    """After work on a large image, hand glibc's freed buffers back to the OS (they stay in per-thread
+    arenas otherwise: ~50 MB of RSS for nothing after a few hundred 1 MP tasks)."""
+    if _TRIM is not None and pixels >= 250_000:
+        _TRIM()
 
 
 def content_type(output_format: str) -> str:
