@@ -73,7 +73,7 @@ class RenderInfo:
     height: int
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000s of tasks: no per-instance __dict__
 class Task:
     id: str
     api_key: str

@@ -81,9 +81,9 @@ class Settings:
     # images
     max_image_pixels: int = 20_000_000
     render_workers: int = 2
-    render_backlog_bytes: int = 32 * 1024 * 1024  # queued control images; beyond it submits wait
-    result_memory_bytes: int = 64 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
-    image_cache_bytes: int = 32 * 1024 * 1024  # encoded outputs kept for fast downloads
+    render_backlog_bytes: int = 16 * 1024 * 1024  # queued control images; beyond it submits wait
+    result_memory_bytes: int = 32 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
+    image_cache_bytes: int = 16 * 1024 * 1024  # encoded outputs kept for fast downloads
     jpeg_quality: int = 90
     # rate limits on get_result (dossier P6; refill rate is an assumption)
     ratelimit_limit: int = 1200
