@@ -33,20 +33,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "fixtures" / "images"
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
-FAKE_SETTINGS = [
-    "--progression",
-    "manual",
-    "--set",
-    "ratelimit_limit=0",
-    "--set",
-    "active_task_limit=0",
-    "--set",
-    "credits=1e15",
-    "--set",
-    "max_tasks=10000000",
-    "--set",
-    "edge_headers=false",
-]
+# the fake with its limits lifted, so a benchmark measures serving, not the 24-task limit or 429s
+UNLIMITED = ["--set", "ratelimit_limit=0", "--set", "active_task_limit=0", "--set", "credits=1e15"]
+FAKE_SETTINGS = ["--progression", "manual", *UNLIMITED, "--set", "max_tasks=10000000", "--set", "edge_headers=false"]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -70,8 +59,9 @@ def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[sub
     """Start a server subprocess whose output goes to a log file (never a pipe that could fill up and
     block it); return it once the URL it prints answers. ``proc.log_path`` is the log."""
     log = tempfile.NamedTemporaryFile(prefix="bfl-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
     proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.time() + 30
     while time.time() < deadline and proc.poll() is None:
@@ -87,6 +77,11 @@ def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[sub
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"server did not start: {' '.join(cmd)}\n{Path(log.name).read_text(errors='replace')[-2000:]}")
+
+
+def start_fake(*args: str) -> tuple[subprocess.Popen, str]:
+    """``bfl-mock serve`` on a free loopback port, with these extra arguments."""
+    return start_server([sys.executable, "-m", "mock_server", "serve", "--port", "0", *args])
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -105,8 +100,9 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, seconds: float, body_file: str | None = None, key: str = "bench",
-        headers: tuple[str, ...] = ()) -> dict[str, float]:
+def wrk(
+    url: str, seconds: float, body_file: str | None = None, key: str = "bench", headers: tuple[str, ...] = ()
+) -> dict[str, float]:
     cmd = ["wrk", "-t1", "-c32", f"-d{max(1, round(seconds))}s", "--latency", "-H", f"x-key: {key}"]
     for h in headers:
         cmd += ["-H", h]
@@ -153,7 +149,7 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
     py = sys.executable
     uv = ["--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--no-access-log"]  # info: prints the URL
     ceiling, curl = start_server([py, "-m", "uvicorn", "scripts.bench_ceiling:app", "--port", "0", *uv])
-    fake, furl = start_server([py, "-m", "mock_server", "serve", "--port", "0", *FAKE_SETTINGS])
+    fake, furl = start_fake(*FAKE_SETTINGS)
     try:
         with httpx.Client(base_url=furl, headers={"x-key": "bench"}, timeout=60) as c:
             pending = c.post(SUBMIT, json={"finetune_id": "f", "prompt": "p", "control_image": small}).json()["id"]
@@ -339,26 +335,7 @@ def bench_webhooks(n: int, results: dict) -> None:
         "r = WebhookReceiver().start()\nprint('receiver at', r.url, flush=True)\ntime.sleep(3600)\n"
     )
     recv, rurl = start_server([py, "-c", receiver_code])
-    fake, furl = start_server(
-        [
-            py,
-            "-m",
-            "mock_server",
-            "serve",
-            "--port",
-            "0",
-            "--progression",
-            "polls:2,after=0.05",
-            "--set",
-            "ratelimit_limit=0",
-            "--set",
-            "active_task_limit=0",
-            "--set",
-            "credits=1e15",
-            "--webhook-allow",
-            "loopback",
-        ]
-    )
+    fake, furl = start_fake("--progression", "polls:2,after=0.05", *UNLIMITED, "--webhook-allow", "loopback")
     control = control_image(0.004, "PNG")
 
     async def run(with_webhooks: bool) -> dict[str, float]:
@@ -437,8 +414,9 @@ def main() -> int:
             print("bench: wrk is not installed (make bench installs it with apt-get)", file=sys.stderr)
             return 2
         rounds = 1 if args.quick else 3
-        print(f"HTTP (wrk -t1 -c32, best of {rounds} x {seconds:g} s per side, uvicorn + uvloop + httptools):",
-              flush=True)
+        print(
+            f"HTTP (wrk -t1 -c32, best of {rounds} x {seconds:g} s per side, uvicorn + uvloop + httptools):", flush=True
+        )
         bench_http(seconds, results, rounds)
     if "inprocess" in only:
         print("In-process (bfl_mock fixture path):", flush=True)

@@ -27,7 +27,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from bench import control_image, start_server, stop  # noqa: E402
+from bench import UNLIMITED, control_image, start_fake, start_server, stop  # noqa: E402
 
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 FINAL = re.compile(r"^(Pending,)*(Ready|Error|Request Moderated|Content Moderated)$")
@@ -61,11 +61,20 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
 
-def start_fake(extra: list[str]) -> tuple[subprocess.Popen, str]:
-    return start_server([sys.executable, "-m", "mock_server", "serve", "--port", "0", "--progression", "time:2",
-                         "--webhook-allow", "loopback", "--set", "ratelimit_limit=0", "--set", "active_task_limit=0",
-                         "--set", "credits=1e15", "--set", "webhook_timeout_seconds=1",
-                         "--set", "webhook_backoff=0.5,1", "--log-level", "warning", *extra])
+def start_soak_fake() -> tuple[subprocess.Popen, str]:
+    return start_fake(
+        "--progression",
+        "time:2",
+        "--webhook-allow",
+        "loopback",
+        *UNLIMITED,
+        "--set",
+        "webhook_timeout_seconds=1",
+        "--set",
+        "webhook_backoff=0.5,1",
+        "--log-level",
+        "warning",
+    )
 
 
 def start_receiver(mode: str, delay: float = 0.0) -> tuple[subprocess.Popen, str]:
@@ -73,8 +82,13 @@ def start_receiver(mode: str, delay: float = 0.0) -> tuple[subprocess.Popen, str
 
 
 async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: int, out: dict) -> None:
-    body = {"finetune_id": "my-finetune", "prompt": f"soak {i}", "control_image": control,
-            "webhook_url": f"{hook}/t/{i}", "webhook_secret": "s"}
+    body = {
+        "finetune_id": "my-finetune",
+        "prompt": f"soak {i}",
+        "control_image": control,
+        "webhook_url": f"{hook}/t/{i}",
+        "webhook_secret": "s",
+    }
     headers = {"x-key": f"soak-{i % 50}"}
     if i % 10 == 3:
         headers["X-Mock-Scenario"] = "error"
@@ -140,8 +154,10 @@ def disconnecting_clients(base: str, n: int) -> None:
     for i in range(n):
         s = socket.create_connection((host, int(port)))
         if i % 2:
-            s.sendall(f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nx-key: k\r\ncontent-type: application/json\r\n"
-                      "content-length: 100000\r\n\r\n{\"finetune_id\": \"f\", ".encode())
+            s.sendall(
+                f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nx-key: k\r\ncontent-type: application/json\r\n"
+                'content-length: 100000\r\n\r\n{"finetune_id": "f", '.encode()
+            )
         else:
             s.sendall(b"GET /v1/get_result?id=x HTTP/1.1\r\nHost: x\r\n")  # headers never finished
         s.close()
@@ -155,7 +171,7 @@ def server_log_problems(proc: subprocess.Popen) -> list[str]:
 
 def phase(name: str, n: int, receiver_mode: str, delay: float = 0.0, expect_hooks: str = "delivered") -> dict:
     recv, hook = start_receiver(receiver_mode, delay)
-    fake, base = start_fake([])
+    fake, base = start_soak_fake()
     t = time.time()
     try:
         out = asyncio.run(run_clients(base, hook, n))
@@ -166,13 +182,27 @@ def phase(name: str, n: int, receiver_mode: str, delay: float = 0.0, expect_hook
         stop(recv)
     five_xx = sum(1 for code in out["codes"] if code >= 500)
     result = {
-        "clients": n, "tasks": len(out["tasks"]), "requests": len(out["codes"]), "5xx": five_xx,
-        "bad_sequences": len(out["bad_sequences"]), "submit_failures": len(out["submit_failures"]),
-        "bad_downloads": len(out["bad_downloads"]), "webhooks": hooks, "server_log_problems": problems[:5],
-        "seconds": round(time.time() - t, 1), "server_rss_mb": round(rss_kb / 1024),
+        "clients": n,
+        "tasks": len(out["tasks"]),
+        "requests": len(out["codes"]),
+        "5xx": five_xx,
+        "bad_sequences": len(out["bad_sequences"]),
+        "submit_failures": len(out["submit_failures"]),
+        "bad_downloads": len(out["bad_downloads"]),
+        "webhooks": hooks,
+        "server_log_problems": problems[:5],
+        "seconds": round(time.time() - t, 1),
+        "server_rss_mb": round(rss_kb / 1024),
     }
-    ok = (result["tasks"] == n and not five_xx and not out["bad_sequences"] and not out["submit_failures"]
-          and not out["bad_downloads"] and not problems and hooks.get(expect_hooks, 0) == n)
+    ok = (
+        result["tasks"] == n
+        and not five_xx
+        and not out["bad_sequences"]
+        and not out["submit_failures"]
+        and not out["bad_downloads"]
+        and not problems
+        and hooks.get(expect_hooks, 0) == n
+    )
     result["ok"] = bool(ok)
     print(f"  {name:<38} {json.dumps(result)}", flush=True)
     if out["bad_sequences"][:3]:
@@ -191,11 +221,12 @@ def main() -> int:
     results = {
         "normal receiver": phase("normal receiver", n, "ok"),
         "receiver drops connections": phase("receiver drops connections", n, "drop", expect_hooks="failed"),
-        "receiver answers slowly": phase("receiver answers slowly (2 s > 1 s timeout)", n, "slow", 2.0,
-                                         expect_hooks="failed"),
+        "receiver answers slowly": phase(
+            "receiver answers slowly (2 s > 1 s timeout)", n, "slow", 2.0, expect_hooks="failed"
+        ),
     }
     recv, hook = start_receiver("ok")
-    fake, base = start_fake([])
+    fake, base = start_soak_fake()
     try:
         disconnecting_clients(base, 200 if not args.quick else 20)
         out = asyncio.run(run_clients(base, hook, max(50, n // 10)))
@@ -204,8 +235,11 @@ def main() -> int:
         problems = server_log_problems(fake)
         stop(recv)
     bad = sum(1 for c in out["codes"] if c >= 500) + len(out["bad_sequences"]) + len(out["submit_failures"])
-    results["clients disconnecting"] = {"ok": alive and not bad and not problems, "after": len(out["tasks"]),
-                                        "problems": problems[:5]}
+    results["clients disconnecting"] = {
+        "ok": alive and not bad and not problems,
+        "after": len(out["tasks"]),
+        "problems": problems[:5],
+    }
     print(f"  {'clients disconnecting mid-request':<38} {json.dumps(results['clients disconnecting'])}", flush=True)
     out_file = ROOT / "reports" / ("soak-quick.json" if args.quick else "soak.json")
     out_file.parent.mkdir(exist_ok=True)
