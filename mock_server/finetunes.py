@@ -73,7 +73,7 @@ class FinetuneRegistry:
             self.auto_registered.append(finetune_id)
             return True
 
-    def add(self, finetune_id: str, **details: Any) -> dict[str, Any]:
+    def add(self, finetune_id: str, /, **details: Any) -> dict[str, Any]:
         with self._lock:
             item = {"finetune_type": "lora", "status": "Ready", **details}
             self._items[finetune_id] = item

@@ -81,6 +81,16 @@ def start_receiver(mode: str, delay: float = 0.0) -> tuple[subprocess.Popen, str
     return start_server([sys.executable, "-c", RECEIVER, mode, str(delay)])
 
 
+async def get(c: httpx.AsyncClient, url: str, out: dict, **kw: object) -> httpx.Response:
+    """GET, retried once on a transport error (a keep-alive connection the server closed just as it was
+    reused: a client-side HTTP/1.1 race that robust clients retry for idempotent requests). Counted."""
+    try:
+        return await c.get(url, **kw)
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+        out["transport_retries"] += 1
+        return await c.get(url, **kw)
+
+
 async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: int, out: dict) -> None:
     body = {
         "finetune_id": "my-finetune",
@@ -103,7 +113,7 @@ async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: in
     seq, progress = [], []
     for _ in range(200):
         await asyncio.sleep(0.25)
-        p = await c.get(f"{base}/v1/get_result", params={"id": tid})
+        p = await get(c, f"{base}/v1/get_result", out, params={"id": tid})
         out["codes"].append(p.status_code)
         data = p.json()
         seq.append(data["status"])
@@ -112,7 +122,7 @@ async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: in
                 progress.append(data["progress"])
             continue
         if data["status"] == "Ready":
-            img = await c.get(data["result"]["sample"])
+            img = await get(c, data["result"]["sample"], out)
             out["codes"].append(img.status_code)
             if img.status_code != 200 or not img.content.startswith(b"\xff\xd8"):
                 out["bad_downloads"].append(tid)
@@ -125,7 +135,14 @@ async def client(c: httpx.AsyncClient, base: str, hook: str, control: str, i: in
 
 async def run_clients(base: str, hook: str, n: int) -> dict:
     control = control_image(0.004, "PNG")
-    out: dict = {"codes": [], "tasks": {}, "bad_sequences": [], "submit_failures": [], "bad_downloads": []}
+    out: dict = {
+        "codes": [],
+        "tasks": {},
+        "bad_sequences": [],
+        "submit_failures": [],
+        "bad_downloads": [],
+        "transport_retries": 0,
+    }
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(limits=limits, timeout=60) as c:
         await asyncio.gather(*[client(c, base, hook, control, i, out) for i in range(n)])
@@ -189,6 +206,7 @@ def phase(name: str, n: int, receiver_mode: str, delay: float = 0.0, expect_hook
         "bad_sequences": len(out["bad_sequences"]),
         "submit_failures": len(out["submit_failures"]),
         "bad_downloads": len(out["bad_downloads"]),
+        "get_retries_after_transport_errors": out["transport_retries"],
         "webhooks": hooks,
         "server_log_problems": problems[:5],
         "seconds": round(time.time() - t, 1),

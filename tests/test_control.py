@@ -427,3 +427,13 @@ def test_isolate_keys_scopes_results_listings_and_reset():
         assert c.get("/v1/get_result", params={"id": b}, headers={"x-key": "worker-b"}).status_code == 200
         assert {e.api_key for e in mock.requests} == {"wo***"}
         assert [e.task_id for e in mock.requests.filter(api_key="worker-b")] == [b, a, b]
+
+
+def test_finetune_details_may_contain_any_key():
+    # found by `make fuzz`: a detail named like the method's own parameter used to answer 500
+    mock, c = make()
+    with mock, c:
+        r = c.put("/_mock/finetunes/f", json={"finetune_id": "other", "trigger_word": "X"})
+        assert r.status_code == 200 and r.json()["details"]["finetune_id"] == "other"
+        details = c.get("/v1/finetune_details", params={"finetune_id": "f"}).json()["finetune_details"]
+        assert details["trigger_word"] == "X"
