@@ -256,6 +256,7 @@ def main() -> int:
     results["clients disconnecting"] = {
         "ok": alive and not bad and not problems,
         "after": len(out["tasks"]),
+        "get_retries_after_transport_errors": out["transport_retries"],
         "problems": problems[:5],
     }
     print(f"  {'clients disconnecting mid-request':<38} {json.dumps(results['clients disconnecting'])}", flush=True)
