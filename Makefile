@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract contract-live bench soak fuzz smoke clean
+.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(PY) scripts/bench.py $(ARGS)
+
+bench-prism: $(STAMP) wrk
+	@test -x .bench-prism/node_modules/.bin/prism || (mkdir -p .bench-prism && cd .bench-prism && npm install --silent @stoplight/prism-cli)
+	$(PY) scripts/bench_prism.py
 
 soak: $(STAMP)
 	$(PY) scripts/soak.py $(ARGS)
