@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -25,16 +26,17 @@ from typing import Any
 from mock_server import imaging
 from mock_server.clock import Clock
 from mock_server.config import Progression, Settings
-from mock_server.delivery import BLOB_NOT_FOUND, AzureError, Signer, http_date, new_blob_path, parse_range
+from mock_server.delivery import AzureError, Signer, blob_not_found, http_date, new_blob_path, parse_range
 from mock_server.errors import (
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
     INVALID_IMAGE,
     TASK_NOT_FOUND,
     ApiError,
+    ErrorLog,
 )
 from mock_server.finetunes import FinetuneRegistry
-from mock_server.journal import control_summary
+from mock_server.journal import control_summary, key_fingerprint
 from mock_server.journal import redact_secret as _redact
 from mock_server.moderation import Moderator
 from mock_server.rules import (
@@ -106,6 +108,8 @@ class Task:
     hold_until: float | None = None  # "early" webhook fault: get_result shows Pending until then
     rule_id: int | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
+    image_error: str | None = None  # why the input image could not be used (admin only, never public)
+    nbytes: int = 0  # what this task holds (prompt, key, params): the task store's byte budget
 
     @property
     def terminal(self) -> bool:
@@ -136,6 +140,7 @@ class Task:
             "params": self.params,
             "rule": self.rule_id,
             "events": [{"at": t, "event": e} for t, e in self.events],
+            "image_error": self.image_error,
         }
 
 
@@ -165,7 +170,7 @@ class BflBackend:
         self.results = ResultStore(self.settings.result_memory_bytes)
         self.images = BytesLRU(self.settings.image_cache_bytes)
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
-        self.errors: list[BaseException] = []  # unexpected server-side exceptions (surfaced by the plugin)
+        self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
         self._configured_rules = self.settings.rules
         self._backlog: deque[cf.Future[Any]] = deque()  # queued renders, oldest first (survives reset)
         self._backlog_bytes = 0
@@ -182,16 +187,20 @@ class BflBackend:
             self._finished: OrderedDict[str, float] = OrderedDict()
             self._blobs: dict[str, str] = {}
             self._encoding: dict[str, cf.Future[bytes]] = {}
-            self.accounts: dict[str, Account] = {}
-            self._buckets: dict[str, list[float]] = {}
+            self.accounts: OrderedDict[str, Account] = OrderedDict()  # by key fingerprint, LRU
+            self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # by key fingerprint / client, LRU
+            self._task_bytes = 0
             self._watched: set[str] = set()  # Pending tasks with a webhook_url
             self.rules.clear()
             for r in self._configured_rules:
                 self.rules.add(r)
             self.finetunes.reset()
+            self.moderator.reset()
             self.results.clear()
             self.images.clear()
             self.errors.clear()
+            self._encoding.clear()
+        self.clock.reset()
 
     def reset_key(self, api_key: str) -> list[str]:
         """Forget one key's tasks and account (``--isolate-keys``: a worker resets only its own state)."""
@@ -199,8 +208,10 @@ class BflBackend:
             dropped = [tid for tid, t in self.tasks.items() if t.api_key == api_key]
             for tid in dropped:
                 self._drop(tid)
-            self.accounts.pop(api_key, None)
-            self._buckets.pop(api_key, None)
+            fp = key_fingerprint(api_key) or ""
+            self.accounts.pop(fp, None)
+            self._buckets.pop(fp, None)
+            self.finetunes.reset_key(api_key)
             return dropped
 
     def close(self) -> None:
@@ -221,10 +232,24 @@ class BflBackend:
 
     # ------------------------------------------------------------------ accounts
     def account(self, key: str) -> Account:
-        acc = self.accounts.get(key)
+        """The key's account, created on first use. Accounts are kept by key fingerprint (a 64 KB key
+        costs 16 bytes here) and at most ``max_accounts`` of them: the least recently used idle account is
+        forgotten beyond it (its balance starts again), an account with active tasks never is."""
+        fp = key_fingerprint(key) or ""
+        acc = self.accounts.get(fp)
         if acc is None:
-            acc = self.accounts[key] = Account(key, self.settings.credits)
+            acc = self.accounts[fp] = Account(fp, self.settings.credits)
+            excess = len(self.accounts) - self.settings.max_accounts
+            if excess > 0:
+                idle = (f for f, a in self.accounts.items() if not a.active and f != fp)
+                for old_fp in list(itertools.islice(idle, excess)):
+                    del self.accounts[old_fp]
+        else:
+            self.accounts.move_to_end(fp)
         return acc
+
+    def _account_if_any(self, key: str) -> Account | None:
+        return self.accounts.get(key_fingerprint(key) or "")
 
     def check_key(self, key: str | None) -> str:
         from mock_server.errors import INVALID_KEY, NOT_AUTHENTICATED
@@ -236,8 +261,10 @@ class BflBackend:
         return key
 
     def credits(self, key: str) -> float:
+        """A read creates nothing: an unknown key has the starting balance."""
         with self._lock:
-            return self.account(key).credits
+            acc = self._account_if_any(key)
+            return self.settings.credits if acc is None else acc.credits
 
     def set_credits(self, key: str, credits: float) -> None:
         with self._lock:
@@ -280,7 +307,7 @@ class BflBackend:
         now = self.clock.now()
         with self._lock:
             self._evict(now)
-            if not self.finetunes.usable(params["finetune_id"], api_key):
+            if not self.finetunes.usable(params["finetune_id"], api_key):  # scoped to the key's account
                 raise ApiError(400, FINETUNE_NOT_FOUND)
             acc = self.account(api_key)
             cost = self.settings.cost_per_request
@@ -291,9 +318,16 @@ class BflBackend:
                 self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
                 if len(acc.active) >= limit:
                     raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+            nbytes = _task_bytes(api_key, params)
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
                 if len(self.tasks) >= self.settings.max_tasks:
+                    raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
+            budget = self.settings.max_task_bytes
+            if self._task_bytes + nbytes > budget:  # oldest finished tasks go first, active ones never
+                while self._finished and self._task_bytes + nbytes > budget:
+                    self._evict(now, force=1)
+                if self._task_bytes + nbytes > budget:
                     raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
             task_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             seed = params.get("seed")
@@ -318,8 +352,10 @@ class BflBackend:
                 not_found_polls=outcome.not_found_polls,
                 rule_id=rule_id,
                 webhook_opts=dict(webhook_opts or {}),
+                nbytes=nbytes,
             )
             task.events.append((now, "submitted"))
+            self._task_bytes += nbytes
             acc.credits -= cost
             acc.submitted += 1
             acc.active.add(task_id)
@@ -353,13 +389,20 @@ class BflBackend:
 
     # ------------------------------------------------------------------ image work (worker threads)
     def _render_job(self, task: Task, control_image: str, low: int | None, high: int | None) -> RenderInfo:
-        edges = imaging.edge_map_from_control(control_image, low, high, self.settings.max_image_pixels)
-        self.results.put(task.id, edges, edges.nbytes)
+        try:
+            edges = imaging.edge_map_from_control(control_image, low, high, self.settings.max_image_pixels)
+        except imaging.InvalidImage as e:
+            task.image_error = e.reason
+            raise
         data = imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
+        imaging.release_native_memory(edges.width * edges.height)
+        with self._lock:  # a reset (or eviction) while this rendered: keep nothing for a forgotten task
+            if self.tasks.get(task.id) is not task:
+                raise LookupError("task forgotten while rendering")
+            self.results.put(task.id, edges, edges.nbytes)
+            self.images.put(task.id, data)
         task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         task.size = len(data)
-        self.images.put(task.id, data)
-        imaging.release_native_memory(edges.width * edges.height)
         return RenderInfo(edges.width, edges.height)
 
     def _encode_job(self, task: Task) -> bytes:
@@ -431,8 +474,11 @@ class BflBackend:
                 info = fut.result(timeout=0) if fut is not None else None
             except imaging.InvalidImage:
                 info = None
-            except Exception:
+            except Exception as e:  # a bug in rendering: the task ends in Error, the error is recorded once
                 info = None
+                task.image_error = f"internal: {type(e).__name__}: {e}"
+                if not isinstance(e, LookupError):
+                    self.errors.append(e)
             if info is None:
                 status = "Error"
                 outcome = Outcome(status="Error", error=INVALID_IMAGE)
@@ -463,7 +509,7 @@ class BflBackend:
         else:
             task.status = status
         task.events.append((end, f"finished: {status}"))
-        acc = self.accounts.get(task.api_key)
+        acc = self._account_if_any(task.api_key)
         if acc is not None:
             acc.active.discard(task.id)
         self._watched.discard(task.id)
@@ -559,13 +605,31 @@ class BflBackend:
                     self._advance(task, now, task.polls)
                 except WaitFor:
                     continue  # _render_done ticks again
+                except Exception as e:  # one bad task must not stop the scheduler for every other task
+                    self._fail_internally(task, e)
+                    continue
                 if not task.terminal:
-                    due_at = self._next_due(task)
+                    due_at = self.next_due(task)
                     if due_at is not None:
                         nxt = due_at if nxt is None else min(nxt, due_at)
         return nxt
 
-    def _next_due(self, task: Task) -> float | None:
+    def _fail_internally(self, task: Task, exc: BaseException) -> None:
+        """A task whose lifecycle raised: it ends in Error with the internal message; recorded once."""
+        log.error("bfl-mock: task %s failed internally: %s: %s", task.id, type(exc).__name__, exc)
+        self.errors.append(exc)
+        self._watched.discard(task.id)
+        if task.terminal:
+            return
+        task.forced = Outcome(status="Error", error=DEFAULT_ERROR)
+        task.render = None
+        try:
+            self._finish(task, self.clock.now())
+        except Exception:  # even finishing failed: mark it final so nothing retries it forever
+            task.status, task.details, task.finished_at = "Error", {"error": DEFAULT_ERROR}, self.clock.now()
+            self._finished[task.id] = task.finished_at
+
+    def next_due(self, task: Task) -> float | None:
         p = task.progression
         if p.mode == "time":
             return task.created_at + p.seconds
@@ -579,21 +643,21 @@ class BflBackend:
             return self._lookup(task_id, self.clock.now())
 
     def force(self, task_id: str, outcome: Outcome) -> Task:
-        """Finish a Pending task now with ``outcome`` (complete / fail / moderate from the control API)."""
-        while True:
-            with self._lock:
-                task = self._lookup(task_id, self.clock.now())
-                if task.terminal:
-                    raise ApiError(409, f"task {task_id} is already {task.status}")
-                task.forced = outcome
-                fut = self._needs_render_wait(task)
-                if fut is None:
-                    self._finish(task, self.clock.now())
-                    return task
-            try:
-                fut.result()
-            except Exception:
-                pass
+        """Finish a Pending task now with ``outcome`` (complete / fail / moderate from the control API).
+
+        Raises WaitFor while the task's image is still rendering: the caller waits (the admin API awaits it
+        off the event loop; ``BflMock.complete`` blocks its own thread) and calls again.
+        """
+        with self._lock:
+            task = self._lookup(task_id, self.clock.now())
+            if task.terminal:
+                raise ApiError(409, f"task {task_id} is already {task.status}")
+            task.forced = outcome
+            fut = self._needs_render_wait(task)
+            if fut is not None:
+                raise WaitFor(fut)
+            self._finish(task, self.clock.now())
+            return task
 
     def list_tasks(self, *, status: str | None = None, api_key: str | None = None) -> list[Task]:
         now = self.clock.now()
@@ -618,10 +682,15 @@ class BflBackend:
             return []
         rate = max(self.settings.ratelimit_refill_per_second, 1e-9)
         now = self.clock.now()
+        fp = key_fingerprint(client) or ""
         with self._lock:
-            bucket = self._buckets.get(client)
-            if bucket is None:
-                bucket = self._buckets[client] = [float(limit), now]
+            bucket = self._buckets.get(fp)
+            if bucket is None:  # one bucket per key (or client address), the least recently used go first
+                bucket = self._buckets[fp] = [float(limit), now]
+                while len(self._buckets) > self.settings.max_clients:
+                    self._buckets.popitem(last=False)
+            else:
+                self._buckets.move_to_end(fp)
             tokens = min(float(limit), bucket[0] + (now - bucket[1]) * rate)
             bucket[1] = now
             regain = (1.0 - (tokens % 1.0)) / rate
@@ -655,7 +724,7 @@ class BflBackend:
             task_id = self._blobs.get(path)
             task = self.tasks.get(task_id) if task_id else None
             if task is None:
-                raise BLOB_NOT_FOUND
+                raise blob_not_found()
             data = self.images.get(task.id)
             if data is None:
                 fut = self._encoding.get(task.id)
@@ -667,7 +736,7 @@ class BflBackend:
                 try:
                     data = fut.result()
                 except LookupError:
-                    raise BLOB_NOT_FOUND from None
+                    raise blob_not_found() from None
                 self.images.put(task.id, data)
         size = len(data)
         if task.md5 is None:
@@ -704,11 +773,13 @@ class BflBackend:
         self._finished.pop(task_id, None)
         if task is None:
             return
+        self._task_bytes -= task.nbytes
+        self._encoding.pop(task_id, None)
         if task.blob_path:
             self._blobs.pop(task.blob_path, None)
         self.results.delete(task_id)
         self.images.pop(task_id)
-        acc = self.accounts.get(task.api_key)
+        acc = self._account_if_any(task.api_key)
         if acc is not None:
             acc.active.discard(task_id)
         self._watched.discard(task_id)
@@ -732,7 +803,20 @@ class BflBackend:
                 "finished": len(self._finished),
                 "results": self.results.stats(),
                 "image_cache_bytes": self.images.size,
+                "task_bytes": self._task_bytes,
+                "accounts": len(self.accounts),
+                "ratelimit_buckets": len(self._buckets),
+                "errors": self.errors.total,
             }
+
+
+def _task_bytes(api_key: str, params: dict[str, Any]) -> int:
+    """What a task keeps (its key, prompt and the other parameters; the control image only as a summary)."""
+    size = 600 + len(api_key)
+    for k, v in params.items():
+        if k != "control_image" and isinstance(v, str):
+            size += len(k) + len(v)
+    return size
 
 
 def _public_params(params: dict[str, Any], control: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -130,12 +130,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mock_server.asgi import create_app
-    from mock_server.configfile import apply_extra
     from mock_server.mock import BflMock
 
     settings, extra = build_settings(args)
     mock = BflMock(settings)
-    apply_extra(mock, extra)
+    mock.configure(extra)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

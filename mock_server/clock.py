@@ -15,10 +15,21 @@ from collections.abc import Callable
 
 # 2025-06-06T15:59:22Z, the first recorded real exchange: a stable epoch for frozen clocks.
 DEFAULT_FROZEN_START = 1749225562.0
+# The clock stays within what datetime can render (ISO expiry, HTTP dates) with a margin for retention
+# and link expiry: year 9000. Beyond it ``set``/``advance`` refuse instead of breaking every later answer.
+MAX_TIME = 221845392000.0
+
+
+def check_time(timestamp: float) -> float:
+    value = float(timestamp)
+    if not 0.0 <= value <= MAX_TIME:  # also rejects NaN
+        raise ValueError(f"clock time must be between 0 and {MAX_TIME:.0f} (year 9000), not {timestamp!r}")
+    return value
 
 
 class Clock:
     def __init__(self, *, frozen: bool = False, start: float | None = None) -> None:
+        self._initial = (frozen, start)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._frozen_at: float | None = None
@@ -27,6 +38,18 @@ class Clock:
             self._frozen_at = DEFAULT_FROZEN_START if start is None else float(start)
         elif start is not None:
             self._offset = float(start) - time.time()
+
+    def reset(self) -> None:
+        """Back to how this clock was created (frozen at its start, or real time plus its offset)."""
+        frozen, start = self._initial
+        with self._lock:
+            self._frozen_at = None
+            self._offset = 0.0
+            if frozen:
+                self._frozen_at = DEFAULT_FROZEN_START if start is None else float(start)
+            elif start is not None:
+                self._offset = float(start) - time.time()
+        self._notify()
 
     # -- reading
     def now(self) -> float:
@@ -41,6 +64,7 @@ class Clock:
     def advance(self, seconds: float) -> float:
         if not seconds >= 0:  # also rejects NaN
             raise ValueError("the clock only moves forward: seconds must be >= 0")
+        check_time(self.now() + seconds)
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at += seconds
@@ -50,6 +74,7 @@ class Clock:
         return self.now()
 
     def set(self, timestamp: float) -> float:
+        timestamp = check_time(timestamp)
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at = float(timestamp)
@@ -59,6 +84,8 @@ class Clock:
         return self.now()
 
     def freeze(self, at: float | None = None) -> float:
+        if at is not None:
+            at = check_time(at)
         with self._lock:
             self._frozen_at = self.now() if at is None else float(at)
         self._notify()

@@ -77,6 +77,7 @@ class Settings:
     progression: Progression = field(default_factory=Progression)
     retention_seconds: float = 3600.0  # finished tasks answer 404 "Task not found" after this
     max_tasks: int = 100_000
+    max_task_bytes: int = 256 * 1024 * 1024  # prompts, keys and parameters the task store keeps
     delivery_ttl_seconds: float = 600.0  # se = end_time + 10 minutes (dossier D2)
     # images
     max_image_pixels: int = 20_000_000
@@ -92,6 +93,8 @@ class Settings:
     credits: float = 10_000.0
     cost_per_request: float = 5.0
     active_task_limit: int = 24
+    max_accounts: int = 50_000  # per-key accounts (credits, active tasks); idle ones forgotten LRU beyond it
+    max_clients: int = 10_000  # get_result rate-limit buckets (per key or client address), LRU
     strict_finetunes: bool = False
     isolate_keys: bool = False
     # webhooks
@@ -99,11 +102,23 @@ class Settings:
     webhook_allow: tuple[str, ...] = ()  # empty: any host
     webhook_timeout_seconds: float = 10.0
     webhook_backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # delays before attempts 2..5
+    webhook_per_host: int = 8  # concurrent deliveries to one host:port (a slow receiver can't starve others)
+    webhook_journal_size: int = 1000  # finished deliveries kept (pending ones are never dropped)
+    # connections (bfl-mock serve / live servers): slow or idle clients can't hold the server
+    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this (real seconds)
+    body_timeout_seconds: float = 30.0  # and its body within this
+    keepalive_timeout_seconds: float = 5.0  # idle keep-alive connections are closed after this
+    max_header_bytes: int = 64 * 1024  # larger request headers -> 431
+    max_connections: int = 4096  # beyond it the oldest connections still waiting for headers are closed
+    access_log: bool = False
+    access_log_format: str = "text"  # text | json
     # presentation
     submit_cost_fields: bool = False  # Dec 2025 flux-dev capture sent cost/input_mp/output_mp: null
     edge_headers: bool = True  # Strict-Transport-Security etc. as recorded from the real edge
     admin_token: str | None = None
     journal_size: int = 1000
+    journal_bytes: int = 16 * 1024 * 1024  # the request journal's total size (oldest entries go first)
+    max_errors: int = 100  # internal errors kept (the plugin raises the first)
     frozen_clock: bool = False
     clock_start: float | None = None
     rules: tuple[Any, ...] = ()

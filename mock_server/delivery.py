@@ -116,7 +116,9 @@ class Signer:
         return expiry
 
 
-BLOB_NOT_FOUND = AzureError(404, "BlobNotFound", "The specified blob does not exist.")
+def blob_not_found() -> AzureError:
+    """A new instance each time: a shared exception raised again and again grows its traceback chain."""
+    return AzureError(404, "BlobNotFound", "The specified blob does not exist.")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

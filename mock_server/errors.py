@@ -42,3 +42,83 @@ class ValidationFailed(MockError):
 
 class ConfigError(MockError, ValueError):
     """Bad settings, rules or schemas given to the fake (raised at start-up, never at request time)."""
+
+
+# Messages of the fake itself (not of the real service).
+ADMIN_SELF_REQUEST = "bfl-mock admin API: requests made by bfl-mock itself (webhooks, image fetches) cannot use it"
+REQUEST_TIMEOUT = "Request Timeout"
+HEADERS_TOO_LARGE = "Request Header Fields Too Large"
+
+
+class InternalError(RuntimeError):
+    """A bug inside the fake, as the plugin re-raises it: the original type, message and traceback as text.
+
+    The original exception is not kept: its traceback frames hold the request (bodies of many MB).
+    """
+
+    def __init__(self, original: BaseException, trace: str) -> None:
+        self.original_type = type(original).__name__
+        self.trace = trace
+        super().__init__(f"bfl-mock internal error: {self.original_type}: {_clip(str(original), 2000)}\n{trace}")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
+class ErrorLog:
+    """Unexpected server-side exceptions, bounded by count and bytes (``max_errors`` newest are kept).
+
+    Each is stored as an ``InternalError`` (type, message and traceback text, clipped), never the live
+    exception, so a failing request's body is not kept alive. ``first`` is what the pytest plugin raises.
+    """
+
+    TRACE_CHARS = 8000
+
+    def __init__(self, max_errors: int = 100) -> None:
+        import threading
+        from collections import deque
+
+        self._items: deque[InternalError] = deque(maxlen=max(1, max_errors))
+        self._lock = threading.Lock()
+        self.total = 0
+        self.first: InternalError | None = None
+
+    def append(self, exc: BaseException) -> InternalError:
+        import traceback
+
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        err = exc if isinstance(exc, InternalError) else InternalError(exc, _clip(trace, self.TRACE_CHARS))
+        exc.__traceback__ = None  # release the frames (and the request they reference)
+        with self._lock:
+            self._items.append(err)
+            self.total += 1
+            if self.first is None:
+                self.first = err
+        return err
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.first = None
+
+    def pop_first(self) -> InternalError | None:
+        with self._lock:
+            err, self.first = self.first, None
+            self._items.clear()
+            return err
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._items))
+
+    def __getitem__(self, i: int) -> InternalError:
+        return list(self._items)[i]
+
+    def __repr__(self) -> str:
+        return f"ErrorLog({[e.original_type for e in self._items]!r})"

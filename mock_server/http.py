@@ -248,15 +248,15 @@ class MockHTTP:
         return HttpResponse.json(200, {"credits": self.backend.credits(key)})
 
     def my_finetunes(self, req: HttpRequest) -> HttpResponse:
-        self.backend.check_key(req.headers.get("x-key"))
-        return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids()})
+        key = self.backend.check_key(req.headers.get("x-key"))
+        return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids(api_key=key)})
 
     def finetune_details(self, req: HttpRequest) -> HttpResponse:
-        self.backend.check_key(req.headers.get("x-key"))
+        key = self.backend.check_key(req.headers.get("x-key"))
         finetune_id = req.query("finetune_id")
         if finetune_id is None:
             raise v.missing_query("finetune_id")
-        details = self.backend.finetunes.get(finetune_id)
+        details = self.backend.finetunes.get(finetune_id, api_key=key)
         if details is None:
             raise ApiError(404, "Finetune not found")
         return HttpResponse.json(200, {"finetune_details": details})
@@ -265,10 +265,10 @@ class MockHTTP:
         body = v.parse_body(
             req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
         )
-        self.backend.check_key(req.headers.get("x-key"))
+        key = self.backend.check_key(req.headers.get("x-key"))
         model = v.validate_body(self.delete_model, body)
         finetune_id = model.finetune_id  # type: ignore[attr-defined]
-        if not self.backend.finetunes.delete(finetune_id):
+        if not self.backend.finetunes.delete(finetune_id, api_key=key):
             raise ApiError(404, "Finetune not found")
         now = self.backend.clock.now()
         return HttpResponse.json(

@@ -30,6 +30,7 @@ from mock_server.errors import INVALID_IMAGE
 cv2.setNumThreads(1)  # halves CPU and the p99 on 2 cores (measured, see README "Performance")
 Image.MAX_IMAGE_PIXELS = None  # we enforce our own pixel cap from the header, before decoding
 
+MAX_SIDE = 16_384  # longest output side (JPEG's own limit is 65,535; FLUX outputs are far below either)
 DEFAULT_LOW = 50
 DEFAULT_HIGH = 200
 _DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,")
@@ -64,6 +65,18 @@ def output_size(width: int, height: int) -> tuple[int, int]:
     return max(16, width // 16 * 16), max(16, height // 16 * 16)
 
 
+def check_size(width: int, height: int, max_pixels: int) -> None:
+    """The pixel cap applies to the input, to the output it gives, and so to every intermediate: a
+    1x5,000,000 input (24 KB as PNG) would otherwise become a 16x5,000,000 output (80 MP, ~2 GB of work)."""
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise InvalidImage(f"{width}x{height} exceeds {max_pixels} pixels")
+    out_w, out_h = output_size(width, height)
+    if out_w * out_h > max_pixels or max(out_w, out_h) > MAX_SIDE:
+        raise InvalidImage(
+            f"{width}x{height} gives a {out_w}x{out_h} output, over {max_pixels} pixels or {MAX_SIDE} px a side"
+        )
+
+
 def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
     """Open and fully decode an image, refusing over-large or bomb images from their header first."""
     if not data:
@@ -71,8 +84,7 @@ def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(data))
         width, height = im.size
-        if width <= 0 or height <= 0 or width * height > max_pixels:
-            raise InvalidImage(f"{width}x{height} exceeds {max_pixels} pixels")
+        check_size(width, height, max_pixels)
         im.draft("RGB", (width, height))
         im = im.convert("RGB")
         im.load()

@@ -14,7 +14,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-REDACTED_HEADERS = {"x-key", "authorization", "cookie", "x-admin-token", "x-mock-admin-token"}
+REDACTED_HEADERS = {"x-key", "authorization", "cookie", "x-admin-token", "x-mock-admin-token", "x-webhook-secret"}
+# Keys whose values are secrets wherever they appear in a body (request, 422 echo, any nesting, any type).
+SECRET_KEYS = frozenset({"webhook_secret", "x-key", "x_key", "api_key", "admin_token", "authorization", "secret"})
+MAX_STRING = 1024  # longer strings are kept as their start plus their length
+MAX_HEADER = 1024
+MAX_ITEMS = 200  # list items / object members kept per level
+MAX_DEPTH = 20
 
 
 def redact_secret(value: str | None) -> str | None:
@@ -37,6 +43,44 @@ def control_summary(value: str) -> dict[str, Any]:
 UNPARSED: Any = object()
 
 
+def _clip(text: str, limit: int = MAX_STRING) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def redact_json(value: Any, depth: int = 0) -> Any:
+    """A bounded, secret-free copy of a JSON value for journals and admin answers.
+
+    Secrets (``SECRET_KEYS``) are redacted whatever their type; ``control_image`` becomes its length and
+    hash; long strings are clipped with their length noted; depth and width are capped.
+    """
+    if isinstance(value, str):
+        return _clip(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= MAX_DEPTH:
+        return f"<{type(value).__name__} nested deeper than {MAX_DEPTH}>"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i >= MAX_ITEMS:
+                out["..."] = f"{len(value) - MAX_ITEMS} more members"
+                break
+            key = _clip(str(k), 128)
+            if str(k).lower() in SECRET_KEYS:
+                out[key] = redact_secret(v) if isinstance(v, str) else None if v is None else "***"
+            elif k == "control_image" and isinstance(v, str):
+                out[key] = control_summary(v)
+            else:
+                out[key] = redact_json(v, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [redact_json(v, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"... {len(value) - MAX_ITEMS} more items")
+        return items
+    return _clip(str(value))
+
+
 def summarize_body(
     body: bytes, content_type: str | None, parsed: Any = UNPARSED, control: dict[str, Any] | None = None
 ) -> Any:
@@ -49,19 +93,24 @@ def summarize_body(
                 parsed = json.loads(body)
             except Exception:
                 return {"raw_length": len(body), "json": False}
-        data = parsed
-        if isinstance(data, dict):
-            out = {}
-            for k, v in data.items():
-                if k == "control_image" and isinstance(v, str):
-                    out[k] = control if control is not None else control_summary(v)
-                elif k == "webhook_secret" and isinstance(v, str):
-                    out[k] = redact_secret(v)
-                else:
-                    out[k] = v
-            return out
-        return data
+        if control is not None and isinstance(parsed, dict) and isinstance(parsed.get("control_image"), str):
+            parsed = {**parsed, "control_image": None}  # summarised by the handler already: not hashed again
+            data = redact_json(parsed)
+            data["control_image"] = control
+            return data
+        return redact_json(parsed)
     return {"raw_length": len(body)}
+
+
+def _size(value: Any) -> int:
+    """A cheap estimate of a (bounded) JSON value's size in bytes."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(len(k) + 4 + _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 2 + sum(_size(v) + 1 for v in value)
+    return 8
 
 
 @dataclass
@@ -80,6 +129,7 @@ class Entry:
     key_id: str | None = None  # key_fingerprint(x-key): what filters and scoped resets compare
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    nbytes: int = 0
 
     @property
     def headers(self) -> dict[str, str]:
@@ -112,15 +162,31 @@ class Entry:
 
 
 class Journal:
-    def __init__(self, size: int = 1000) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max(1, size))
+    """The newest requests, bounded by count (``size``) and by total bytes (``max_bytes``)."""
+
+    def __init__(self, size: int = 1000, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self._entries: deque[Entry] = deque()
+        self.size = max(1, size)
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def record(self, entry: Entry) -> Entry:
+        entry.nbytes = (
+            300
+            + _size(entry.body)
+            + sum(len(k) + len(v) for k, v in entry.request_headers.items())
+            + len(entry.response_raw or b"")
+            + len(entry.path)
+            + len(entry.query)
+        )
         with self._lock:
             entry.id = next(self._ids)
             self._entries.append(entry)
+            self.nbytes += entry.nbytes
+            while len(self._entries) > self.size or (self.nbytes > self.max_bytes and len(self._entries) > 1):
+                self.nbytes -= self._entries.popleft().nbytes
         return entry
 
     def new_entry(
@@ -139,9 +205,9 @@ class Journal:
             0,
             at,
             method,
-            path,
-            query,
-            headers,
+            _clip(path),
+            _clip(query),
+            {_clip(k, 128): _clip(v, MAX_HEADER) for k, v in list(headers.items())[:MAX_ITEMS]},
             summarize_body(body, content_type, parsed, control),
             api_key=redact_secret(headers.get("x-key")),
             key_id=key_fingerprint(headers.get("x-key")),
@@ -155,6 +221,7 @@ class Journal:
                 keep = [e for e in self._entries if e.key_id != key_fingerprint(api_key)]
                 self._entries.clear()
                 self._entries.extend(keep)
+            self.nbytes = sum(e.nbytes for e in self._entries)
 
     def filter(
         self,

@@ -26,7 +26,8 @@ class BflMock:
         self.settings = settings
         self.backend = BflBackend(settings, clock=clock)
         self.clock = self.backend.clock
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes)
+        self._extra: dict[str, Any] = {}  # config-file / marker sections, applied again on reset
         from mock_server.admin import Admin
         from mock_server.webhooks import WebhookDispatcher
 
@@ -88,7 +89,7 @@ class BflMock:
         entry.task_id = req.task_id
         ctype = next((val for k, val in resp.headers if k.lower() == "content-type"), "")
         if ctype == "application/json" and len(resp.body) < 65536:
-            entry.response_raw = resp.body
+            entry.response_raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
         entry.latency_ms = (time.perf_counter() - start) * 1000
         self.journal.record(entry)
 
@@ -107,8 +108,19 @@ class BflMock:
             self.journal.clear(api_key)
             return
         self.webhooks.reset()
-        self.backend.reset()
+        self.backend.reset()  # tasks, accounts, rules, scenarios, finetunes, moderation, clock
         self.journal.clear()
+        if self._extra:
+            self.configure(self._extra, remember=False)
+
+    def configure(self, extra: dict[str, Any], *, remember: bool = True) -> None:
+        """Apply config-file sections (scenarios, rules, finetunes, credits, moderation); ``reset()``
+        restores them, so a reset fake is the configured fake, not a bare one."""
+        from mock_server.configfile import apply_extra
+
+        apply_extra(self, extra)
+        if remember:
+            self._extra = {k: v for k, v in {**self._extra, **extra}.items() if v is not None}
 
     def close(self) -> None:
         self.webhooks.close()
@@ -155,15 +167,26 @@ class BflMock:
         return self.backend.get_task(task_id)
 
     def complete(self, task_id: str) -> Task:
-        return self.backend.force(task_id, Outcome())
+        """Finish a Pending task as Ready now (waits for its image if it is still rendering)."""
+        return self._force(task_id, Outcome())
 
     def fail(self, task_id: str, error: str = "Internal error during generation") -> Task:
-        return self.backend.force(task_id, Outcome(status="Error", error=error))
+        """Finish a Pending task as Error with ``error`` now."""
+        return self._force(task_id, Outcome(status="Error", error=error))
 
     def moderate(self, task_id: str, status: str = "Content Moderated", reasons: list[str] | None = None) -> Task:
-        return self.backend.force(
-            task_id, Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
-        )
+        """Finish a Pending task as Request/Content Moderated now, with ``reasons``."""
+        return self._force(task_id, moderation_outcome(status, reasons))
+
+    def _force(self, task_id: str, outcome: Outcome) -> Task:
+        while True:
+            try:
+                return self.backend.force(task_id, outcome)
+            except WaitFor as w:  # this caller's own thread waits; the admin API awaits instead
+                try:
+                    w.future.result()
+                except Exception:
+                    pass
 
     def set_credits(self, api_key: str, credits: float) -> None:
         self.backend.set_credits(api_key, credits)
@@ -173,9 +196,8 @@ class BflMock:
 
     def check(self) -> None:
         """Re-raise the first unexpected exception the fake hit while serving (the plugin calls this)."""
-        if self.backend.errors:
-            err = self.backend.errors[0]
-            self.backend.errors.clear()
+        err = self.backend.errors.pop_first()
+        if err is not None:
             raise err
 
     def __enter__(self) -> BflMock:
@@ -183,6 +205,22 @@ class BflMock:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def moderation_outcome(status: str, reasons: list[str] | None) -> Outcome:
+    return Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
+
+
+def _redacted_json(body: bytes) -> bytes:
+    """A 422 echoes the request (``input``): journal it without its secrets."""
+    import json
+
+    from mock_server.journal import redact_json
+
+    try:
+        return json.dumps(redact_json(json.loads(body)), separators=(",", ":")).encode()
+    except ValueError:
+        return b""
 
 
 __all__ = ["ApiError", "BflMock"]

@@ -28,7 +28,12 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 
 class Moderator:
     def __init__(self, categories: tuple[Category, ...] = DEFAULT_CATEGORIES) -> None:
+        self._initial = categories
         self.set(categories)
+
+    def reset(self) -> None:
+        """Back to the word list this moderator was created with."""
+        self.set(self._initial)
 
     def set(self, categories: tuple[Category, ...] | list[dict]) -> None:
         cats = tuple(

@@ -61,13 +61,12 @@ def bfl_mock_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def _new_mock(settings: dict[str, Any]):
-    from mock_server.configfile import apply_extra
     from mock_server.mock import BflMock
 
     settings = dict(settings)
     extra = {k: settings.pop(k) for k in ("scenarios", "finetunes", "credits", "moderation") if k in settings}
     mock = BflMock(**settings)
-    apply_extra(mock, extra)
+    mock.configure(extra)
     return mock
 
 

@@ -30,6 +30,58 @@ _STATUS_ALIASES = {s.lower().replace(" ", "-"): s for s in FINAL_STATUSES}
 _STATUS_ALIASES.update({s.lower(): s for s in FINAL_STATUSES})
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # an HTTP header name (RFC 9110 token)
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")  # visible ASCII, space and tab: what every client can send
+WEBHOOK_FLAGS = ("drop", "duplicate", "bad-secret")
+WEBHOOK_SECONDS = ("delay", "early")
+MAX_WEBHOOK_SECONDS = 86_400.0
+
+
+def header_pair(name: Any, value: Any) -> tuple[str, str]:
+    """A response header a rule may set: a token name and a value without control or non-ASCII characters."""
+    name, value = str(name), str(value)
+    if not _TOKEN.match(name):
+        raise ConfigError(f"header name {name!r} is not a valid HTTP header name")
+    if not _HEADER_VALUE.match(value):
+        raise ConfigError(
+            f"header {name}: value {value[:60]!r} has characters an HTTP header cannot carry "
+            "(control characters, CR/LF or non-ASCII)"
+        )
+    return name, value
+
+
+def webhook_options(data: Any, where: str = "webhook") -> dict[str, Any]:
+    """Validate webhook faults / profile (rule outcome ``webhook: {...}`` and ``X-Mock-Webhook-Fault``)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object such as {{\"drop\": true}}, not {data!r}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).strip().lower().replace("_", "-").replace("bad-signature", "bad-secret")
+        if name in WEBHOOK_FLAGS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, not {value!r}")
+            out[name] = value
+        elif name in WEBHOOK_SECONDS:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}.{key}: expected seconds (a number), not {value!r}") from None
+            if not 0.0 <= seconds <= MAX_WEBHOOK_SECONDS:
+                raise ConfigError(f"{where}.{key}: seconds must be between 0 and {MAX_WEBHOOK_SECONDS:g}")
+            out[name] = seconds
+        elif name == "profile":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}.profile: expected a profile name (bfl, hmac), not {value!r}")
+            out[name] = value
+        else:
+            raise ConfigError(
+                f"{where}: unknown webhook fault {key!r} (drop, duplicate, bad-secret, delay, early, profile)"
+            )
+    return out
+
+
 def _latency(value: Any) -> tuple[float, float] | None:
     if value is None:
         return None
@@ -102,7 +154,7 @@ class Outcome:
         if "detail" in data:
             kw["detail"] = data["detail"]
         if "headers" in data:
-            kw["headers"] = tuple((str(k), str(v)) for k, v in dict(data["headers"]).items())
+            kw["headers"] = tuple(header_pair(k, v) for k, v in dict(data["headers"]).items())
         if data.get("progression") is not None:
             kw["progression"] = Progression.parse(data["progression"])
         if "not_found_polls" in data:
@@ -116,7 +168,7 @@ class Outcome:
                     raise ConfigError("latency keys are submit, poll, download")
             kw.update({f"{k}_latency": _latency(v) for k, v in lat.items()})
         if "webhook" in data:
-            kw["webhook"] = dict(data["webhook"] or {})
+            kw["webhook"] = webhook_options(data["webhook"], "outcome.webhook")
         return _replace(base, **kw)
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,16 +284,13 @@ class RequestContext:
     scenario: str | None = None
 
 
-_ids = itertools.count(1)
-
-
 @dataclass
 class Rule:
     match: Match
     outcome: Outcome
     name: str = ""
     times: int | None = None  # stop applying after this many uses
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = 0  # numbered by the RuleSet that holds it
     seen: int = 0  # requests that met the criteria
     used: int = 0  # requests the rule applied to
 
@@ -291,11 +340,17 @@ class RuleSet:
         self._rules: list[Rule] = []
         self.scenarios: dict[str, Outcome] = {}
         self._lock = threading.Lock()
+        self._ids = itertools.count(1)
 
     def add(self, rule: dict[str, Any] | Rule, *, first: bool = False) -> Rule:
         with _config_errors("rule"):
             r = Rule.from_dict(rule, self.scenarios)
+        if isinstance(rule, Rule):  # a configured Rule object: a fresh copy, so counters start again
+            from dataclasses import replace
+
+            r = replace(rule, seen=0, used=0)
         with self._lock:
+            r.id = next(self._ids)
             self._rules.insert(0, r) if first else self._rules.append(r)
         return r
 
@@ -312,9 +367,11 @@ class RuleSet:
             return len(self._rules) != before
 
     def clear(self) -> None:
+        """Forget every rule and scenario; rule ids start again at 1 (a reset fake numbers like a new one)."""
         with self._lock:
             self._rules.clear()
             self.scenarios.clear()
+            self._ids = itertools.count(1)
 
     def list(self) -> list[Rule]:
         return list(self._rules)

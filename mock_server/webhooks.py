@@ -19,6 +19,9 @@ import hmac
 import itertools
 import json
 import logging
+import ipaddress
+import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit
 
 from mock_server.errors import ConfigError
 from mock_server.journal import redact_secret
+from mock_server.rules import webhook_options
 from mock_server.schemas import load_schema
 
 if TYPE_CHECKING:
@@ -37,7 +41,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("bfl_mock.webhooks")
 RETRY_STATUSES = frozenset({408, 429})
 MAX_IN_FLIGHT = 64  # concurrent webhook requests
-USER_AGENT = "bfl-mock-webhooks/0.1"
+USER_AGENT = "bfl-mock-webhooks/0.1"  # the admin API refuses requests carrying it (the fake calling itself)
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+
+
+class TargetRefused(Exception):
+    """The webhook URL is not one the fake will call (allow-list, its own address, loopback on a shared fake)."""
+
+
+def valid_header_value(value: str) -> bool:
+    """Visible ASCII, space and tab only: no CR/LF (header injection), no NUL, nothing an HTTP client
+    would refuse to encode (httpx encodes header values as ASCII)."""
+    return bool(_HEADER_VALUE.match(value))
+
+
+def _is_loopback_name(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_loopback(host: str) -> bool:
+    """A loopback address literal (127.0.0.0/8, ::1, ::ffff:127.x) or ``localhost``; never a name like
+    ``127.attacker.example``."""
+    if _is_loopback_name(host.lower()):
+        return True
+    ip = _ip(host)
+    return ip is not None and ip.is_loopback
 
 
 def load_profiles(schema_dir: str | None = None) -> dict[str, dict[str, Any]]:
@@ -46,24 +84,19 @@ def load_profiles(schema_dir: str | None = None) -> dict[str, dict[str, Any]]:
 
 def parse_fault_header(value: str | None) -> dict[str, Any]:
     """``drop`` / ``duplicate`` / ``delay=5`` / ``early=2`` / ``bad-secret``, comma-separated."""
-    out: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
     if not value:
-        return out
+        return raw
     for part in value.split(","):
-        name, _, arg = part.strip().partition("=")
-        name = name.strip().lower().replace("_", "-")
-        if name in ("drop", "duplicate", "bad-secret", "bad-signature"):
-            out[name.replace("bad-signature", "bad-secret")] = True
-        elif name in ("delay", "early"):
-            try:
-                out[name] = float(arg or 1.0)
-            except ValueError:
-                raise ConfigError(f"X-Mock-Webhook-Fault: {name} takes seconds, not {arg!r}") from None
-        elif name == "profile":
-            out["profile"] = arg
-        elif name:
-            raise ConfigError(f"unknown webhook fault {name!r} (drop, duplicate, delay=S, early=S, bad-secret)")
-    return out
+        name, sep, arg = part.strip().partition("=")
+        name = name.strip()
+        if not name:
+            continue
+        if name.lower().replace("_", "-") in ("delay", "early", "profile"):
+            raw[name] = arg if sep else ("" if name.lower() == "profile" else 1.0)
+        else:
+            raw[name] = True
+    return webhook_options(raw, "X-Mock-Webhook-Fault")
 
 
 def build_notification(
@@ -97,6 +130,8 @@ def build_notification(
     if secret is not None:
         used = (secret + "-forged") if forge else secret
         if auth.get("scheme") == "raw-secret":
+            if not valid_header_value(used):  # never raw header bytes: no injection, no encoding crash
+                raise InvalidSecret(INVALID_SECRET)
             headers[auth["header"]] = used
         elif auth.get("scheme") == "hmac-sha256":
             digest = hmac.new(used.encode(), raw, hashlib.sha256).hexdigest()
@@ -104,19 +139,39 @@ def build_notification(
     return raw, headers
 
 
+INVALID_SECRET = (
+    "webhook_secret is not a valid HTTP header value (control characters, CR/LF or non-ASCII): not sent"
+)
+
+
+class InvalidSecret(ValueError):
+    """The secret cannot travel in a header: the delivery fails at once, without a request."""
+
+
 class DeliveryError(Exception):
     """A retryable transport failure (connection refused/reset, timeout, malformed answer)."""
 
 
-async def post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+async def post_once(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    check: Any = None,
+) -> int:
     """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code.
 
     A deliberately small HTTP/1.1 client: one request per connection, nothing pooled, TLS for https. The
-    whole exchange (connect, send, status line and headers) is bounded by ``timeout``.
+    whole exchange (resolve, connect, send, status line and headers) is bounded by ``timeout``. The host is
+    resolved first and ``check(host, port, addresses)`` may refuse it (TargetRefused); the connection then
+    goes to a checked address, so a name cannot resolve to something else in between.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
+    for k, v in headers.items():
+        if not valid_header_value(v) or not valid_header_value(k):
+            raise InvalidSecret(f"header {k!r} has a value that cannot be sent")
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host_header = f"[{host}]" if ":" in host else host
@@ -128,7 +183,15 @@ async def post_once(url: str, body: bytes, headers: dict[str, str], timeout: flo
 
     async def exchange() -> int:
         ssl_ctx = True if parts.scheme == "https" else None
-        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_ctx)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in infos]
+        if check is not None:
+            check(host, port, addresses)
+        if not addresses:
+            raise DeliveryError(f"{host} did not resolve")
+        reader, writer = await asyncio.open_connection(
+            addresses[0], port, ssl=ssl_ctx, server_hostname=host if ssl_ctx else None
+        )
         try:
             writer.write(request)
             await writer.drain()
@@ -150,6 +213,8 @@ async def post_once(url: str, body: bytes, headers: dict[str, str], timeout: flo
         return await asyncio.wait_for(exchange(), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError(f"no answer within {timeout}s") from None
+    except socket.gaierror as e:
+        raise DeliveryError(f"cannot resolve {host}: {e}") from None
     except (OSError, asyncio.IncompleteReadError) as e:
         raise DeliveryError(f"{type(e).__name__}: {e}") from None
 
@@ -224,6 +289,7 @@ class WebhookDispatcher:
                 f"unknown webhook profile {self.settings.webhook_profile!r} (known: {sorted(self.profiles)})"
             )
         self.deliveries: list[Delivery] = []
+        self._finals = 0  # settled deliveries in the journal (bounded by webhook_journal_size)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -231,13 +297,23 @@ class WebhookDispatcher:
         self._closing = False
         self._started = threading.Event()
         self._waiter: Any = None
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
         mock.backend.on_finished.append(self._on_finished)
         mock.clock.subscribe(self.wake)
 
     # ------------------------------------------------------------------ public
-    def wait_for(self, task_id: str, timeout: float = 5.0, *, attempts: int | None = None) -> Delivery:
-        """Block until the delivery for ``task_id`` settles (or has ``attempts`` attempts); real seconds."""
+    def wait_for(
+        self, task_id: str, timeout: float = 5.0, *, attempts: int | None = None, advance: bool = True
+    ) -> Delivery:
+        """Block until the delivery for ``task_id`` settles (or has ``attempts`` attempts); ``timeout`` is
+        real seconds.
+
+        On a frozen clock (the plugin's default) nothing due later can happen by itself, so with ``advance``
+        the clock is moved to the next moment that matters (the task finishing, a retry's backoff) whenever
+        nothing else is under way. A wait that cannot end says at once what to do instead of timing out.
+        """
         self.wake()
+        deadline = time.monotonic() + timeout
 
         def ready() -> Delivery | None:
             for d in self.deliveries:
@@ -245,17 +321,74 @@ class WebhookDispatcher:
                     return d
             return None
 
-        with self._cond:
-            found = self._cond.wait_for(ready, timeout=timeout)
-        if not found:
-            states = [
-                (d.state, [(a.status, a.error) for a in d.attempts]) for d in self.deliveries if d.task_id == task_id
-            ]
-            raise TimeoutError(f"no settled webhook delivery for task {task_id} within {timeout}s (seen: {states})")
-        return found
+        while True:
+            with self._cond:
+                found = ready()
+                if found is not None:
+                    return found
+                due = self._frozen_due(task_id) if advance else None
+                if due is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(min(remaining, 0.05))
+                    continue
+            clock = self.mock.clock
+            if due > clock.now():
+                clock.advance(due - clock.now())
+            else:
+                with self._cond:
+                    self._cond.wait(0.01)
+            if time.monotonic() > deadline:
+                break
+        states = [(d.state, [(a.status, a.error) for a in d.attempts]) for d in self.deliveries if d.task_id == task_id]
+        raise TimeoutError(
+            f"no settled webhook delivery for task {task_id} within {timeout}s (seen: {states}); {self._hint(task_id)}"
+        )
 
-    async def async_wait_for(self, task_id: str, timeout: float = 5.0, *, attempts: int | None = None) -> Delivery:
-        return await asyncio.to_thread(self.wait_for, task_id, timeout, attempts=attempts)
+    def _frozen_due(self, task_id: str) -> float | None:
+        """On a frozen clock with nothing in flight: the clock time at which this task's webhook can move on."""
+        clock = self.mock.clock
+        if not clock.frozen:
+            return None
+        mine = [d for d in self.deliveries if d.task_id == task_id]
+        if any(d.in_flight for d in mine):
+            return None
+        pending = [d.next_at for d in mine if d.state == "pending"]
+        if pending:
+            return min(pending)
+        if mine:
+            return None
+        task = self.mock.backend.tasks.get(task_id)
+        if task is None:
+            return None  # unknown here: the wait times out and says so
+        if task.webhook_url is None:
+            raise LookupError(f"task {task_id} has no webhook_url: there is no webhook to wait for")
+        if task.terminal:
+            return None
+        due = self.mock.backend.next_due(task)
+        if due is None:
+            raise LookupError(
+                f"task {task_id} is Pending with progression {task.progression} and the clock is frozen: nothing "
+                "will finish it by itself. Complete it (bfl_mock.complete(task_id)) or poll it"
+            )
+        return due
+
+    def _hint(self, task_id: str) -> str:
+        if task_id not in self.mock.backend.tasks:
+            return "no such task (never submitted here, or reset / evicted)"
+        clock = self.mock.clock
+        if clock.frozen:
+            return (
+                f"the clock is frozen at {clock.now()}: advance it (bfl_mock.clock.advance(seconds)) or poll the "
+                "task until it finishes"
+            )
+        return "is the receiver answering, and is its host allowed (webhook_allow)?"
+
+    async def async_wait_for(
+        self, task_id: str, timeout: float = 5.0, *, attempts: int | None = None, advance: bool = True
+    ) -> Delivery:
+        return await asyncio.to_thread(self.wait_for, task_id, timeout, attempts=attempts, advance=advance)
 
     def for_task(self, task_id: str) -> list[Delivery]:
         return [d for d in self.deliveries if d.task_id == task_id]
@@ -267,6 +400,7 @@ class WebhookDispatcher:
             else:
                 gone = set(task_ids)
                 self.deliveries[:] = [d for d in self.deliveries if d.task_id not in gone]
+            self._finals = sum(1 for d in self.deliveries if d.final)
 
     def close(self) -> None:
         self._closing = True
@@ -309,16 +443,20 @@ class WebhookDispatcher:
             log.error("unknown webhook profile %r; using %r", profile_name, self.settings.webhook_profile)
             profile_name, profile = self.settings.webhook_profile, self.profiles[self.settings.webhook_profile]
         now = self.mock.clock.now()
-        body, headers = build_notification(
-            profile,
-            task_id=task.id,
-            status=task.status,
-            result=task.result,
-            details=task.details,
-            secret=task.webhook_secret,
-            now=now,
-            forge=bool(opts.get("bad-secret")),
-        )
+        error = None
+        try:
+            body, headers = build_notification(
+                profile,
+                task_id=task.id,
+                status=task.status,
+                result=task.result,
+                details=task.details,
+                secret=task.webhook_secret,
+                now=now,
+                forge=bool(opts.get("bad-secret")),
+            )
+        except InvalidSecret as e:
+            body, headers, error = b"null", {}, str(e)
         d = Delivery(
             task.id,
             task.webhook_url,
@@ -330,31 +468,76 @@ class WebhookDispatcher:
             secret_header=profile.get("auth", {}).get("header"),
             copies=2 if opts.get("duplicate") else 1,
         )
-        if opts.get("drop"):
+        if error is not None:
+            d.state = "failed"
+            d.attempts.append(Attempt(1, now, error=error))
+        elif opts.get("drop"):
             d.state = "dropped"
         elif not self._allowed(task.webhook_url):
             d.state = "blocked"
-            log.warning("webhook to %s blocked by --webhook-allow", task.webhook_url)
-        log.info("webhook for task %s -> %s (%s, %s)", task.id, task.webhook_url, profile_name, d.state)
+            log.warning("webhook to %s blocked by --webhook-allow", _clip_url(task.webhook_url))
+        log.info("webhook for task %s -> %s (%s, %s)", task.id, _clip_url(task.webhook_url), profile_name, d.state)
         with self._cond:
             self.deliveries.append(d)
+            if d.final:
+                self._settled()
             self._cond.notify_all()
         if d.state == "pending":
             self.ensure_started()
             self.wake()
 
+    def _settled(self) -> None:
+        """A delivery became final: keep at most ``webhook_journal_size`` settled ones (pending never go)."""
+        self._finals += 1
+        excess = self._finals - max(1, self.settings.webhook_journal_size)
+        if excess > 0:
+            keep = []
+            for d in self.deliveries:
+                if excess > 0 and d.final:
+                    excess -= 1
+                    self._finals -= 1
+                    continue
+                keep.append(d)
+            self.deliveries[:] = keep
+
     def _allowed(self, url: str) -> bool:
+        """The allow-list by name (``webhook_allow``); addresses are checked again after resolving."""
         allow = self.settings.webhook_allow
         if not allow:
             return True
         host = (urlsplit(url).hostname or "").lower()
         for entry in allow:
             entry = entry.lower()
-            if entry == "loopback" and (host in ("localhost", "::1") or host.startswith("127.")):
+            if entry == "loopback" and is_loopback(host):
                 return True
             if host == entry or (entry.startswith(".") and host.endswith(entry)):
                 return True
         return False
+
+    def check_target(self, host: str, port: int, addresses: list[str]) -> None:
+        """Refuse targets the fake must never call, by resolved address (raises TargetRefused).
+
+        * the fake itself (its own port on a loopback or unspecified address): its admin API trusts
+          loopback callers, so a webhook must never become an admin call;
+        * with ``webhook_allow`` naming ``loopback``: every address must be loopback;
+        * with no allow-list on a server bound beyond loopback (a shared fake): loopback and link-local
+          addresses (this host's own services, cloud metadata) are refused; list them to allow them.
+        """
+        ips = [ip for ip in (_ip(a) for a in addresses) if ip is not None]
+        own_port = getattr(self.mock, "bound_port", None)
+        if own_port is not None and port == own_port and any(ip.is_loopback or ip.is_unspecified for ip in ips):
+            raise TargetRefused(f"{host}:{port} is bfl-mock itself")
+        allow = [e.lower() for e in self.settings.webhook_allow]
+        named = host.lower() in allow or any(e.startswith(".") and host.lower().endswith(e) for e in allow)
+        if "loopback" in allow and not named and not all(ip.is_loopback for ip in ips):
+            raise TargetRefused(f"{host} resolves to {addresses}, not only loopback addresses")
+        if not allow and not is_loopback(self.settings.host):
+            bad = [str(ip) for ip in ips if ip.is_loopback or ip.is_link_local or ip.is_unspecified]
+            if bad:
+                raise TargetRefused(
+                    f"{host} resolves to {bad}: a fake bound to {self.settings.host} does not call loopback or "
+                    "link-local addresses unless webhook_allow lists them"
+                )
 
     # ------------------------------------------------------------------ the worker
     def _run(self) -> None:
@@ -370,11 +553,17 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         # Deliveries wait for a slot here, so waiting never counts against the receiver's timeout.
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._host_slots = {}
         self._started.set()
         inflight: set[asyncio.Task[None]] = set()
         while not self._closing:
             clock = self.mock.clock
-            nxt = self.mock.backend.tick()
+            try:
+                nxt = self.mock.backend.tick()
+            except Exception as e:  # the scheduler survives anything (the backend isolates tasks already)
+                log.exception("bfl-mock: lifecycle tick failed")
+                self.mock.backend.errors.append(e)
+                nxt = None
             now = clock.now()
             with self._cond:
                 pending = [d for d in self.deliveries if d.state == "pending" and not d.in_flight]
@@ -399,16 +588,39 @@ class WebhookDispatcher:
         for t in list(inflight):
             t.cancel()
 
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        """At most ``webhook_per_host`` deliveries in flight to one host:port, so a receiver that never
+        answers holds a few slots, not all of them."""
+        parts = urlsplit(url)
+        key = f"{parts.hostname}:{parts.port}"
+        slot = self._host_slots.get(key)
+        if slot is None:
+            if len(self._host_slots) > 1000:  # forget idle hosts
+                for k in [k for k, sem in self._host_slots.items() if not sem.locked()]:
+                    del self._host_slots[k]
+            slot = self._host_slots[key] = asyncio.Semaphore(max(1, self.settings.webhook_per_host))
+        return slot
+
     async def _attempt(self, d: Delivery) -> None:
         number = len(d.attempts) + 1
         retry = False
-        async with self._slots:
+        blocked = False
+        try:
+            host_slot = self._host_slot(d.url)
+        except ValueError:
+            host_slot = asyncio.Semaphore(1)
+        async with host_slot, self._slots:
             attempt = Attempt(number, self.mock.clock.now())
             start = time.perf_counter()
             try:
                 for _ in range(d.copies):
-                    attempt.status = await post_once(d.url, d.body, d.headers, self.settings.webhook_timeout_seconds)
+                    attempt.status = await post_once(
+                        d.url, d.body, d.headers, self.settings.webhook_timeout_seconds, self.check_target
+                    )
                 retry = attempt.status >= 500 or attempt.status in RETRY_STATUSES
+            except TargetRefused as e:
+                attempt.error = f"blocked: {e}"
+                blocked = True
             except TimeoutError as e:
                 attempt.error = f"timeout: {e}"
                 retry = True
@@ -424,12 +636,16 @@ class WebhookDispatcher:
             d.in_flight = False
             if attempt.status is not None and 200 <= attempt.status < 300:
                 d.state = "delivered"
+            elif blocked:
+                d.state = "blocked"
             elif retry and number <= len(backoff):
                 d.next_at = self.mock.clock.now() + backoff[number - 1]
             else:
                 d.state = "failed"
+            if d.final:
+                self._settled()
             self._cond.notify_all()
-        log.info("webhook %s attempt %d -> %s %s", d.url, number, attempt.status, attempt.error or "")
+        log.info("webhook %s attempt %d -> %s %s", _clip_url(d.url), number, attempt.status, attempt.error or "")
         self.wake()
 
     # ------------------------------------------------------------------ admin API
@@ -437,10 +653,10 @@ class WebhookDispatcher:
         from mock_server.errors import ApiError
         from mock_server.http import HttpResponse
 
+        scope = req.headers.get("x-mock-key")
+        own = {t.id for t in self.mock.tasks(api_key=scope)} if scope else None
         if rest == [] and req.method == "GET":
             task_id = req.query("task_id")
-            scope = req.headers.get("x-mock-key")
-            own = {t.id for t in self.mock.tasks(api_key=scope)} if scope else None
             items = [
                 d
                 for d in self.deliveries
@@ -448,14 +664,14 @@ class WebhookDispatcher:
             ]
             return HttpResponse.json(200, {"webhooks": [d.to_dict() for d in items]})
         if rest == [] and req.method == "DELETE":
-            self.reset()
-            return HttpResponse.json(200, {"cleared": True})
+            self.reset(None if own is None else sorted(own))
+            return HttpResponse.json(200, {"cleared": True, "api_key": redact_secret(scope)})
         if rest == ["wait"] and req.method == "GET":
             task_id = req.query("task_id")
             if not task_id:
                 raise ApiError(400, "bfl-mock admin API: task_id is required")
             try:
-                timeout = min(30.0, float(req.query("timeout") or 5.0))
+                timeout = min(30.0, max(0.0, float(req.query("timeout") or 5.0)))
                 attempts = int(req.query("attempts")) if req.query("attempts") else None
             except ValueError:
                 raise ApiError(400, "bfl-mock admin API: timeout and attempts are numbers") from None
@@ -475,5 +691,15 @@ class WebhookDispatcher:
                 d = fut.result()
             except TimeoutError as e:
                 raise ApiError(408, str(e)) from None
+            except LookupError as e:
+                raise ApiError(404, f"bfl-mock admin API: {e}") from None
             return HttpResponse.json(200, d.to_dict())
         raise ApiError(404, "Not Found")
+
+
+def _clip_url(url: str) -> str:
+    """A URL for logs: no userinfo (it may hold credentials), no query (tokens), at most 200 chars."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"[:200]
