@@ -12,20 +12,66 @@ import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
-from mock_server.errors import ApiError, ConfigError
+from mock_server.errors import ADMIN_SELF_REQUEST, ApiError, ConfigError
 from mock_server.http import HttpRequest, HttpResponse
+from mock_server.rules import DEFAULT_ERROR, Outcome, moderation_outcome
+from mock_server.webhooks import USER_AGENT as WEBHOOK_USER_AGENT
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock
 
 
 def _loopback(host: str) -> bool:
+    """The client address is loopback: 127.0.0.0/8, ::1, or an IPv4-mapped ``::ffff:127.x`` (a server
+    bound to ``::`` sees IPv4 clients that way)."""
     if host in ("localhost", "testclient"):
         return True
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        ip = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _count(req: HttpRequest, name: str) -> int | None:
+    """A non-negative integer query parameter (ASCII digits only), or None when absent."""
+    raw = req.query(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise ApiError(400, f"bfl-mock admin API: `{name}` must be a non-negative integer, not {raw[:40]!r}")
+    return int(raw)
+
+
+INDEX = {
+    "bfl-mock admin API": "the same control surface as the Python API (README: Controlling outcomes)",
+    "auth": "loopback clients only; with --admin-token, send `Authorization: Bearer <token>` or `X-Admin-Token`",
+    "scope": "send `X-Mock-Key: <api key>` to scope listings and reset to one key (parallel workers)",
+    "endpoints": [
+        "POST /_mock/reset",
+        "GET /_mock/config",
+        "GET /_mock/stats",
+        "GET /_mock/clock",
+        "POST /_mock/clock/advance {seconds}",
+        "POST /_mock/clock/set {time}",
+        "POST /_mock/clock/freeze {at?}",
+        "POST /_mock/clock/unfreeze",
+        "GET|POST|DELETE /_mock/rules",
+        "DELETE /_mock/rules/{id}",
+        "PUT /_mock/scenarios/{name}",
+        "GET /_mock/tasks?status=",
+        "GET /_mock/tasks/{id}",
+        "POST /_mock/tasks/{id}/complete|fail|moderate",
+        "GET|DELETE /_mock/requests?method=&path=&status=&task_id=&api_key=&limit=",
+        "GET|DELETE /_mock/webhooks?task_id=",
+        "GET /_mock/webhooks/wait?task_id=&timeout=&attempts=",
+        "GET|PUT /_mock/credits/{api_key}",
+        "GET /_mock/finetunes, PUT|DELETE /_mock/finetunes/{id}",
+    ],
+    "spec": "/openapi.json (tag: bfl-mock admin)",
+}
 
 
 class Admin:
@@ -33,6 +79,8 @@ class Admin:
         self.mock = mock
 
     def _authorize(self, req: HttpRequest) -> None:
+        if req.headers.get("user-agent", "").startswith(WEBHOOK_USER_AGENT):
+            raise ApiError(403, ADMIN_SELF_REQUEST)  # a webhook aimed at ourselves: never an admin call
         token = self.mock.settings.admin_token
         if token:
             given = req.headers.get("x-admin-token") or ""
@@ -40,9 +88,17 @@ class Admin:
             if auth.lower().startswith("bearer "):
                 given = given or auth[7:]
             if not hmac.compare_digest(given.encode(), token.encode()):
-                raise ApiError(403, "bfl-mock admin API: missing or wrong admin token")
+                raise ApiError(
+                    403,
+                    "bfl-mock admin API: missing or wrong admin token "
+                    "(send `Authorization: Bearer <token>` or `X-Admin-Token: <token>`)",
+                )
         elif not _loopback(req.client):
-            raise ApiError(403, "bfl-mock admin API: loopback clients only (start the server with --admin-token)")
+            raise ApiError(
+                403,
+                "bfl-mock admin API: loopback clients only (start the server with --admin-token TOKEN, then "
+                "send `Authorization: Bearer TOKEN`)",
+            )
 
     @staticmethod
     def _json(req: HttpRequest) -> Any:
@@ -52,6 +108,13 @@ class Admin:
             return json.loads(req.body)
         except Exception as e:
             raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
+
+    @classmethod
+    def _obj(cls, req: HttpRequest) -> dict[str, Any]:
+        data = cls._json(req)
+        if not isinstance(data, dict):
+            raise ApiError(400, "bfl-mock admin API: body must be a JSON object")
+        return data
 
     @staticmethod
     def _num(data: dict[str, Any], key: str) -> float:
@@ -70,6 +133,8 @@ class Admin:
         scope = req.headers.get("x-mock-key")  # a parallel worker's own key: scope listings and reset
         ok = lambda obj, status=200: HttpResponse.json(status, obj)  # noqa: E731
         try:
+            if parts == [] and m == "GET":
+                return ok(INDEX)
             if parts == ["reset"] and m == "POST":
                 mock.reset(api_key=scope)
                 return ok({"reset": True, "api_key": scope})
@@ -90,14 +155,16 @@ class Admin:
                     mock.journal.clear(scope)
                     return ok({"cleared": True})
                 if m == "GET":
-                    status = req.query("status")
+                    api_key = req.query("api_key")
+                    if scope is not None and api_key is not None and api_key != scope:
+                        raise ApiError(403, "bfl-mock admin API: X-Mock-Key scopes this listing to one key")
                     entries = mock.journal.filter(
                         method=req.query("method"),
                         path=req.query("path"),
-                        status=int(status) if status and status.isdigit() else None,
+                        status=_count(req, "status"),
                         task_id=req.query("task_id"),
-                        api_key=req.query("api_key"),
-                        limit=int(req.query("limit") or 0) or None,
+                        api_key=scope if scope is not None else api_key,
+                        limit=_count(req, "limit"),
                     )
                     return ok({"requests": [e.to_dict() for e in entries]})
             if parts[:1] == ["webhooks"]:
@@ -106,40 +173,46 @@ class Admin:
                 if m == "GET":
                     return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
                 if m in ("PUT", "POST"):
-                    mock.set_credits(parts[1], self._num(self._json(req), "credits"))
+                    data = self._json(req)
+                    if not isinstance(data, dict):
+                        raise ApiError(400, 'bfl-mock admin API: body must be an object {"credits": number}')
+                    mock.set_credits(parts[1], self._num(data, "credits"))
                     return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
-            if parts[:1] == ["finetunes"]:
+            if parts[:1] == ["finetunes"]:  # X-Mock-Key: that account's view; else the shared catalogue
+                ft = mock.finetunes
                 if m == "GET" and len(parts) == 1:
-                    return ok({"finetunes": {i: mock.finetunes.get(i) for i in mock.finetunes.ids()}})
+                    return ok({"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
                 if m in ("PUT", "POST") and len(parts) == 2:
                     details = self._json(req)
                     if not isinstance(details, dict):
                         raise ApiError(400, "bfl-mock admin API: finetune details must be an object")
-                    return ok({"finetune_id": parts[1], "details": mock.finetunes.add(parts[1], **details)})
+                    item = ft.add(parts[1], **details) if scope is None else ft.add_for(scope, parts[1], details)
+                    return ok({"finetune_id": parts[1], "details": item})
                 if m == "DELETE" and len(parts) == 2:
-                    return ok({"deleted": mock.finetunes.delete(parts[1])})
+                    return ok({"deleted": ft.delete(parts[1], api_key=scope)})
         except ConfigError as e:
             raise ApiError(400, f"bfl-mock: {e}") from None
         raise ApiError(404, "Not Found")
 
     def _clock(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
         clock, m = self.mock.clock, req.method
-        if rest == [] and m == "GET":
-            pass
-        elif rest == ["advance"] and m == "POST":
-            seconds = self._num(self._json(req), "seconds")
-            if seconds < 0:
-                raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
-            clock.advance(seconds)
-        elif rest == ["set"] and m == "POST":
-            clock.set(self._num(self._json(req), "time"))
-        elif rest == ["freeze"] and m == "POST":
-            data = self._json(req)
-            clock.freeze(self._num(data, "at") if isinstance(data, dict) and "at" in data else None)
-        elif rest == ["unfreeze"] and m == "POST":
-            clock.unfreeze()
-        else:
-            raise ApiError(404, "Not Found")
+        try:
+            if rest == ["advance"] and m == "POST":
+                seconds = self._num(self._obj(req), "seconds")
+                if seconds < 0:
+                    raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
+                clock.advance(seconds)
+            elif rest == ["set"] and m == "POST":
+                clock.set(self._num(self._obj(req), "time"))
+            elif rest == ["freeze"] and m == "POST":
+                data = self._obj(req)
+                clock.freeze(self._num(data, "at") if "at" in data else None)
+            elif rest == ["unfreeze"] and m == "POST":
+                clock.unfreeze()
+            elif not (rest == [] and m == "GET"):
+                raise ApiError(404, "Not Found")
+        except ValueError as e:  # out of the clock's range
+            raise ApiError(400, f"bfl-mock admin API: {e}") from None
         self.mock.webhooks.wake()
         return HttpResponse.json(200, clock.snapshot())
 
@@ -181,14 +254,25 @@ class Admin:
             if len(rest) == 2 and m == "POST":
                 data = self._json(req)
                 data = data if isinstance(data, dict) else {}
+                # backend.force raises WaitFor while the image renders: the front end awaits it off the
+                # event loop and asks again, so other clients are never stalled behind a render.
                 if rest[1] == "complete":
-                    task = mock.complete(task_id)
+                    outcome = Outcome()
                 elif rest[1] == "fail":
-                    task = mock.fail(task_id, str(data.get("error", "Internal error during generation")))
+                    outcome = Outcome(status="Error", error=str(data.get("error", DEFAULT_ERROR)))
                 elif rest[1] == "moderate":
-                    task = mock.moderate(task_id, str(data.get("status", "Content Moderated")), data.get("reasons"))
+                    reasons = data.get("reasons")
+                    if reasons is not None and not (
+                        isinstance(reasons, list) and all(isinstance(r, str) for r in reasons)
+                    ):
+                        raise ApiError(400, "bfl-mock admin API: `reasons` must be a list of strings")
+                    try:
+                        outcome = moderation_outcome(str(data.get("status", "Content Moderated")), reasons)
+                    except ConfigError as e:
+                        raise ApiError(400, f"bfl-mock: {e}") from None
                 else:
                     raise ApiError(404, "Not Found")
+                task = mock.backend.force(task_id, outcome)
                 return HttpResponse.json(200, task.summary())
         except ApiError as e:
             if e.status == 404 and e.detail == "Task not found":

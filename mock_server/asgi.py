@@ -10,6 +10,7 @@ with a size limit (413 before the whole body is held in memory) and await image 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -113,18 +114,22 @@ async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) ->
 class MockASGI:
     """The lean ASGI application (no router: every path goes to the fake)."""
 
-    def __init__(self, mock: BflMock, *, close_on_shutdown: bool = True) -> None:
+    def __init__(self, mock: BflMock, *, close_on_shutdown: bool = True, access_log: Any = None) -> None:
         self.mock = mock
         self.close_on_shutdown = close_on_shutdown
+        self.access_log = access_log  # AccessLog or None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            start = time.perf_counter()
             resp = await handle_http(self.mock, scope, receive)
             if resp is None:
                 return
             await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers(resp)})
             await send({"type": "http.response.body", "body": resp.body})
+            if self.access_log is not None:
+                self.access_log.write(scope, resp, start)
         elif kind == "lifespan":
             while True:
                 message = await receive()
@@ -139,8 +144,59 @@ class MockASGI:
             await send({"type": "websocket.close", "code": 1000})
 
 
-def create_app(mock: BflMock, *, close_on_shutdown: bool = True) -> MockASGI:
-    return MockASGI(mock, close_on_shutdown=close_on_shutdown)
+class AccessLog:
+    """One line per request (``--access-log``), text or JSON lines, with nothing secret in it: no key, no
+    admin token, and the signature of a download link replaced by ``***``."""
+
+    def __init__(self, stream: Any, fmt: str = "text") -> None:
+        self.stream = stream
+        self.json = fmt == "json"
+
+    def write(self, scope: dict[str, Any], resp: HttpResponse, start: float) -> None:
+        import json
+
+        client = (scope.get("client") or ("-", 0))[0]
+        query = _redact_query(scope.get("query_string", b"").decode("latin-1"))
+        path = scope["path"] + (f"?{query}" if query else "")
+        ms = (time.perf_counter() - start) * 1000
+        if self.json:
+            line = json.dumps(
+                {
+                    "time": time.time(),
+                    "client": client,
+                    "method": scope["method"],
+                    "path": path[:2000],
+                    "status": resp.status,
+                    "bytes": len(resp.body),
+                    "ms": round(ms, 3),
+                }
+            )
+        else:
+            version = scope.get("http_version", "1.1")
+            line = (
+                f'{client} "{scope["method"]} {path[:2000]} HTTP/{version}" {resp.status} {len(resp.body)} {ms:.1f}ms'
+            )
+        try:
+            print(line, file=self.stream, flush=True)
+        except (OSError, ValueError):  # the stream is gone: logging never breaks serving
+            pass
+
+
+_SECRET_PARAMS = ("sig", "key", "token", "secret")
+
+
+def _redact_query(query: str) -> str:
+    if not query or not any(p in query for p in _SECRET_PARAMS):
+        return query
+    parts = []
+    for item in query.split("&"):
+        name, sep, _ = item.partition("=")
+        parts.append(f"{name}=***" if sep and name.lower() in _SECRET_PARAMS else item)
+    return "&".join(parts)
+
+
+def create_app(mock: BflMock, *, close_on_shutdown: bool = True, access_log: AccessLog | None = None) -> MockASGI:
+    return MockASGI(mock, close_on_shutdown=close_on_shutdown, access_log=access_log)
 
 
 def create_starlette_app(mock: BflMock, *, close_on_shutdown: bool = True) -> Starlette:

@@ -419,7 +419,7 @@ class BflBackend:
         fut = task.render
         if fut is not None and not fut.cancelled():
             exc = fut.exception()
-            if exc is not None and not isinstance(exc, imaging.InvalidImage):
+            if exc is not None and not isinstance(exc, (imaging.InvalidImage, LookupError)):
                 log.error("rendering task %s failed", task.id, exc_info=exc)
                 self.errors.append(exc)
         if task.webhook_url is not None:  # somebody may be waiting for it without polling
@@ -528,7 +528,19 @@ class BflBackend:
         return None
 
     def _advance(self, task: Task, now: float, polls: int) -> None:
-        """Move a Pending task forward to ``now``; raise WaitFor if finishing needs the render first."""
+        """Move a Pending task forward to ``now``; raise WaitFor if finishing needs the render first.
+
+        Whatever else goes wrong in one task's lifecycle ends that task in Error (recorded once), so a
+        poll, a listing or the scheduler never fails, or fails again, because of it.
+        """
+        try:
+            self._advance_unguarded(task, now, polls)
+        except WaitFor:
+            raise
+        except Exception as e:
+            self._fail_internally(task, e)
+
+    def _advance_unguarded(self, task: Task, now: float, polls: int) -> None:
         if task.terminal:
             return
         due, end = self._due(task, now, polls)
@@ -605,9 +617,6 @@ class BflBackend:
                     self._advance(task, now, task.polls)
                 except WaitFor:
                     continue  # _render_done ticks again
-                except Exception as e:  # one bad task must not stop the scheduler for every other task
-                    self._fail_internally(task, e)
-                    continue
                 if not task.terminal:
                     due_at = self.next_due(task)
                     if due_at is not None:
@@ -652,10 +661,9 @@ class BflBackend:
             task = self._lookup(task_id, self.clock.now())
             if task.terminal:
                 raise ApiError(409, f"task {task_id} is already {task.status}")
+            if outcome.status == "Ready" and task.render is not None and not task.render.done():
+                raise WaitFor(task.render)  # nothing changed yet: asking again after the wait is safe
             task.forced = outcome
-            fut = self._needs_render_wait(task)
-            if fut is not None:
-                raise WaitFor(fut)
             self._finish(task, self.clock.now())
             return task
 

@@ -6,15 +6,28 @@ Every option has an environment variable (``BFL_MOCK_<NAME>``), read when the co
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from mock_server.errors import ConfigError
+
+
+class CliError(Exception):
+    """A user error on the command line: printed as one line, exit 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line (``--help`` still shows everything)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 # A real 32x32 PNG (a dark square): small enough to paste, with edges for Canny.
 TINY_PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAPUlEQVR42mP88OEDAy0BEwONwagFoxZQDlhwSaioqJBk0J07d0bjYNSCUQtGLRi1YOhawDjaLhq1YNQCBgC24gjh2S6AywAAAABJRU5ErkJggg=="  # noqa: E501
@@ -24,9 +37,31 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get(f"BFL_MOCK_{name.upper()}", default)
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0 = any free port), not {value}")
+    return value
+
+
+def _url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"expected an origin such as http://localhost:8787, not {text!r}")
+    return text
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
 def _add_serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (BFL_MOCK_HOST, default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port, 0 = any free port (BFL_MOCK_PORT, default 8787)")
+    p.add_argument("--port", type=_port, default=None, help="port, 0 = any free port (BFL_MOCK_PORT, default 8787)")
     p.add_argument(
         "--api-key",
         action="append",
@@ -34,7 +69,9 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="accept only this x-key (repeatable; BFL_MOCK_API_KEYS=a,b). Default: any non-empty key",
     )
-    p.add_argument("--public-url", default=None, help="origin for polling_url/result URLs (BFL_MOCK_PUBLIC_URL)")
+    p.add_argument(
+        "--public-url", type=_url, default=None, help="origin for polling_url/result URLs (BFL_MOCK_PUBLIC_URL)"
+    )
     p.add_argument("--seed", type=int, default=None, help="reproducible ids, seeds and images (BFL_MOCK_SEED)")
     p.add_argument(
         "--progression",
@@ -73,7 +110,15 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="any other setting, e.g. --set retention_seconds=60 (see README)",
     )
-    p.add_argument("--log-level", default=None, help="uvicorn log level (default warning)")
+    p.add_argument("--log-level", default=None, choices=LOG_LEVELS, help="server log level (default warning)")
+    p.add_argument(
+        "--access-log",
+        nargs="?",
+        const="text",
+        default=None,
+        choices=("text", "json"),
+        help="one line per request on stdout, secrets redacted: text (default) or json lines",
+    )
 
 
 def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -94,10 +139,14 @@ def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         "strict_finetunes",
         "isolate_keys",
         "missing_key_status",
+        "access_log",
     ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if overrides.get("access_log"):
+        overrides["access_log_format"] = overrides["access_log"]
+        overrides["access_log"] = True
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep:
@@ -127,20 +176,33 @@ def _quiet_server_class() -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
-    from mock_server.asgi import create_app
+    from mock_server.asgi import AccessLog, create_app
     from mock_server.mock import BflMock
+    from mock_server.netguard import raise_fd_limit, uvicorn_config
 
     settings, extra = build_settings(args)
+    if settings.public_url:
+        _url(settings.public_url)  # also from the environment or a config file
     mock = BflMock(settings)
     mock.configure(extra)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as e:
+        sock.close()
+        mock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"port {settings.port} on {settings.host} is already in use: stop what uses it, or pick another "
+                "port (--port N, or --port 0 for any free one)"
+            ) from None
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e}") from None
     sock.listen(2048)  # connections queue from now on, so the printed URL works at once
+    raise_fd_limit()
     port = sock.getsockname()[1]
+    mock.bound_port, mock.bound_host = port, settings.host
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     base = settings.public_url or f"http://{host}:{port}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -148,7 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"bfl-mock {_version()} serving the FLUX.1 Canny [pro] finetune API at {base}", flush=True)
     print(
         f"  progression {settings.progression}, keys: {'any' if not settings.api_keys else len(settings.api_keys)},"
-        f" admin: {base}/_mock/, spec: {base}/openapi.json",
+        f" admin: {base}/_mock/, health: {base}/health, spec: {base}/openapi.json",
         flush=True,
     )
     print("  try:", flush=True)
@@ -161,8 +223,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "  then GET the polling_url it returns until status is Ready, and download result.sample. Ctrl-C stops.",
         flush=True,
     )
-    config = uvicorn.Config(
-        create_app(mock), log_level=args.log_level or "warning", access_log=False, timeout_graceful_shutdown=3
+    access = AccessLog(sys.stdout, settings.access_log_format) if settings.access_log else None
+    config = uvicorn_config(
+        create_app(mock, access_log=access),
+        settings,
+        log_level=args.log_level or "warning",
+        timeout_graceful_shutdown=3,
     )
     server = _quiet_server_class()(config)
 
@@ -270,11 +336,9 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bfl-mock", description="A local fake of BFL's FLUX.1 Canny [pro] finetune API."
-    )
+    parser = OneLineParser(prog="bfl-mock", description="A local fake of BFL's FLUX.1 Canny [pro] finetune API.")
     parser.add_argument("--version", action="version", version=f"bfl-mock {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = sub.add_parser("serve", help="run the fake API server")
     _add_serve_args(serve)
     serve.set_defaults(func=cmd_serve)
@@ -309,6 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"bfl-mock: configuration error: {e}", file=sys.stderr)
+        return 2
+    except CliError as e:
+        print(f"bfl-mock: {e}", file=sys.stderr)
         return 2
     except (FileNotFoundError, json.JSONDecodeError) as e:
         print(f"bfl-mock: {e}", file=sys.stderr)

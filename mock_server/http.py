@@ -19,6 +19,7 @@ from mock_server import validation as v
 from mock_server.backend import TaskNotFound, WaitFor, not_found_view
 from mock_server.delivery import RESULTS_PREFIX, AzureError
 from mock_server.errors import (
+    BODY_PARSE_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     ApiError,
@@ -103,6 +104,7 @@ class MockHTTP:
             "/v1/finetune_details": {"GET": self.finetune_details},
             "/v1/delete_finetune": {"POST": self.delete_finetune},
             "/openapi.json": {"GET": self.openapi},
+            "/health": {"GET": self.health},
         }
         self.prefix_routes: list[tuple[str, Callable[[HttpRequest], HttpResponse]]] = [
             (RESULTS_PREFIX, self.download),
@@ -122,11 +124,13 @@ class MockHTTP:
             resp = HttpResponse.json(422, {"detail": e.errors})
         except ConfigError as e:
             resp = HttpResponse.json(400, {"detail": f"bfl-mock: {e}"})
+        except RecursionError:  # nested deeper than the renderer can go: FastAPI's answer for such bodies
+            resp = HttpResponse.json(400, {"detail": BODY_PARSE_ERROR})
         except Exception as e:  # a bug in the fake: answer, log, and surface it to the test
-            log.error("bfl-mock internal error on %s %s\n%s", req.method, req.path, traceback.format_exc())
+            log.error("bfl-mock internal error on %s %s\n%s", req.method, req.path[:200], traceback.format_exc())
             self.backend.errors.append(e)
             resp = HttpResponse.json(500, {"detail": "Internal Server Error"})
-        if self.settings.edge_headers and not req.path.startswith((RESULTS_PREFIX, "/_mock")):
+        if self.settings.edge_headers and not req.path.startswith((RESULTS_PREFIX, "/_mock", "/health")):
             resp.headers.append(HSTS)
             if req.path != "/v1/get_result":  # the global edge (api.bfl.ai), as recorded
                 resp.headers += EDGE
@@ -280,6 +284,10 @@ class MockHTTP:
                 "timestamp": self.backend.finetunes.timestamp(now),
             },
         )
+
+    def health(self, req: HttpRequest) -> HttpResponse:
+        """For CI service containers and orchestrators: 200 while the fake serves (not a BFL endpoint)."""
+        return HttpResponse.json(200, {"status": "ok", "tasks": len(self.backend.tasks)})
 
     def openapi(self, req: HttpRequest) -> HttpResponse:
         if self._openapi is None:

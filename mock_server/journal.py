@@ -102,6 +102,19 @@ def summarize_body(
     return {"raw_length": len(body)}
 
 
+def redact_response(value: Any) -> Any:
+    """A 422 answer for the journal: a validation error *about* a secret field (``loc`` names it) echoes
+    the secret as ``input``, whatever its type; that input is redacted too."""
+    if isinstance(value, dict) and isinstance(value.get("detail"), list):
+        items = []
+        for item in value["detail"]:
+            if isinstance(item, dict) and any(str(p).lower() in SECRET_KEYS for p in item.get("loc") or []):
+                item = {**item, "input": "***"}
+            items.append(item)
+        value = {**value, "detail": items}
+    return redact_json(value)
+
+
 def _size(value: Any) -> int:
     """A cheap estimate of a (bounded) JSON value's size in bytes."""
     if isinstance(value, str):

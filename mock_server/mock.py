@@ -15,7 +15,7 @@ from mock_server.config import Settings
 from mock_server.errors import ApiError
 from mock_server.http import HttpRequest, HttpResponse, MockHTTP
 from mock_server.journal import Journal
-from mock_server.rules import Outcome, Rule
+from mock_server.rules import Outcome, Rule, moderation_outcome
 
 
 class BflMock:
@@ -27,6 +27,8 @@ class BflMock:
         self.backend = BflBackend(settings, clock=clock)
         self.clock = self.backend.clock
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
+        self.bound_port: int | None = None  # set by the server serving this fake (webhooks never call it)
+        self.bound_host: str | None = None
         self._extra: dict[str, Any] = {}  # config-file / marker sections, applied again on reset
         from mock_server.admin import Admin
         from mock_server.webhooks import WebhookDispatcher
@@ -72,7 +74,7 @@ class BflMock:
         return resp
 
     def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
-        if req.path.startswith("/_mock"):
+        if req.path.startswith("/_mock") or req.path == "/health":
             return
         entry = self.journal.new_entry(
             self.clock.now(),
@@ -207,18 +209,14 @@ class BflMock:
         self.close()
 
 
-def moderation_outcome(status: str, reasons: list[str] | None) -> Outcome:
-    return Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
-
-
 def _redacted_json(body: bytes) -> bytes:
     """A 422 echoes the request (``input``): journal it without its secrets."""
     import json
 
-    from mock_server.journal import redact_json
+    from mock_server.journal import redact_response
 
     try:
-        return json.dumps(redact_json(json.loads(body)), separators=(",", ":")).encode()
+        return json.dumps(redact_response(json.loads(body)), separators=(",", ":")).encode()
     except ValueError:
         return b""
 

@@ -109,6 +109,7 @@ def bfl_server(_bfl_live_server: Any, bfl_mock_settings: dict[str, Any]) -> Iter
         mock = server.mock = _new_mock(bfl_mock_settings)
     mock.url = server.url  # type: ignore[attr-defined]
     mock.base_url = server.url  # type: ignore[attr-defined]
+    mock.bound_port, mock.bound_host = server.port, server.host
     try:
         yield mock
     finally:

@@ -11,7 +11,7 @@ import itertools
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mock_server.config import Progression
@@ -55,7 +55,7 @@ def webhook_options(data: Any, where: str = "webhook") -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected an object such as {{\"drop\": true}}, not {data!r}")
+        raise ConfigError(f'{where}: expected an object such as {{"drop": true}}, not {data!r}')
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).strip().lower().replace("_", "-").replace("bad-signature", "bad-secret")
@@ -194,6 +194,14 @@ def _replace(o: Outcome, **kw: Any) -> Outcome:
     from dataclasses import replace
 
     return replace(o, **kw)
+
+
+def moderation_outcome(status: str, reasons: list[str] | None) -> Outcome:
+    """Request/Content Moderated with ``reasons`` (complete/fail/moderate from the control API)."""
+    outcome = Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
+    if outcome.status not in ("Request Moderated", "Content Moderated"):
+        raise ConfigError(f"moderate takes Request Moderated or Content Moderated, not {status!r}")
+    return outcome
 
 
 BUILTIN_SCENARIOS: dict[str, Outcome] = {

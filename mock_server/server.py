@@ -32,21 +32,28 @@ class ThreadedServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        return (
+            f"http://[{host}]:{self.port}" if ":" in host and not host.startswith("[") else f"http://{host}:{self.port}"
+        )
 
     def build_app(self) -> Any:
         return self.app
 
+    def build_config(self, app: Any) -> Any:
+        import uvicorn
+
+        return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+
     def start(self) -> ThreadedServer:
         import uvicorn
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.build_app(), log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(self.build_config(self.build_app()))
 
         def run() -> None:
             loop = asyncio.new_event_loop()
@@ -103,6 +110,17 @@ class LiveServer(ThreadedServer):
         from mock_server.asgi import create_app
 
         return create_app(_Proxy(self), close_on_shutdown=False)
+
+    def build_config(self, app: Any) -> Any:
+        from mock_server.netguard import uvicorn_config
+
+        return uvicorn_config(app, self.mock.settings, log_level="warning", lifespan="on")
+
+    def start(self) -> LiveServer:
+        super().start()
+        self.mock.bound_port = self.port  # webhooks never call the fake itself
+        self.mock.bound_host = self.host
+        return self
 
     def stop(self) -> None:
         try:

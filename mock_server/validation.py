@@ -138,25 +138,44 @@ def parse_body(body: bytes, content_type: str | None, *, strict_content_type: bo
     return body
 
 
-def jsonable(value: Any) -> Any:
-    """FastAPI's jsonable_encoder for what can appear in a validation error, minus its crashes.
-
-    Deviations (documented): undecodable bytes use U+FFFD instead of raising, and non-finite floats
-    (NaN, Infinity, 1e400) become null instead of making the real service answer 500.
-    """
+def _scalar(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (str, int, bool)) or value is None:
         return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, enum.Enum):
         return jsonable(value.value)
     return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """FastAPI's jsonable_encoder for what can appear in a validation error, minus its crashes.
+
+    Deviations (documented): undecodable bytes use U+FFFD instead of raising, and non-finite floats
+    (NaN, Infinity, 1e400) become null instead of making the real service answer 500. Iterative, so an
+    input nested as deep as ``json.loads`` accepts is echoed (as FastAPI does) instead of overflowing.
+    """
+    if not isinstance(value, (dict, list, tuple)):
+        return _scalar(value)
+    holder: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, holder, 0)]
+    while stack:
+        src, parent, key = stack.pop()
+        if isinstance(src, dict):
+            out: dict[str, Any] = {}
+            parent[key] = out
+            for k, v in src.items():
+                out[str(k)] = None  # keeps the order; filled in below
+                stack.append((v, out, str(k)))
+        elif isinstance(src, (list, tuple)):
+            items: list[Any] = [None] * len(src)
+            parent[key] = items
+            stack.extend((v, items, i) for i, v in enumerate(src))
+        else:
+            parent[key] = _scalar(src)
+    return holder[0]
 
 
 def errors_from(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import json
 import logging
-import ipaddress
 import re
 import socket
 import threading
@@ -139,9 +139,7 @@ def build_notification(
     return raw, headers
 
 
-INVALID_SECRET = (
-    "webhook_secret is not a valid HTTP header value (control characters, CR/LF or non-ASCII): not sent"
-)
+INVALID_SECRET = "webhook_secret is not a valid HTTP header value (control characters, CR/LF or non-ASCII): not sent"
 
 
 class InvalidSecret(ValueError):
@@ -531,11 +529,12 @@ class WebhookDispatcher:
         named = host.lower() in allow or any(e.startswith(".") and host.lower().endswith(e) for e in allow)
         if "loopback" in allow and not named and not all(ip.is_loopback for ip in ips):
             raise TargetRefused(f"{host} resolves to {addresses}, not only loopback addresses")
-        if not allow and not is_loopback(self.settings.host):
+        bound = getattr(self.mock, "bound_host", None) or self.settings.host
+        if not allow and not is_loopback(bound):
             bad = [str(ip) for ip in ips if ip.is_loopback or ip.is_link_local or ip.is_unspecified]
             if bad:
                 raise TargetRefused(
-                    f"{host} resolves to {bad}: a fake bound to {self.settings.host} does not call loopback or "
+                    f"{host} resolves to {bad}: a fake bound to {bound} does not call loopback or "
                     "link-local addresses unless webhook_allow lists them"
                 )
 
