@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz smoke clean
+.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz attack smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,11 +51,16 @@ soak: $(STAMP)
 fuzz: $(STAMP)
 	$(PY) scripts/fuzz.py $(ARGS)
 
+# Issue 11's hostile inputs against `bfl-mock serve --host 0.0.0.0`: RSS before/after per phase (reports/attack.json)
+attack: $(STAMP)
+	$(PY) scripts/attack.py $(ARGS)
+
 # CI: a short version of each, so none of them can rot (seconds, not minutes).
 smoke: $(STAMP) wrk
 	$(PY) scripts/bench.py --quick --only http,inprocess
 	$(PY) scripts/soak.py --quick
 	$(PY) scripts/fuzz.py --quick
+	$(PY) scripts/attack.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from mock_server import validation as v
 from mock_server.backend import TaskNotFound, WaitFor, not_found_view
@@ -147,6 +147,7 @@ class MockHTTP:
             alt = req.path[:-1] if req.path.endswith("/") else req.path + "/"
             if alt in self.routes:  # Starlette's redirect_slashes, as FastAPI serves it
                 location = req.origin + alt + (f"?{req.query_string}" if req.query_string else "")
+                location = quote(location, safe=":/?#[]@!$&'()*+,;=%")  # a header carries ASCII only
                 return HttpResponse(307, b"", [("location", location)])
             raise ApiError(404, NOT_FOUND)
         handler = methods.get(req.method)

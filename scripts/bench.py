@@ -65,9 +65,9 @@ def start_server(cmd: list[str], env: dict[str, str] | None = None) -> tuple[sub
     proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.time() + 30
     while time.time() < deadline and proc.poll() is None:
-        m = re.search(r"(http://127\.0\.0\.1:\d+)", Path(log.name).read_text(errors="replace"))
+        m = re.search(r"http://(?:127\.0\.0\.1|0\.0\.0\.0)(:\d+)", Path(log.name).read_text(errors="replace"))
         if m:
-            url = m.group(1)
+            url = "http://127.0.0.1" + m.group(1)
             for _ in range(200):
                 try:
                     with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1):

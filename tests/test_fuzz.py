@@ -3,12 +3,16 @@ never a 5xx, never an unhandled exception inside it. ``make fuzz`` runs it with 
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import json
 import os
 
 from bfl_helpers import body as valid_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from mock_server.http import HttpRequest
 from mock_server.mock import BflMock
@@ -82,13 +86,71 @@ admin_bodies = st.fixed_dictionaries(
 )
 
 
+@functools.cache
+def hostile_images() -> tuple[str, ...]:
+    """Images that are small on the wire and huge in pixels: thin, wide, over the cap."""
+    out = []
+    for size in ((1, 5_000_000), (20_000, 16), (5_000, 5_000)):
+        buf = io.BytesIO()
+        Image.new("L", size, 128).save(buf, "PNG")
+        out.append(base64.b64encode(buf.getvalue()).decode())
+    return tuple(out)
+
+
+CONTROL = "".join(chr(c) for c in range(32)) + "\x7f\u20ac\ud800"
+hostile_strings = st.one_of(
+    st.lists(st.sampled_from([*CONTROL, "a", "\r\n", ":"]), max_size=30).map("".join),
+    st.sampled_from(["s3cr3t\r\nX-Injected: yes\r\nTransfer-Encoding: chunked", "s\u20accret", "x" * 100_000]),
+)
+
+
+def nested(depth: int, leaf: str = "1") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+@st.composite
+def hostile(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
+    """Deep nesting, huge keys, control characters in every string field, thin or huge images, bad rules."""
+    shape = draw(st.sampled_from(["deep", "key", "strings", "image", "rule"]))
+    headers: dict[str, str] = {"content-type": "application/json", "x-key": "fuzz"}
+    if shape == "deep":
+        depth = draw(st.sampled_from([100, 600, 990, 1500, 20_000]))
+        field = draw(st.sampled_from(["prompt", "seed", "webhook_secret", "match", "outcome"]))
+        return f'{{"finetune_id":"x","control_image":"aa","{field}":{nested(depth)}}}'.encode(), headers
+    if shape == "key":
+        headers["x-key"] = draw(st.sampled_from(["k" * 1_000_000, "k\u20ac", "k\r\nx: y", ""]))
+        return json.dumps(valid_body()).encode(), headers
+    if shape == "strings":
+        fields = ["prompt", "finetune_id", "webhook_url", "webhook_secret", "output_format", "control_image"]
+        overrides = {f: draw(hostile_strings) for f in draw(st.lists(st.sampled_from(fields), max_size=6))}
+        return json.dumps(valid_body(**overrides)).encode("utf-8", "surrogatepass"), headers
+    if shape == "image":
+        return json.dumps(valid_body(control_image=draw(st.sampled_from(hostile_images())))).encode(), headers
+    outcome = draw(
+        st.sampled_from(
+            [
+                {"webhook": {"early": "abc"}},
+                {"webhook": {"delay": 1e308}},
+                {"webhook": "drop"},
+                {"http_status": 503, "headers": {"Retry-After": "\u20ac"}},
+                {"http_status": 503, "headers": {"X\r\nY": "1"}},
+                {"latency": {"poll": [5, 1]}},
+            ]
+        )
+    )
+    return json.dumps({"match": {}, "outcome": outcome}).encode(), headers
+
+
 @st.composite
 def requests(draw: st.DrawFn) -> HttpRequest:
     headers = draw(st.dictionaries(header_names, text, max_size=5))
     if draw(st.booleans()):
         headers.setdefault("x-key", "fuzz")
-    kind = draw(st.sampled_from(["bytes", "json", "admin", "valid"]))
-    if kind == "bytes":
+    kind = draw(st.sampled_from(["bytes", "json", "admin", "valid", "hostile"]))
+    if kind == "hostile":
+        payload, extra = draw(hostile())
+        headers.update(extra)
+    elif kind == "bytes":
         payload = draw(st.binary(max_size=200))
     elif kind == "admin":
         payload = json.dumps(draw(admin_bodies)).encode()
@@ -115,8 +177,12 @@ def requests(draw: st.DrawFn) -> HttpRequest:
             allow_nan=True,
         ).encode()
     return HttpRequest(
-        method=draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"])),
-        path=draw(st.one_of(st.sampled_from(PATHS), text.map(lambda t: "/" + t))),
+        method=draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]))
+        if kind != "hostile"
+        else "POST",
+        path=draw(st.one_of(st.sampled_from(PATHS), text.map(lambda t: "/" + t)))
+        if kind != "hostile"
+        else draw(st.sampled_from(["/v1/flux-pro-1.0-canny-finetuned", "/_mock/rules", "/v1/get_result"])),
         query_string=draw(
             st.one_of(
                 st.just(""),
@@ -147,6 +213,9 @@ def test_no_request_gives_a_5xx_or_an_internal_error():
             "service-unavailable",
         ), (req, resp.status, resp.body[:300])
         assert not mock.backend.errors, (req, mock.backend.errors)
+        for name, value in resp.headers:  # every header can go on the wire (uvicorn would 500 otherwise)
+            assert "\r" not in value and "\n" not in value, (name, value)
+            value.encode("latin-1")
 
     try:
         check()
