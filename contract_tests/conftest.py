@@ -8,6 +8,7 @@ key from ``BFL_API_KEY``; only free calls unless ``--bfl-budget N`` allows N pai
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,6 @@ import pytest
 
 from mock_server.contract import LIVE_URL, Budget, BudgetExhausted, Recorder, drift, render_report
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("bfl-contract", "bfl-mock contract kit")
@@ -28,12 +27,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bfl-record", action="store_true", help="record exchanges (scrubbed) into fixtures/recordings/")
     g.addoption("--bfl-report", default=None, help="write a report: FILE.md or FILE.json")
     g.addoption("--bfl-drift-live", action="store_true", help="include BFL's live OpenAPI in the drift report")
+    g.addoption(
+        "--bfl-strict-settings",
+        action="store_true",
+        help="a bfl-mock target's deliberate, configured deviations (e.g. strict_finetunes=false) count as DIFFERS",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(name, evidence): the real-API behaviour a contract test checks")
     config.addinivalue_line("markers", "paid: needs paid submits on a live target")
     config.addinivalue_line("markers", "local_only: needs to reach a receiver on this machine (webhooks)")
+    config.addinivalue_line(
+        "markers",
+        "requires_setting(**settings): on a bfl-mock target, the real behaviour needs these settings; "
+        "otherwise the test reports a deliberate deviation instead of running",
+    )
     config._bfl_results = []  # type: ignore[attr-defined]
 
 
@@ -47,6 +56,7 @@ class Target:
     mock: Any = None  # the BflMock when in-process
     recorder: Recorder | None = None
     notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] | None = None  # a bfl-mock target's own settings (GET /_mock/config)
 
     @property
     def charges(self) -> bool:
@@ -103,15 +113,46 @@ def target(request: pytest.FixtureRequest):
     else:
         client = httpx.Client(base_url=opt, event_hooks=hooks, timeout=60)
         t = Target("url", opt.rstrip("/"), client, "contract-key", Budget(None), None, recorder)
+        t.settings = _bfl_mock_settings(client)
+        if t.settings is not None:
+            t.notes.append("the target is a bfl-mock server: its configured deviations are reported as such")
+    if mock is not None:
+        t.settings = mock.settings.to_dict()
     request.config._bfl_target = t  # type: ignore[attr-defined]
     yield t
     client.close()
     if mock is not None:
         mock.close()
     if recorder is not None:
-        path = recorder.write(Path(os.environ.get("BFL_RECORD_DIR", ROOT / "fixtures" / "recordings")), t.name)
+        path = recorder.write(Path(os.environ.get("BFL_RECORD_DIR") or Path.cwd() / "fixtures" / "recordings"), t.name)
         if path:
             t.notes.append(f"recorded {len(recorder.interactions)} exchange(s) to {path}")
+
+
+def _bfl_mock_settings(client: httpx.Client) -> dict[str, Any] | None:
+    """Ask a URL target whether it is a bfl-mock and how it is set (admin token from BFL_MOCK_ADMIN_TOKEN)."""
+    token = os.environ.get("BFL_MOCK_ADMIN_TOKEN")
+    try:
+        r = client.get("/_mock/config", headers={"Authorization": f"Bearer {token}"} if token else {})
+        data = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "strict_finetunes" in data else None
+
+
+@pytest.fixture(autouse=True)
+def _configured_deviation(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("requires_setting")
+    if marker is None or request.config.getoption("--bfl-strict-settings"):
+        return
+    t = request.getfixturevalue("target")
+    if t.settings is None:
+        return
+    off = {k: t.settings.get(k) for k, v in marker.kwargs.items() if t.settings.get(k) != v}
+    if off:
+        setting = ", ".join(f"{k}={json.dumps(v)}" for k, v in off.items())
+        request.node._bfl_deviation = setting  # type: ignore[attr-defined]
+        pytest.skip(f"deviates by setting `{setting}` (a configured choice of this bfl-mock, not drift)")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -132,7 +173,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any):
             "behaviour": marker.args[0],
             "evidence": marker.kwargs.get("evidence", "?"),
             "test": item.nodeid,
-            "outcome": "agrees" if rep.passed else "DIFFERS" if rep.failed else "not run",
+            "outcome": "agrees"
+            if rep.passed
+            else "DIFFERS"
+            if rep.failed
+            else "deviates"
+            if getattr(item, "_bfl_deviation", None)
+            else "not run",
             "detail": detail,
         }
     )
@@ -148,7 +195,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     seen: dict[str, dict[str, Any]] = {}
     for r in results:  # one line per behaviour: DIFFERS wins over agrees over not run
         prev = seen.get(r["behaviour"])
-        rank = {"DIFFERS": 2, "agrees": 1, "not run": 0}
+        rank = {"DIFFERS": 3, "deviates": 2, "agrees": 1, "not run": 0}
         if prev is None or rank[r["outcome"]] > rank[prev["outcome"]]:
             seen[r["behaviour"]] = r
     for r in seen.values():
@@ -159,6 +206,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = config.getoption("--bfl-report")
     if report:
         findings = drift(live_openapi=_live_openapi() if config.getoption("--bfl-drift-live") else None)
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(
             render_report(
                 list(seen.values()),
@@ -183,7 +231,7 @@ def oracle():
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from contract_tests.oracle import oracle_app
+    from .oracle import oracle_app
 
     with TestClient(oracle_app(), raise_server_exceptions=False) as client:
         yield client

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_tests.strategies import bodies, raw_payloads
+from .strategies import bodies, raw_payloads
 
 EXAMPLES = int(os.environ.get("BFL_CONTRACT_EXAMPLES", "300"))
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"

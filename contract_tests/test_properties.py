@@ -93,6 +93,7 @@ def test_missing_key(target):
 
 
 @pytest.mark.behaviour("S7 unknown finetune -> 400 Finetune not found or not ready", evidence="high")
+@pytest.mark.requires_setting(strict_finetunes=True)
 def test_unknown_finetune(target):
     target.paid("a submit with an unknown finetune")
     r = target.client.post(

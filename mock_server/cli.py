@@ -13,9 +13,11 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from mock_server.errors import ConfigError
+from mock_server.testing import TINY_PNG_B64
 
 
 class CliError(Exception):
@@ -27,10 +29,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# A real 32x32 PNG (a dark square): small enough to paste, with edges for Canny.
-TINY_PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAPUlEQVR42mP88OEDAy0BEwONwagFoxZQDlhwSaioqJBk0J07d0bjYNSCUQtGLRi1YOhawDjaLhq1YNQCBgC24gjh2S6AywAAAABJRU5ErkJggg=="  # noqa: E501
 
 
 def _env(name: str, default: Any = None) -> Any:
@@ -245,21 +243,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+CANNY_FORMATS = (".png", ".jpg", ".jpeg")
+
+
+def _threshold(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"must be 0-500 (the endpoint's range), not {value}")
+    return value
+
+
 def cmd_canny(args: argparse.Namespace) -> int:
     import cv2
 
     from mock_server import imaging
 
-    with open(args.image, "rb") as fh:
-        data = fh.read()
+    out = Path(args.output or "canny.png")
+    if out.suffix.lower() not in CANNY_FORMATS:
+        raise CliError(f"-o {out}: the edge map is written as PNG or JPEG (.png, .jpg, .jpeg)")
+    if not out.parent.is_dir():
+        raise CliError(f"-o {out}: folder {out.parent} does not exist")
+    try:
+        data = Path(args.image).read_bytes()
+    except OSError as e:
+        raise CliError(f"{args.image}: {e.strerror or e}") from None
     try:
         im = imaging.load_rgb(data, imaging_max_pixels())
     except imaging.InvalidImage as e:
-        print(f"error: {args.image}: {imaging.INVALID_IMAGE} ({e.reason})", file=sys.stderr)
-        return 2
+        raise CliError(f"{args.image}: {imaging.INVALID_IMAGE} ({e.reason})") from None
     edges = imaging.canny_edges(im, args.low, args.high)
-    out = args.output or "canny.png"
-    cv2.imwrite(out, edges)
+    ok, buf = cv2.imencode(out.suffix.lower(), edges)
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 edge map
+        raise CliError(f"-o {out}: could not encode the edge map")
+    try:
+        out.write_bytes(buf.tobytes())
+    except OSError as e:
+        raise CliError(f"-o {out}: {e.strerror or e}") from None
     h, w = edges.shape
     print(
         f"{args.image}: {im.size[0]}x{im.size[1]} -> edge map {w}x{h} "
@@ -280,7 +302,7 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from mock_server.webhooks import build_notification, load_profiles
+    from mock_server.webhooks import InvalidSecret, build_notification, load_profiles
 
     profiles = load_profiles()
     if args.profile not in profiles:
@@ -303,23 +325,26 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
         details = {"error": "Internal error during generation"}
     else:
         details = {"Moderation Reasons": ["Safety Filter"]}
-    body, headers = build_notification(
-        profiles[args.profile],
-        task_id=task_id,
-        status=args.status,
-        result=result,
-        details=details,
-        secret=args.secret,
-        now=now,
-        forge=args.forge,
-    )
+    try:
+        body, headers = build_notification(
+            profiles[args.profile],
+            task_id=task_id,
+            status=args.status,
+            result=result,
+            details=details,
+            secret=args.secret,
+            now=now,
+            forge=args.forge,
+        )
+    except InvalidSecret as e:
+        raise CliError(f"--secret: {e}") from None
     print(f"POST {args.url}  ({'FORGED ' if args.forge else ''}{args.profile} profile)")
     for k, val in headers.items():
         print(f"  {k}: {val}")
     print(f"  {body.decode()}")
     try:
         resp = httpx.post(args.url, content=body, headers=headers, timeout=args.timeout, trust_env=False)
-    except httpx.HTTPError as e:
+    except (httpx.HTTPError, ValueError) as e:  # unreachable, or not a URL at all
         print(f"-> failed: {type(e).__name__}: {e}")
         return 1
     print(f"-> {resp.status_code} {resp.reason_phrase}")
@@ -342,20 +367,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the fake API server")
     _add_serve_args(serve)
     serve.set_defaults(func=cmd_serve)
-    canny = sub.add_parser("canny", help="preview the edge map the API will condition on")
-    canny.add_argument("image")
-    canny.add_argument("--low", type=int, default=50)
-    canny.add_argument("--high", type=int, default=200)
-    canny.add_argument("-o", "--output", default=None)
+    canny = sub.add_parser(
+        "canny",
+        help="preview the edge map the API will condition on",
+        description="Run BFL's reference Canny preprocessing (resize to the output size, cv2.Canny on RGB) on "
+        "an image and write the edge map the fake renders from.",
+    )
+    canny.add_argument("image", help="a PNG/JPEG/WebP control image")
+    canny.add_argument("--low", type=_threshold, default=50, help="canny_low_threshold, 0-500 (default 50)")
+    canny.add_argument("--high", type=_threshold, default=200, help="canny_high_threshold, 0-500 (default 200)")
+    canny.add_argument("-o", "--output", default=None, help="where to write it: .png/.jpg (default canny.png)")
     canny.set_defaults(func=cmd_canny)
-    sw = sub.add_parser("send-webhook", help="send one realistic webhook notification to a receiver")
-    sw.add_argument("url")
-    sw.add_argument("--secret", default=None)
-    sw.add_argument("--profile", default="bfl")
-    sw.add_argument("--status", default="Ready", choices=["Ready", "Error", "Request Moderated", "Content Moderated"])
+    sw = sub.add_parser(
+        "send-webhook",
+        help="send one realistic webhook notification to a receiver",
+        description="POST one notification shaped like a finished task's webhook to URL and print both sides "
+        "(exit 0 on a 2xx answer).",
+    )
+    sw.add_argument("url", help="your receiver, e.g. http://127.0.0.1:8000/webhook")
+    sw.add_argument("--secret", default=None, help="webhook_secret to send (default: none)")
+    sw.add_argument("--profile", default="bfl", help="bfl (default: X-Webhook-Secret) or hmac (X-BFL-Signature)")
+    sw.add_argument(
+        "--status",
+        default="Ready",
+        choices=["Ready", "Error", "Request Moderated", "Content Moderated"],
+        help="the finished task's status (default Ready)",
+    )
     sw.add_argument("--forge", action="store_true", help="send a wrong secret / signature")
-    sw.add_argument("--task-id", default=None)
-    sw.add_argument("--timeout", type=float, default=10.0)
+    sw.add_argument("--task-id", default=None, help="task id in the payload (default: a new uuid4)")
+    sw.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the receiver (default 10)")
     sw.set_defaults(func=cmd_send_webhook)
     try:
         from mock_server.contract import add_contract_parser

@@ -317,10 +317,73 @@ def add_contract_parser(sub: Any) -> None:
     p.add_argument("--drift", action="store_true", help="only compare schemas/ with the published references")
     p.add_argument("--drift-live", action="store_true", help="also fetch https://api.bfl.ai/openapi.json")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
+    p.add_argument(
+        "--strict-settings",
+        action="store_true",
+        help="count a bfl-mock target's configured deviations (e.g. strict_finetunes=false) as DIFFERS (exit 1)",
+    )
     p.set_defaults(func=cmd_contract)
 
 
+class PreflightError(Exception):
+    """The run cannot work: said in one line, before any request (and so before any paid call)."""
+
+
+def _writable(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PreflightError(f"{what} {path} cannot be created: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK):
+        raise PreflightError(f"{what} {path} is not writable")
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Everything that would make the run fail or waste paid calls, checked first."""
+    target = args.target
+    if target not in ("inprocess", "live"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise PreflightError(f"--target must be inprocess, live or an http(s):// URL, not {target!r}")
+    if target == "live" and not os.environ.get("BFL_API_KEY"):
+        raise PreflightError("--target live needs your API key in BFL_API_KEY (free calls only unless --budget N)")
+    if args.budget < 0:
+        raise PreflightError("--budget is a number of paid submits (0 or more)")
+    if args.report:
+        if not args.report.endswith((".md", ".json")):
+            raise PreflightError(f"--report takes FILE.md or FILE.json, not {args.report!r}")
+        _writable(Path(args.report).resolve().parent, "the report's folder")
+    if args.record:
+        _writable(Path(os.environ.get("BFL_RECORD_DIR") or Path.cwd() / "fixtures" / "recordings"), "--record folder")
+    if target == "inprocess":
+        return
+    import httpx
+
+    base = os.environ.get("BFL_LIVE_BASE_URL", LIVE_URL) if target == "live" else target
+    try:  # a free call: polling an unknown id costs nothing on the real API
+        httpx.get(f"{base.rstrip('/')}/v1/get_result", params={"id": "bfl-mock-preflight"}, timeout=10)
+    except httpx.HTTPError as e:
+        raise PreflightError(f"cannot reach {base}: {type(e).__name__}: {e}") from None
+
+
 def cmd_contract(args: argparse.Namespace) -> int:
+    try:
+        import hypothesis  # noqa: F401
+        import pytest
+    except ImportError as e:
+        print(
+            f"bfl-mock contract needs the contract extra ({e.name} is missing): pip install 'bfl-mock[contract]'",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.drift:
+        try:
+            preflight(args)
+        except PreflightError as e:
+            print(f"bfl-mock contract: {e}", file=sys.stderr)
+            return 2
     if args.drift:
         findings = drift(live_openapi=fetch_live_openapi() if args.drift_live else None)
         for f in findings:
@@ -330,6 +393,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
             )
         print(f"{len(findings)} drift finding(s)")
         if args.report:
+            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             Path(args.report).write_text(
                 render_report(
                     [],
@@ -351,6 +415,8 @@ def cmd_contract(args: argparse.Namespace) -> int:
         f"--bfl-budget={args.budget}",
         "-o",
         "addopts=",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",  # httpx (and so anyio's plugin) is imported already
     ]
     if args.record:
         argv.append("--bfl-record")
@@ -358,6 +424,8 @@ def cmd_contract(args: argparse.Namespace) -> int:
         argv.append(f"--bfl-report={args.report}")
     if args.drift_live:
         argv.append("--bfl-drift-live")
+    if args.strict_settings:
+        argv.append("--bfl-strict-settings")
     if args.keyword:
         argv += ["-k", args.keyword]
     os.environ.setdefault("BFL_CONTRACT_EXAMPLES", "200")

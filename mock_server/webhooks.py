@@ -586,6 +586,8 @@ class WebhookDispatcher:
                 pass
         for t in list(inflight):
             t.cancel()
+        if inflight:  # let them finish cancelling, so closing the loop destroys no pending task
+            await asyncio.wait(list(inflight), timeout=2)
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
         """At most ``webhook_per_host`` deliveries in flight to one host:port, so a receiver that never

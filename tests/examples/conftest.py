@@ -1,8 +1,9 @@
 import pytest
-from bfl_helpers import small_control
+
+from mock_server.testing import control_image
 
 
 @pytest.fixture
 def control_b64() -> str:
     """A 256x256 control image (the official SDK refuses sides under 256 px)."""
-    return small_control(256)
+    return control_image(256)
