@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz attack smoke clean
+.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ fuzz: $(STAMP)
 # Issue 11's hostile inputs against `bfl-mock serve --host 0.0.0.0`: RSS before/after per phase (reports/attack.json)
 attack: $(STAMP)
 	$(PY) scripts/attack.py $(ARGS)
+
+# The built wheel, installed (not editable) into a venv outside the repo, running the README from an empty folder.
+wheel-check: $(STAMP)
+	$(PY) scripts/wheel_check.py
 
 # CI: a short version of each, so none of them can rot (seconds, not minutes).
 smoke: $(STAMP) wrk

@@ -74,9 +74,38 @@ INDEX = {
 }
 
 
+class BodySchemas:
+    """``schemas/admin.json``: every admin body is validated against its published JSON Schema first, so the
+    400 names the field (``body.outcome.webhook.early``) exactly as the schema documents it."""
+
+    def __init__(self, schema_dir: str | None) -> None:
+        from jsonschema import Draft202012Validator
+
+        from mock_server.schemas import load_schema
+
+        doc = load_schema("admin", schema_dir)
+        self._validators = {
+            name: Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": doc["$defs"]}) for name in doc["$defs"]
+        }
+
+    def check(self, name: str, data: Any) -> None:
+        from jsonschema.exceptions import best_match
+
+        error = best_match(self._validators[name].iter_errors(data))
+        if error is not None:
+            where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+            raise ApiError(400, f"bfl-mock admin API: {where}: {error.message} (schema {name} in /openapi.json)")
+
+
 class Admin:
     def __init__(self, mock: BflMock) -> None:
         self.mock = mock
+        self.schemas = BodySchemas(mock.settings.schema_dir)
+
+    def _body(self, req: HttpRequest, schema: str) -> Any:
+        data = self._json(req)
+        self.schemas.check(schema, data)
+        return data
 
     def _authorize(self, req: HttpRequest) -> None:
         if req.headers.get("user-agent", "").startswith(WEBHOOK_USER_AGENT):
@@ -147,7 +176,8 @@ class Admin:
             if parts[:1] == ["rules"]:
                 return self._rules(req, parts[1:])
             if parts[:1] == ["scenarios"] and len(parts) == 2 and m in ("PUT", "POST"):
-                return ok({"name": parts[1], "outcome": mock.scenario(parts[1], self._json(req)).to_dict()})
+                outcome = self._body(req, "MockScenario")
+                return ok({"name": parts[1], "outcome": mock.scenario(parts[1], outcome).to_dict()})
             if parts[:1] == ["tasks"]:
                 return self._tasks(req, parts[1:])
             if parts == ["requests"]:
@@ -173,19 +203,14 @@ class Admin:
                 if m == "GET":
                     return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
                 if m in ("PUT", "POST"):
-                    data = self._json(req)
-                    if not isinstance(data, dict):
-                        raise ApiError(400, 'bfl-mock admin API: body must be an object {"credits": number}')
-                    mock.set_credits(parts[1], self._num(data, "credits"))
+                    mock.set_credits(parts[1], self._num(self._body(req, "MockCredits"), "credits"))
                     return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
             if parts[:1] == ["finetunes"]:  # X-Mock-Key: that account's view; else the shared catalogue
                 ft = mock.finetunes
                 if m == "GET" and len(parts) == 1:
                     return ok({"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
                 if m in ("PUT", "POST") and len(parts) == 2:
-                    details = self._json(req)
-                    if not isinstance(details, dict):
-                        raise ApiError(400, "bfl-mock admin API: finetune details must be an object")
+                    details = self._body(req, "MockFinetune")
                     item = ft.add(parts[1], **details) if scope is None else ft.add_for(scope, parts[1], details)
                     return ok({"finetune_id": parts[1], "details": item})
                 if m == "DELETE" and len(parts) == 2:
@@ -203,9 +228,9 @@ class Admin:
                     raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
                 clock.advance(seconds)
             elif rest == ["set"] and m == "POST":
-                clock.set(self._num(self._obj(req), "time"))
+                clock.set(self._num(self._body(req, "MockClockSet"), "time"))
             elif rest == ["freeze"] and m == "POST":
-                data = self._obj(req)
+                data = self._body(req, "MockClockFreeze") or {}
                 clock.freeze(self._num(data, "at") if "at" in data else None)
             elif rest == ["unfreeze"] and m == "POST":
                 clock.unfreeze()
@@ -221,7 +246,7 @@ class Admin:
         if rest == [] and m == "GET":
             return HttpResponse.json(200, {"rules": [r.to_dict() for r in rules.list()]})
         if rest == [] and m == "POST":
-            data = self._json(req)
+            data = self._body(req, "MockRules")
             items = data if isinstance(data, list) else [data]
             if not all(isinstance(i, dict) for i in items):
                 raise ApiError(400, "bfl-mock admin API: a rule is an object {match, outcome}")
@@ -252,8 +277,9 @@ class Admin:
             if len(rest) == 1 and m == "GET":
                 return HttpResponse.json(200, mock.task(task_id).summary())
             if len(rest) == 2 and m == "POST":
-                data = self._json(req)
-                data = data if isinstance(data, dict) else {}
+                data = self._json(req) or {}
+                if rest[1] in ("fail", "moderate"):
+                    self.schemas.check("MockTaskFail" if rest[1] == "fail" else "MockTaskModerate", data)
                 # backend.force raises WaitFor while the image renders: the front end awaits it off the
                 # event loop and asks again, so other clients are never stalled behind a render.
                 if rest[1] == "complete":

@@ -53,6 +53,7 @@ class Clock:
 
     # -- reading
     def now(self) -> float:
+        """The fake's time (epoch seconds)."""
         frozen = self._frozen_at
         return frozen if frozen is not None else time.time() + self._offset
 
@@ -62,6 +63,7 @@ class Clock:
 
     # -- moving
     def advance(self, seconds: float) -> float:
+        """Move time forward (tasks finish, links expire, webhook retries fall due); returns the new time."""
         if not seconds >= 0:  # also rejects NaN
             raise ValueError("the clock only moves forward: seconds must be >= 0")
         check_time(self.now() + seconds)
@@ -74,6 +76,7 @@ class Clock:
         return self.now()
 
     def set(self, timestamp: float) -> float:
+        """Jump to ``timestamp`` (epoch seconds, up to year 9000)."""
         timestamp = check_time(timestamp)
         with self._lock:
             if self._frozen_at is not None:
@@ -84,6 +87,7 @@ class Clock:
         return self.now()
 
     def freeze(self, at: float | None = None) -> float:
+        """Stop time (at ``at`` or now): it then moves only by ``advance``/``set`` (the plugin's default)."""
         if at is not None:
             at = check_time(at)
         with self._lock:
@@ -92,6 +96,7 @@ class Clock:
         return self.now()
 
     def unfreeze(self) -> float:
+        """Let time run again from where it stands."""
         with self._lock:
             if self._frozen_at is not None:
                 self._offset = self._frozen_at - time.time()

@@ -246,6 +246,8 @@ class Journal:
         api_key: str | None = None,
         limit: int | None = None,
     ) -> list[Entry]:
+        """Entries matching every given criterion, oldest first (``path`` may end with ``*``; ``api_key``
+        compares fingerprints; ``limit`` keeps the newest N)."""
         with self._lock:
             items = list(self._entries)
         out = [
@@ -267,4 +269,5 @@ class Journal:
 
     @property
     def last(self) -> Entry | None:
+        """The newest entry (``.status``, ``.body``, ``.response``, ``.headers``, ``.task_id``), or None."""
         return self._entries[-1] if self._entries else None

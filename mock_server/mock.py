@@ -13,9 +13,11 @@ from mock_server.backend import BflBackend, Task, WaitFor
 from mock_server.clock import Clock
 from mock_server.config import Settings
 from mock_server.errors import ApiError
+from mock_server.finetunes import FinetuneRegistry
 from mock_server.http import HttpRequest, HttpResponse, MockHTTP
 from mock_server.journal import Journal
-from mock_server.rules import Outcome, Rule, moderation_outcome
+from mock_server.moderation import Moderator
+from mock_server.rules import Outcome, Rule, RuleSet, moderation_outcome
 
 
 class BflMock:
@@ -56,6 +58,7 @@ class BflMock:
         return resp
 
     async def serve_async(self, req: HttpRequest) -> HttpResponse:
+        """Answer one request, awaiting background work off the event loop (the ASGI path)."""
         import asyncio
 
         start = time.perf_counter()
@@ -101,7 +104,8 @@ class BflMock:
 
     # ------------------------------------------------------------------ control surface
     def reset(self, api_key: str | None = None) -> None:
-        """Back to a fresh fake: tasks, accounts, run-time rules, journal, webhooks (settings stay).
+        """Back to a fresh fake: tasks, accounts, rules, scenarios, finetunes, moderation, clock, journal,
+        webhooks, as a new fake with the same settings and configuration would be.
 
         With ``api_key``, only that key's tasks, account, journal entries and webhooks (rules stay).
         """
@@ -125,11 +129,13 @@ class BflMock:
             self._extra = {k: v for k, v in {**self._extra, **extra}.items() if v is not None}
 
     def close(self) -> None:
+        """Stop the webhook worker and render threads; remove spilled results."""
         self.webhooks.close()
         self.backend.close()
 
     @property
-    def rules(self):
+    def rules(self) -> RuleSet:
+        """The rules, in order: ``.list()``, ``.add(dict)``, ``.remove(id)``, ``.clear()``."""
         return self.backend.rules
 
     def add_rule(
@@ -146,26 +152,33 @@ class BflMock:
             {"match": match or {}, "outcome": outcome or {}, "name": name, "times": times}, first=first
         )
 
-    def scenario(self, name: str, outcome: dict[str, Any] | Outcome) -> Outcome:
+    def scenario(self, name: str, outcome: dict[str, Any] | str | Outcome) -> Outcome:
         """Define a named scenario usable with ``X-Mock-Scenario: name`` and in rules."""
         return self.rules.define_scenario(name, outcome)
 
     @property
     def requests(self) -> Journal:
+        """The request journal: ``.filter(method=, path=, status=, task_id=, api_key=, limit=)``, ``.last``,
+        ``len()``, iteration. Secrets are redacted, images kept as length and SHA-256."""
         return self.journal
 
     @property
-    def moderator(self):
+    def moderator(self) -> Moderator:
+        """Word-list moderation: ``.set([{"reason", "threshold", "words"}])``, ``.reasons(prompt, tolerance)``."""
         return self.backend.moderator
 
     @property
-    def finetunes(self):
+    def finetunes(self) -> FinetuneRegistry:
+        """The finetune registry: ``.add(id, **details)`` (every account), ``.add_for(key, id, details)``,
+        ``.get(id, api_key=)``, ``.ids(api_key=)``, ``.delete(id, api_key=)``, ``.auto_registered``."""
         return self.backend.finetunes
 
     def tasks(self, *, status: str | None = None, api_key: str | None = None) -> list[Task]:
+        """Tasks, oldest first, optionally with one status or of one key (``Task.summary()`` is a dict)."""
         return self.backend.list_tasks(status=status, api_key=api_key)
 
     def task(self, task_id: str) -> Task:
+        """One task (raises ``TaskNotFound``)."""
         return self.backend.get_task(task_id)
 
     def complete(self, task_id: str) -> Task:
@@ -191,9 +204,11 @@ class BflMock:
                     pass
 
     def set_credits(self, api_key: str, credits: float) -> None:
+        """Set a key's balance (402 ``Insufficient credits`` once a submit costs more)."""
         self.backend.set_credits(api_key, credits)
 
     def credits(self, api_key: str) -> float:
+        """A key's balance (an unknown key has the starting balance, ``credits`` setting)."""
         return self.backend.credits(api_key)
 
     def check(self) -> None:

@@ -28,6 +28,10 @@ def _components(schema_dir: str | None) -> dict[str, Any]:
     for name in available(schema_dir):
         if name == "webhook_profiles":
             continue
+        if name == "admin":  # only its $defs: the admin bodies
+            for dname, d in load_schema(name, schema_dir)["$defs"].items():
+                comps[dname] = fix(d)
+            continue
         s = load_schema(name, schema_dir)
         for meta in _META:
             s.pop(meta, None)
@@ -59,7 +63,12 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 "description": "scope listings and reset to one API key (parallel workers)",
             }
         ],
-        "responses": {"200": {"description": "OK"}, "403": _err("Not loopback / bad token")},
+        "security": [{}, {"AdminBearer": []}, {"AdminTokenHeader": []}],
+        "responses": {
+            "200": {"description": "OK"},
+            "400": _err("A body or query that does not fit its schema (the detail names the field)"),
+            "403": _err("Not loopback, or --admin-token set and the token missing or wrong"),
+        },
     }
     paths: dict[str, Any] = {
         "/v1/flux-pro-1.0-canny-finetuned": {
@@ -204,6 +213,15 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/_mock/finetunes/{finetune_id}": ("put", "Register or change a finetune: {details}"),
         "/_mock/scenarios/{name}": ("put", "Define a named scenario usable with X-Mock-Scenario: {outcome}"),
     }
+    bodies = {
+        "/_mock/clock/advance": "MockClockAdvance",
+        "/_mock/clock/set": "MockClockSet",
+        "/_mock/clock/freeze": "MockClockFreeze",
+        "/_mock/tasks/{task_id}/fail": "MockTaskFail",
+        "/_mock/tasks/{task_id}/moderate": "MockTaskModerate",
+        "/_mock/finetunes/{finetune_id}": "MockFinetune",
+        "/_mock/scenarios/{name}": "MockScenario",
+    }
     for path, (method, summary) in admin_ops.items():
         op = {
             **admin,
@@ -217,13 +235,28 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         if params:
             op["parameters"] = admin["parameters"] + params
         if method in ("post", "put"):
-            op["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
+            schema = {"$ref": f"#/components/schemas/{bodies[path]}"} if path in bodies else {"type": "object"}
+            op["requestBody"] = {"required": path in bodies, "content": {"application/json": {"schema": schema}}}
         paths[path] = {method: op}
+    paths["/_mock/credits/{api_key}"]["put"] = {
+        **paths["/_mock/credits/{api_key}"]["get"],
+        "summary": "Set a key's credits",
+        "operationId": "mock_credits_set",
+        "requestBody": {"required": True, **_json("MockCredits")},
+    }
     paths["/_mock/rules"]["post"] = {
         **admin,
         "summary": "Add rule(s)",
         "operationId": "mock_rules_add",
-        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+        "requestBody": {"required": True, **_json("MockRules")},
+    }
+    paths["/health"] = {
+        "get": {
+            "tags": ["bfl-mock admin"],
+            "summary": "Liveness for CI service containers and orchestrators (not a BFL endpoint)",
+            "operationId": "health",
+            "responses": {"200": {"description": "The fake is serving"}},
+        }
     }
     paths["/_mock/rules"]["delete"] = {**admin, "summary": "Clear rules", "operationId": "mock_rules_clear"}
     paths["/_mock/requests"]["delete"] = {**admin, "summary": "Clear the journal", "operationId": "mock_requests_clear"}
@@ -238,7 +271,15 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": _components(settings.schema_dir),
-            "securitySchemes": {"APIKeyHeader": {"type": "apiKey", "in": "header", "name": "x-key"}},
+            "securitySchemes": {
+                "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "x-key"},
+                "AdminBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "bfl-mock admin API with --admin-token: `Authorization: Bearer <token>`",
+                },
+                "AdminTokenHeader": {"type": "apiKey", "in": "header", "name": "X-Admin-Token"},
+            },
         },
         "tags": [
             {"name": "Models"},

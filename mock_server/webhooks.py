@@ -386,9 +386,11 @@ class WebhookDispatcher:
     async def async_wait_for(
         self, task_id: str, timeout: float = 5.0, *, attempts: int | None = None, advance: bool = True
     ) -> Delivery:
+        """``wait_for`` for async tests."""
         return await asyncio.to_thread(self.wait_for, task_id, timeout, attempts=attempts, advance=advance)
 
     def for_task(self, task_id: str) -> list[Delivery]:
+        """Every delivery journaled for a task (``.state``, ``.attempts``, ``.json``, ``.to_dict()``)."""
         return [d for d in self.deliveries if d.task_id == task_id]
 
     def reset(self, task_ids: list[str] | None = None) -> None:

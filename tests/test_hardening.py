@@ -228,7 +228,7 @@ def test_outcomes_are_validated_when_the_rule_is_added(live):
     r = c.post("/_mock/rules", json={"match": {}, "outcome": {"webhook": {"drop": "yes"}}})
     assert r.status_code == 400 and "drop" in r.json()["detail"]
     r = c.post("/_mock/clock/set", json={"time": 1e12})
-    assert r.status_code == 400 and "year 9000" in r.json()["detail"]
+    assert r.status_code == 400 and "body.time" in r.json()["detail"]
     assert c.get("/_mock/tasks").status_code == 200
 
 
