@@ -6,6 +6,7 @@ its length and SHA-256.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -31,7 +32,16 @@ def redact_secret(value: str | None) -> str | None:
 
 def key_fingerprint(key: str | None) -> str | None:
     """A stable, non-reversible id of an API key: redacted keys collide (``wo***``), fingerprints do not."""
-    return None if key is None else hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    if key is None:
+        return None
+    return _short_fingerprint(key) if len(key) <= 256 else _fingerprint(key)
+
+
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+_short_fingerprint = functools.lru_cache(maxsize=1024)(_fingerprint)  # a submit asks 3 times; <= 256 KB held
 
 
 def control_summary(value: str) -> dict[str, Any]:
@@ -186,14 +196,7 @@ class Journal:
         self._lock = threading.Lock()
 
     def record(self, entry: Entry) -> Entry:
-        entry.nbytes = (
-            300
-            + _size(entry.body)
-            + sum(len(k) + len(v) for k, v in entry.request_headers.items())
-            + len(entry.response_raw or b"")
-            + len(entry.path)
-            + len(entry.query)
-        )
+        entry.nbytes += len(entry.response_raw or b"")
         with self._lock:
             entry.id = next(self._ids)
             self._entries.append(entry)
@@ -214,16 +217,23 @@ class Journal:
         parsed: Any = UNPARSED,
         control: dict[str, Any] | None = None,
     ) -> Entry:
+        summary = summarize_body(body, content_type, parsed, control)
+        if len(headers) > MAX_ITEMS or any(len(k) > 128 or len(v) > MAX_HEADER for k, v in headers.items()):
+            headers = {_clip(k, 128): _clip(v, MAX_HEADER) for k, v in list(headers.items())[:MAX_ITEMS]}
+        # a summary is never much larger than a small body; a large body's summary is measured (it may be
+        # far smaller: an image becomes its hash)
+        size = len(body) if len(body) < 65536 else _size(summary)
         return Entry(
             0,
             at,
             method,
             _clip(path),
             _clip(query),
-            {_clip(k, 128): _clip(v, MAX_HEADER) for k, v in list(headers.items())[:MAX_ITEMS]},
-            summarize_body(body, content_type, parsed, control),
+            headers,
+            summary,
             api_key=redact_secret(headers.get("x-key")),
             key_id=key_fingerprint(headers.get("x-key")),
+            nbytes=300 + size + len(path) + len(query) + sum(len(k) + len(v) for k, v in headers.items()),
         )
 
     def clear(self, api_key: str | None = None) -> None:

@@ -125,3 +125,25 @@ def test_breaks_the_fake(bfl_mock):
     )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*RuntimeError: listener exploded*"])
+
+
+def test_bfl_server_gives_every_test_a_fresh_fake(pytester):
+    """issue 11, finding 14: the session server's reset restores the clock, moderation and rule numbering."""
+    result = run(
+        pytester,
+        """
+from mock_server.clock import DEFAULT_FROZEN_START
+
+def test_a_changes_everything(bfl_server):
+    bfl_server.clock.advance(100_000)
+    bfl_server.moderator.set([{"reason": "Safety Filter", "threshold": 7, "words": ["cube"]}])
+    assert bfl_server.add_rule({}, "error").id == 1
+    assert bfl_server.add_rule({}, "error").id == 2
+
+def test_b_sees_none_of_it(bfl_server):
+    assert bfl_server.clock.now() == DEFAULT_FROZEN_START
+    assert bfl_server.moderator.reasons("a red cube", 2) == []
+    assert bfl_server.add_rule({}, "error").id == 1
+""",
+    )
+    result.assert_outcomes(passed=2)
