@@ -88,8 +88,8 @@ def target(request: pytest.FixtureRequest):
     hooks = {"response": [recorder.hook]} if recorder else {}
     mock = None
     if opt == "inprocess":
+        from mock_server.frontends.transport import BflTransport
         from mock_server.mock import BflMock
-        from mock_server.transport import BflTransport
 
         # the real service rejects unknown finetunes: the contract target runs the fake in strict mode
         mock = BflMock(

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mock_server.schemas import load_schema
+from mock_server.core.schemas import load_schema
 
 SCHEMA = load_schema("FinetuneCannyInputs")
 PROPS: dict[str, Any] = SCHEMA["properties"]

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mock_server.schemas import load_schema
+from mock_server.core.schemas import load_schema
 
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 SCHEMA = load_schema("FinetuneCannyInputs")
@@ -181,7 +181,7 @@ def test_webhook_submit_shape(target, path):
 def test_webhook_arrives_in_profile_shape(target):
     if target.name == "live":
         pytest.skip("the real API cannot reach a receiver on this machine")
-    from mock_server.server import WebhookReceiver
+    from mock_server.frontends.server import WebhookReceiver
 
     with WebhookReceiver(secret="contract-secret") as receiver:
         r = target.client.post(

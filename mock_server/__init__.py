@@ -13,7 +13,7 @@ def __getattr__(name: str):  # lazy: importing the package must stay cheap (pyte
 
         return BflMock
     if name == "Settings":
-        from mock_server.config import Settings
+        from mock_server.core.config import Settings
 
         return Settings
     raise AttributeError(name)

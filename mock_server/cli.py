@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mock_server.errors import ConfigError
+from mock_server.core.errors import ConfigError
 from mock_server.testing import TINY_PNG_B64
 
 
@@ -120,8 +120,8 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    from mock_server.config import Settings
     from mock_server.configfile import load_config
+    from mock_server.core.config import Settings
 
     overrides: dict[str, Any] = {}
     for name in (
@@ -174,9 +174,9 @@ def _quiet_server_class() -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    from mock_server.asgi import AccessLog, create_app
+    from mock_server.frontends.asgi import AccessLog, create_app
+    from mock_server.frontends.netguard import raise_fd_limit, uvicorn_config
     from mock_server.mock import BflMock
-    from mock_server.netguard import raise_fd_limit, uvicorn_config
 
     settings, extra = build_settings(args)
     if settings.public_url:
@@ -259,7 +259,7 @@ def _threshold(text: str) -> int:
 def cmd_canny(args: argparse.Namespace) -> int:
     import cv2
 
-    from mock_server import imaging
+    from mock_server.core import imaging
 
     out = Path(args.output or "canny.png")
     if out.suffix.lower() not in CANNY_FORMATS:
@@ -291,7 +291,7 @@ def cmd_canny(args: argparse.Namespace) -> int:
 
 
 def imaging_max_pixels() -> int:
-    from mock_server.config import Settings
+    from mock_server.core.config import Settings
 
     return Settings.from_env().max_image_pixels
 
@@ -302,7 +302,7 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from mock_server.webhooks import InvalidSecret, build_notification, load_profiles
+    from mock_server.webhooks.dispatcher import InvalidSecret, build_notification, load_profiles
 
     profiles = load_profiles()
     if args.profile not in profiles:

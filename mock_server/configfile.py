@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mock_server.errors import ConfigError
+from mock_server.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mock_server.schemas import load_schema
+from mock_server.core.schemas import load_schema
 
 LIVE_URL = "https://api.us1.bfl.ai"
 SCRUBBED = "REDACTED"

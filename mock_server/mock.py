@@ -9,15 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mock_server.backend import BflBackend, Task, WaitFor
-from mock_server.clock import Clock
-from mock_server.config import Settings
-from mock_server.errors import ApiError
-from mock_server.finetunes import FinetuneRegistry
-from mock_server.http import HttpRequest, HttpResponse, MockHTTP
-from mock_server.journal import Journal
-from mock_server.moderation import Moderator
-from mock_server.rules import Outcome, Rule, RuleSet, moderation_outcome
+from mock_server.core.backend import BflBackend, Task, WaitFor
+from mock_server.core.clock import Clock
+from mock_server.core.config import Settings
+from mock_server.core.errors import ApiError
+from mock_server.core.finetunes import FinetuneRegistry
+from mock_server.core.moderation import Moderator
+from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
+from mock_server.http.app import HttpRequest, HttpResponse, MockHTTP
+from mock_server.http.journal import Journal
 
 
 class BflMock:
@@ -32,8 +32,8 @@ class BflMock:
         self.bound_port: int | None = None  # set by the server serving this fake (webhooks never call it)
         self.bound_host: str | None = None
         self._extra: dict[str, Any] = {}  # config-file / marker sections, applied again on reset
-        from mock_server.admin import Admin
-        from mock_server.webhooks import WebhookDispatcher
+        from mock_server.http.admin import Admin
+        from mock_server.webhooks.dispatcher import WebhookDispatcher
 
         self.webhooks = WebhookDispatcher(self)
         self.admin = Admin(self)
@@ -228,7 +228,7 @@ def _redacted_json(body: bytes) -> bytes:
     """A 422 echoes the request (``input``): journal it without its secrets."""
     import json
 
-    from mock_server.journal import redact_response
+    from mock_server.http.journal import redact_response
 
     try:
         return json.dumps(redact_response(json.loads(body)), separators=(",", ":")).encode()

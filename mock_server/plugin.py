@@ -73,7 +73,7 @@ def _new_mock(settings: dict[str, Any]):
 @pytest.fixture
 def bfl_mock(bfl_mock_settings: dict[str, Any]) -> Iterator[Any]:
     """An in-process fake behind BFL's hostnames (httpx only, sync and async)."""
-    from mock_server.transport import respx_router
+    from mock_server.frontends.transport import respx_router
 
     settings = {"delivery_url": "https://delivery-us1.bfl.ai", **bfl_mock_settings}
     mock = _new_mock(settings)
@@ -90,7 +90,7 @@ def bfl_mock(bfl_mock_settings: dict[str, Any]) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def _bfl_live_server() -> Iterator[Any]:
-    from mock_server.server import LiveServer
+    from mock_server.frontends.server import LiveServer
 
     server = LiveServer(_new_mock(TEST_DEFAULTS)).start()
     yield server

@@ -10,7 +10,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mock_server.server import ThreadedServer, WebhookReceiver
+    from mock_server.frontends.server import ThreadedServer, WebhookReceiver
 
 # A real 32x32 PNG (a dark square): small enough to paste into a curl command, with edges for Canny.
 TINY_PNG_B64 = (
@@ -45,7 +45,7 @@ def poll(client: Any, polling_url: str, *, limit: int = 100) -> dict[str, Any]:
 
 def __getattr__(name: str) -> Any:  # lazy: the servers import the whole fake
     if name in ("ThreadedServer", "WebhookReceiver"):
-        from mock_server import server
+        from mock_server.frontends import server
 
         return getattr(server, name)
     raise AttributeError(name)

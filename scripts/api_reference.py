@@ -41,10 +41,10 @@ def _members(cls: type, prefix: str, names: list[str] | None = None) -> list[str
 
 
 def render() -> str:
-    from mock_server.clock import Clock
-    from mock_server.journal import Journal
+    from mock_server.core.clock import Clock
+    from mock_server.http.journal import Journal
     from mock_server.mock import BflMock
-    from mock_server.webhooks import WebhookDispatcher
+    from mock_server.webhooks.dispatcher import WebhookDispatcher
 
     rows = ["| call | what it does |", "|---|---|"]
     rows += _members(BflMock, "mock.", None)

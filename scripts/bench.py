@@ -198,8 +198,8 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
 def bench_inprocess(n: int, results: dict) -> None:
     import respx
 
+    from mock_server.frontends.transport import respx_router
     from mock_server.mock import BflMock
-    from mock_server.transport import respx_router
 
     control = control_image(0.004, "PNG")
     url = "https://api.us1.bfl.ai" + SUBMIT
@@ -278,7 +278,7 @@ def bench_inprocess(n: int, results: dict) -> None:
 
 def rss_child(n: int) -> None:
     """Runs in a child process: N tasks with 1 MP control images, all completed; prints peak RSS."""
-    from mock_server.http import HttpRequest
+    from mock_server.http.app import HttpRequest
     from mock_server.mock import BflMock
 
     control = control_image(1.0, "JPEG")
@@ -331,7 +331,7 @@ def bench_webhooks(n: int, results: dict) -> None:
     """Submit+poll latency of n tasks, with and without webhooks to a receiver in another process."""
     py = sys.executable
     receiver_code = (
-        "import time\nfrom mock_server.server import WebhookReceiver\n"
+        "import time\nfrom mock_server.frontends.server import WebhookReceiver\n"
         "r = WebhookReceiver().start()\nprint('receiver at', r.url, flush=True)\ntime.sleep(3600)\n"
     )
     recv, rurl = start_server([py, "-c", receiver_code])

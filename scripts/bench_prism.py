@@ -36,8 +36,8 @@ Path(body).write_text(
         }
     )
 )
-from mock_server.config import Settings  # noqa: E402
-from mock_server.openapi import build_openapi  # noqa: E402
+from mock_server.core.config import Settings  # noqa: E402
+from mock_server.http.openapi import build_openapi  # noqa: E402
 
 spec = build_openapi(Settings())
 spec["paths"] = {k: v for k, v in spec["paths"].items() if k in ("/v1/flux-pro-1.0-canny-finetuned", "/v1/get_result")}

@@ -4,8 +4,8 @@ import httpx
 import pytest
 from bfl_helpers import BASE
 
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.transport import BflTransport
 
 
 @pytest.fixture

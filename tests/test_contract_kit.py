@@ -12,15 +12,16 @@ import yaml
 from bfl_helpers import ROOT
 
 from mock_server.contract import drift, scrub_json
+from mock_server.core.schemas import load_schema, schema_dir
+from mock_server.frontends.server import LiveServer
 from mock_server.mock import BflMock
-from mock_server.schemas import load_schema, schema_dir
-from mock_server.server import LiveServer
 
 WRONG_SERVER = r"""
 import sys, time
-from mock_server import backend, errors, http
+from mock_server.core import backend, errors
+from mock_server.http import app as http
 from mock_server.mock import BflMock
-from mock_server.server import LiveServer
+from mock_server.frontends.server import LiveServer
 
 errors.INVALID_KEY = "Invalid API key"                      # one error message
 _dispatch = http.MockHTTP._dispatch

@@ -10,10 +10,10 @@ import pytest
 from bfl_helpers import BASE, SUBMIT, body, poll_until_done
 
 from mock_server.configfile import apply_extra, load_config
-from mock_server.http import HttpRequest
+from mock_server.frontends.server import LiveServer
+from mock_server.frontends.transport import BflTransport
+from mock_server.http.app import HttpRequest
 from mock_server.mock import BflMock
-from mock_server.server import LiveServer
-from mock_server.transport import BflTransport
 
 CONFIGS = Path(__file__).resolve().parent.parent / "fixtures" / "config"
 
@@ -243,7 +243,7 @@ def test_python_admin_api_and_config_files_give_the_same_responses():
 
 
 def test_bad_config_files_are_rejected(tmp_path):
-    from mock_server.errors import ConfigError
+    from mock_server.core.errors import ConfigError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("rulez: []\n")

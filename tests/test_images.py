@@ -15,8 +15,8 @@ import pytest
 from bfl_helpers import BASE, IMAGES, b64_file, b64_image, body, poll_until_done, submit
 from PIL import Image
 
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.transport import BflTransport
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ import re  # noqa: E402
 def test_render_backlog_applies_backpressure_not_refusal(monkeypatch):
     import threading
 
-    from mock_server import imaging
+    from mock_server.core import imaging
 
     gate = threading.Event()
     real = imaging.edge_map_from_control

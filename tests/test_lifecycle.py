@@ -8,8 +8,8 @@ import httpx
 import pytest
 from bfl_helpers import BASE, SUBMIT, body, poll_until_done, submit
 
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.transport import BflTransport
 
 SEQUENCE = re.compile(r"^(Pending,)*(Ready|Error|Request Moderated|Content Moderated)$")
 KEYS = ["id", "status", "result", "progress", "details", "preview"]
@@ -198,7 +198,7 @@ def test_transient_not_found_right_after_submit(client):
 def test_responses_validate_against_the_shipped_schemas(client):
     import jsonschema
 
-    from mock_server.schemas import load_schema
+    from mock_server.core.schemas import load_schema
 
     def check(name, instance):
         jsonschema.Draft202012Validator(load_schema(name)).validate(instance)

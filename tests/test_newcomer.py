@@ -16,8 +16,9 @@ import httpx
 import pytest
 from bfl_helpers import ROOT, SUBMIT, body
 
+from mock_server.frontends.server import LiveServer
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.server import LiveServer
 
 BIN = Path(sys.executable).parent
 CLI = [sys.executable, "-m", "mock_server"]
@@ -88,7 +89,7 @@ def test_a_default_served_fake_deviates_by_setting_not_by_drift(served, tmp_path
 # 3 -------------------------------------------------------------------------------- wait_for on a frozen clock
 def test_wait_for_says_at_once_what_to_do_when_nothing_can_finish_the_task():
     mock = BflMock(frozen_clock=True, progression="manual")
-    with mock, httpx.Client(transport=__import__("mock_server.transport").transport.BflTransport(mock)) as c:
+    with mock, httpx.Client(transport=BflTransport(mock)) as c:
         tid = c.post(
             "https://api.us1.bfl.ai" + SUBMIT, json=body(webhook_url="http://127.0.0.1:9/x"), headers={"x-key": "k"}
         ).json()["id"]

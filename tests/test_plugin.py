@@ -132,7 +132,7 @@ def test_bfl_server_gives_every_test_a_fresh_fake(pytester):
     result = run(
         pytester,
         """
-from mock_server.clock import DEFAULT_FROZEN_START
+from mock_server.core.clock import DEFAULT_FROZEN_START
 
 def test_a_changes_everything(bfl_server):
     bfl_server.clock.advance(100_000)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from bfl_helpers import SUBMIT, body
 
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.transport import BflTransport
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 # Edge/CDN or transport headers of one hop, not of the API: not expected from a local fake.

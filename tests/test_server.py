@@ -12,8 +12,8 @@ import httpx
 import pytest
 from bfl_helpers import IMAGES, SUBMIT, body
 
+from mock_server.frontends.server import LiveServer
 from mock_server.mock import BflMock
-from mock_server.server import LiveServer
 
 
 @pytest.fixture
@@ -124,8 +124,8 @@ def test_cli_canny_preview(tmp_path: Path):
 
 
 def test_starlette_application_variant_behaves_the_same():
-    from mock_server.asgi import create_starlette_app
-    from mock_server.server import ThreadedServer
+    from mock_server.frontends.asgi import create_starlette_app
+    from mock_server.frontends.server import ThreadedServer
 
     mock = BflMock(frozen_clock=True, progression="polls:1", seed=2)
     server = ThreadedServer(create_starlette_app(mock, close_on_shutdown=False))

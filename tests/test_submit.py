@@ -9,9 +9,9 @@ import httpx
 import pytest
 from bfl_helpers import BASE, SUBMIT, body
 
+from mock_server.core.schemas import load_schema, schema_dir
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.schemas import load_schema, schema_dir
-from mock_server.transport import BflTransport
 
 
 def post(client, content, ctype="application/json", **headers):
@@ -248,7 +248,7 @@ def test_query_fast_path_matches_parse_qs():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from mock_server.http import HttpRequest
+    from mock_server.http.app import HttpRequest
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet="id=&%+ab2;", max_size=12))

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from bfl_helpers import BASE, SUBMIT, body, poll_until_done
 
+from mock_server.frontends.server import WebhookReceiver
+from mock_server.frontends.transport import BflTransport
 from mock_server.mock import BflMock
-from mock_server.server import WebhookReceiver
-from mock_server.transport import BflTransport
 
 
 @pytest.fixture

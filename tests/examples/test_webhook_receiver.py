@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mock_server.server import ThreadedServer
+from mock_server.frontends.server import ThreadedServer
 
 SECRET = "whsec-test"
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.errors import ConfigError
+from mock_server.core.errors import ConfigError
 
 _PROGRESSION = re.compile(
     r"^(?:time:(?P<seconds>\d+(?:\.\d+)?)|polls:(?P<polls>\d+)(?:,after=(?P<after>\d+(?:\.\d+)?))?|(?P<manual>manual))$"

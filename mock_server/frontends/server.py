@@ -107,12 +107,12 @@ class LiveServer(ThreadedServer):
         self.mock = mock or BflMock()
 
     def build_app(self) -> Any:
-        from mock_server.asgi import create_app
+        from mock_server.frontends.asgi import create_app
 
         return create_app(_Proxy(self), close_on_shutdown=False)
 
     def build_config(self, app: Any) -> Any:
-        from mock_server.netguard import uvicorn_config
+        from mock_server.frontends.netguard import uvicorn_config
 
         return uvicorn_config(app, self.mock.settings, log_level="warning", lifespan="on")
 

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from mock_server import __version__
-from mock_server.config import Settings
-from mock_server.schemas import available, load_schema
+from mock_server.core.config import Settings
+from mock_server.core.schemas import available, load_schema
 
 _META = ("$schema", "$id", "$comment")
 

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server import imaging
-from mock_server.clock import Clock
-from mock_server.config import Progression, Settings
-from mock_server.delivery import AzureError, Signer, blob_not_found, http_date, new_blob_path, parse_range
-from mock_server.errors import (
+from mock_server.core import imaging
+from mock_server.core.blobs import AzureError, Signer, blob_not_found, http_date, new_blob_path, parse_range
+from mock_server.core.clock import Clock
+from mock_server.core.config import Progression, Settings
+from mock_server.core.errors import (
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
     INVALID_IMAGE,
@@ -35,11 +35,11 @@ from mock_server.errors import (
     ApiError,
     ErrorLog,
 )
-from mock_server.finetunes import FinetuneRegistry
-from mock_server.journal import control_summary, key_fingerprint
-from mock_server.journal import redact_secret as _redact
-from mock_server.moderation import Moderator
-from mock_server.rules import (
+from mock_server.core.finetunes import FinetuneRegistry
+from mock_server.core.moderation import Moderator
+from mock_server.core.redact import control_summary, key_fingerprint
+from mock_server.core.redact import redact_secret as _redact
+from mock_server.core.rules import (
     DEFAULT_ERROR,
     DEFAULT_REASONS,
     RATE_LIMITED_DETAIL,
@@ -165,7 +165,7 @@ class BflBackend:
         self.rules = RuleSet()
         self.moderator = Moderator()
         self.finetunes = FinetuneRegistry(strict=self.settings.strict_finetunes)
-        from mock_server.store import BytesLRU, ResultStore
+        from mock_server.core.store import BytesLRU, ResultStore
 
         self.results = ResultStore(self.settings.result_memory_bytes)
         self.images = BytesLRU(self.settings.image_cache_bytes)
@@ -252,7 +252,7 @@ class BflBackend:
         return self.accounts.get(key_fingerprint(key) or "")
 
     def check_key(self, key: str | None) -> str:
-        from mock_server.errors import INVALID_KEY, NOT_AUTHENTICATED
+        from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED
 
         if key is None:
             raise ApiError(self.settings.missing_key_status, NOT_AUTHENTICATED)

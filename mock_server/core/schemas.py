@@ -22,7 +22,7 @@ def schema_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
         candidates.append(Path(explicit))
     elif os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # mock_server/
     candidates += [here / "schemas", here.parent / "schemas"]
     for c in candidates:
         if (c / f"{REQUEST_SCHEMA}.json").is_file():

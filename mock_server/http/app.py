@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
-from mock_server import validation as v
-from mock_server.backend import TaskNotFound, WaitFor, not_found_view
-from mock_server.delivery import RESULTS_PREFIX, AzureError
-from mock_server.errors import (
+from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
+from mock_server.core.blobs import RESULTS_PREFIX, AzureError
+from mock_server.core.errors import (
     BODY_PARSE_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
@@ -26,8 +25,10 @@ from mock_server.errors import (
     ConfigError,
     ValidationFailed,
 )
-from mock_server.journal import UNPARSED, control_summary
-from mock_server.schemas import load_schema
+from mock_server.core.redact import control_summary
+from mock_server.core.schemas import load_schema
+from mock_server.http import validation as v
+from mock_server.http.journal import UNPARSED
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock
@@ -174,7 +175,7 @@ class MockHTTP:
         req.control_summary = control_summary(params["control_image"])
         outcome, rule_id = self.backend.decide(api_key=key, params=params, scenario=req.headers.get("x-mock-scenario"))
         delay = _pick(outcome.submit_latency, self.backend.rng)
-        from mock_server.webhooks import parse_fault_header
+        from mock_server.webhooks.dispatcher import parse_fault_header
 
         webhook_opts = parse_fault_header(req.headers.get("x-mock-webhook-fault"))
         try:
@@ -292,7 +293,7 @@ class MockHTTP:
 
     def openapi(self, req: HttpRequest) -> HttpResponse:
         if self._openapi is None:
-            from mock_server.openapi import build_openapi
+            from mock_server.http.openapi import build_openapi
 
             self._openapi = v.dumps(build_openapi(self.settings))
         return HttpResponse(200, self._openapi, [("content-type", JSON)])

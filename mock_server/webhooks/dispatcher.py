@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mock_server.errors import ConfigError
-from mock_server.journal import redact_secret
-from mock_server.rules import webhook_options
-from mock_server.schemas import load_schema
+from mock_server.core.errors import ConfigError
+from mock_server.core.redact import redact_secret
+from mock_server.core.rules import webhook_options
+from mock_server.core.schemas import load_schema
 
 if TYPE_CHECKING:
-    from mock_server.backend import Task
-    from mock_server.http import HttpRequest, HttpResponse
+    from mock_server.core.backend import Task
+    from mock_server.http.app import HttpRequest, HttpResponse
     from mock_server.mock import BflMock
 
 log = logging.getLogger("bfl_mock.webhooks")
@@ -653,8 +653,8 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------------ admin API
     def admin(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
-        from mock_server.errors import ApiError
-        from mock_server.http import HttpResponse
+        from mock_server.core.errors import ApiError
+        from mock_server.http.app import HttpResponse
 
         scope = req.headers.get("x-mock-key")
         own = {t.id for t in self.mock.tasks(api_key=scope)} if scope else None
@@ -678,7 +678,7 @@ class WebhookDispatcher:
                 attempts = int(req.query("attempts")) if req.query("attempts") else None
             except ValueError:
                 raise ApiError(400, "bfl-mock admin API: timeout and attempts are numbers") from None
-            from mock_server.backend import WaitFor
+            from mock_server.core.backend import WaitFor
 
             fut = getattr(req, "_webhook_wait", None)
             if fut is None:  # wait off the event loop; the front end awaits the future and asks again

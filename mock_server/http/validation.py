@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 from pydantic import AnyUrl, BaseModel, Field, UrlConstraints, ValidationError, create_model
 from pydantic.types import StringConstraints
 
-from mock_server.errors import BODY_PARSE_ERROR, ApiError, ConfigError, ValidationFailed
+from mock_server.core.errors import BODY_PARSE_ERROR, ApiError, ConfigError, ValidationFailed
 
 MISSING: Any = object()  # an empty request body
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mock_server.journal import key_fingerprint
+from mock_server.core.redact import key_fingerprint
 
 log = logging.getLogger("bfl_mock")
 
@@ -38,7 +38,7 @@ _BUILTIN = {
 
 
 def default_finetunes_path() -> Path | None:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # mock_server/
     for candidate in (here / "fixtures" / "finetunes.json", here.parent / "fixtures" / "finetunes.json"):
         if candidate.is_file():
             return candidate

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mock_server.errors import INVALID_IMAGE
+from mock_server.core.errors import INVALID_IMAGE
 
 cv2.setNumThreads(1)  # halves CPU and the p99 on 2 cores (measured, see README "Performance")
 Image.MAX_IMAGE_PIXELS = None  # we enforce our own pixel cap from the header, before decoding

@@ -21,8 +21,8 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from mock_server.config import Settings
-from mock_server.errors import HEADERS_TOO_LARGE, REQUEST_TIMEOUT
+from mock_server.core.config import Settings
+from mock_server.core.errors import HEADERS_TOO_LARGE, REQUEST_TIMEOUT
 
 
 def _raw_response(status: int, reason: str, detail: str) -> bytes:

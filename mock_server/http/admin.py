@@ -12,10 +12,10 @@ import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
-from mock_server.errors import ADMIN_SELF_REQUEST, ApiError, ConfigError
-from mock_server.http import HttpRequest, HttpResponse
-from mock_server.rules import DEFAULT_ERROR, Outcome, moderation_outcome
-from mock_server.webhooks import USER_AGENT as WEBHOOK_USER_AGENT
+from mock_server.core.errors import ADMIN_SELF_REQUEST, ApiError, ConfigError
+from mock_server.core.rules import DEFAULT_ERROR, Outcome, moderation_outcome
+from mock_server.http.app import HttpRequest, HttpResponse
+from mock_server.webhooks.dispatcher import USER_AGENT as WEBHOOK_USER_AGENT
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock
@@ -81,7 +81,7 @@ class BodySchemas:
     def __init__(self, schema_dir: str | None) -> None:
         from jsonschema import Draft202012Validator
 
-        from mock_server.schemas import load_schema
+        from mock_server.core.schemas import load_schema
 
         doc = load_schema("admin", schema_dir)
         self._validators = {

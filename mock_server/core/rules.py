@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.config import Progression
-from mock_server.errors import (
+from mock_server.core.config import Progression
+from mock_server.core.errors import (
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
     ConfigError,

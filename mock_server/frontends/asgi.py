@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.http import HttpRequest, HttpResponse
-from mock_server.validation import dumps
+from mock_server.http.app import HttpRequest, HttpResponse
+from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock
