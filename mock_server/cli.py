@@ -302,7 +302,8 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from mock_server.webhooks.dispatcher import InvalidSecret, build_notification, load_profiles
+    from mock_server.core.errors import InvalidSecret
+    from mock_server.webhooks.notify import build_notification, load_profiles
 
     profiles = load_profiles()
     if args.profile not in profiles:

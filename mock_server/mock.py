@@ -6,75 +6,108 @@ dispatcher together; the pytest fixtures, ``bfl-mock serve`` and the admin API a
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
+from mock_server.core.endpoints import ENDPOINTS, Endpoint
 from mock_server.core.errors import ApiError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
-from mock_server.http.app import HttpRequest, HttpResponse, MockHTTP
+from mock_server.http.app import MockHTTP
 from mock_server.http.journal import Journal
+from mock_server.http.services import Services
+from mock_server.http.types import Deferred, HttpRequest, HttpResponse
+from mock_server.scheduler import Scheduler
+from mock_server.webhooks.dispatcher import WebhookDispatcher
 
 
 class BflMock:
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+    """The composition root: it builds the layers bottom-up and passes each its collaborators (nothing below
+    calls back into this object)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        endpoints: Sequence[Endpoint] | None = None,
+        **overrides: Any,
+    ) -> None:
         settings = settings or Settings()
         if overrides:
             settings = settings.replace(**overrides)
         self.settings = settings
+        self.endpoints = tuple(ENDPOINTS if endpoints is None else endpoints)
         self.backend = BflBackend(settings, clock=clock)
         self.clock = self.backend.clock
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
-        self.bound_port: int | None = None  # set by the server serving this fake (webhooks never call it)
-        self.bound_host: str | None = None
         self._extra: dict[str, Any] = {}  # config-file / marker sections, applied again on reset
-        from mock_server.http.admin import Admin
-        from mock_server.webhooks.dispatcher import WebhookDispatcher
+        self.webhooks = WebhookDispatcher(self.backend)
+        self.scheduler = Scheduler(self.backend, self.webhooks)
+        self.http = MockHTTP(
+            Services(
+                backend=self.backend,
+                journal=self.journal,
+                webhooks=self.webhooks,
+                endpoints=self.endpoints,
+                reset=lambda api_key: self.reset(api_key=api_key),
+                define_scenario=self.scenario,
+            )
+        )
 
-        self.webhooks = WebhookDispatcher(self)
-        self.admin = Admin(self)
-        self.http = MockHTTP(self)
+    @property
+    def bound_port(self) -> int | None:
+        """The port of the server serving this fake (webhooks never call it)."""
+        return self.webhooks.bound_port
+
+    @bound_port.setter
+    def bound_port(self, port: int | None) -> None:
+        self.webhooks.bound_port = port
+
+    @property
+    def bound_host(self) -> str | None:
+        return self.webhooks.bound_host
+
+    @bound_host.setter
+    def bound_host(self, host: str | None) -> None:
+        self.webhooks.bound_host = host
 
     # ------------------------------------------------------------------ serving
     def serve(self, req: HttpRequest) -> HttpResponse:
         """Answer one request, blocking on background work (the in-process path)."""
         start = time.perf_counter()
-        while True:
+        answer = self.http.handle(req)
+        while isinstance(answer, Deferred):
             try:
-                resp = self.http.handle(req)
-                break
-            except WaitFor as w:
-                try:
-                    w.future.result()
-                except Exception:
-                    pass
-        if resp.delay:
-            self.clock.sleep(resp.delay)
-        self._journal(req, resp, start)
-        return resp
+                answer.future.result()
+            except Exception:  # the continuation renders what went wrong
+                pass
+            answer = self.http.resume(req, answer)
+        if answer.delay:
+            self.clock.sleep(answer.delay)
+        self._journal(req, answer, start)
+        return answer
 
     async def serve_async(self, req: HttpRequest) -> HttpResponse:
         """Answer one request, awaiting background work off the event loop (the ASGI path)."""
-        import asyncio
-
         start = time.perf_counter()
-        while True:
+        answer = self.http.handle(req)
+        while isinstance(answer, Deferred):
             try:
-                resp = self.http.handle(req)
-                break
-            except WaitFor as w:
-                try:
-                    await asyncio.wrap_future(w.future)
-                except Exception:
-                    pass
-        if resp.delay:
-            await self.clock.asleep(resp.delay)
-        self._journal(req, resp, start)
-        return resp
+                await asyncio.wrap_future(answer.future)
+            except Exception:  # the continuation renders what went wrong
+                pass
+            answer = self.http.resume(req, answer)
+        if answer.delay:
+            await self.clock.asleep(answer.delay)
+        self._journal(req, answer, start)
+        return answer
 
     def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
         if req.path.startswith("/_mock") or req.path == "/health":
@@ -88,7 +121,7 @@ class BflMock:
             req.body,
             req.headers.get("content-type"),
             req.parsed,
-            req.control_summary,
+            req.images,
         )
         entry.status = resp.status
         entry.task_id = req.task_id
@@ -97,10 +130,6 @@ class BflMock:
             entry.response_raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
         entry.latency_ms = (time.perf_counter() - start) * 1000
         self.journal.record(entry)
-
-    @staticmethod
-    def note_task(req: HttpRequest, task_id: str) -> None:
-        req.task_id = task_id
 
     # ------------------------------------------------------------------ control surface
     def reset(self, api_key: str | None = None) -> None:
@@ -129,8 +158,9 @@ class BflMock:
             self._extra = {k: v for k, v in {**self._extra, **extra}.items() if v is not None}
 
     def close(self) -> None:
-        """Stop the webhook worker and render threads; remove spilled results."""
-        self.webhooks.close()
+        """Stop the scheduler and render threads; remove spilled results."""
+        self.scheduler.close()
+        self.http.close()
         self.backend.close()
 
     @property

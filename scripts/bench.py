@@ -278,7 +278,7 @@ def bench_inprocess(n: int, results: dict) -> None:
 
 def rss_child(n: int) -> None:
     """Runs in a child process: N tasks with 1 MP control images, all completed; prints peak RSS."""
-    from mock_server.http.app import HttpRequest
+    from mock_server.http.types import HttpRequest
     from mock_server.mock import BflMock
 
     control = control_image(1.0, "JPEG")

@@ -12,7 +12,7 @@ from bfl_helpers import BASE, SUBMIT, body, poll_until_done
 from mock_server.configfile import apply_extra, load_config
 from mock_server.frontends.server import LiveServer
 from mock_server.frontends.transport import BflTransport
-from mock_server.http.app import HttpRequest
+from mock_server.http.types import HttpRequest
 from mock_server.mock import BflMock
 
 CONFIGS = Path(__file__).resolve().parent.parent / "fixtures" / "config"

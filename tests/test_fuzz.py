@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mock_server.http.app import HttpRequest
+from mock_server.http.types import HttpRequest
 from mock_server.mock import BflMock
 
 EXAMPLES = int(os.environ.get("BFL_FUZZ_EXAMPLES", "250"))

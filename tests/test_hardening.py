@@ -18,12 +18,13 @@ from bfl_helpers import BASE, SUBMIT, body, poll_until_done, small_control
 from PIL import Image
 
 from mock_server.core.clock import DEFAULT_FROZEN_START
-from mock_server.core.errors import ErrorLog, InternalError
+from mock_server.core.errors import INVALID_SECRET, ErrorLog, InternalError
 from mock_server.frontends.server import LiveServer, WebhookReceiver
 from mock_server.frontends.transport import BflTransport
 from mock_server.http.admin import _loopback
 from mock_server.mock import BflMock
-from mock_server.webhooks.dispatcher import INVALID_SECRET, USER_AGENT, is_loopback
+from mock_server.webhooks.client import is_loopback
+from mock_server.webhooks.notify import USER_AGENT
 
 FROZEN = {"frozen_clock": True, "seed": 1, "progression": "manual"}
 

@@ -248,7 +248,7 @@ def test_query_fast_path_matches_parse_qs():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from mock_server.http.app import HttpRequest
+    from mock_server.http.types import HttpRequest
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet="id=&%+ab2;", max_size=12))

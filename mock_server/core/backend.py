@@ -8,9 +8,7 @@ blocks on it), so no lock is ever held while waiting.
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures as cf
-import hashlib
 import itertools
 import logging
 import math
@@ -24,49 +22,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.core import imaging
-from mock_server.core.blobs import AzureError, Signer, blob_not_found, http_date, new_blob_path, parse_range
+from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
+from mock_server.core.endpoints import ENDPOINTS, Endpoint
 from mock_server.core.errors import (
+    DEFAULT_ERROR,
+    DEFAULT_REASONS,
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
     INVALID_IMAGE,
+    RATE_LIMIT_EXCEEDED,
+    RATE_LIMITED_DETAIL,
+    STORE_FULL,
     TASK_NOT_FOUND,
     ApiError,
+    AzureError,
     ErrorLog,
+    TaskNotFound,
+    WaitFor,
+    blob_not_found,
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
-from mock_server.core.rules import (
-    DEFAULT_ERROR,
-    DEFAULT_REASONS,
-    RATE_LIMITED_DETAIL,
-    Outcome,
-    RequestContext,
-    RuleSet,
-)
+from mock_server.core.rules import Outcome, RequestContext, RuleSet
 
 log = logging.getLogger("bfl_mock")
 
 TERMINAL = frozenset({"Ready", "Error", "Request Moderated", "Content Moderated"})
-STORE_FULL = "bfl-mock: task store is full (max_tasks); finished tasks are evicted after retention_seconds"
-RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
-
-
-class WaitFor(Exception):
-    """The answer depends on background work: wait for ``future`` and ask again."""
-
-    def __init__(self, future: cf.Future[Any]) -> None:
-        super().__init__("waiting for background work")
-        self.future = future
-
-
-class TaskNotFound(ApiError):
-    def __init__(self, task_id: str) -> None:
-        super().__init__(404, TASK_NOT_FOUND)
-        self.task_id = task_id
 
 
 @dataclass
@@ -83,7 +68,7 @@ class Task:
     prompt: str
     seed: int
     output_format: str
-    finetune_id: str
+    endpoint: Endpoint
     params: dict[str, Any]
     outcome: Outcome
     progression: Progression
@@ -101,7 +86,7 @@ class Task:
     render: cf.Future[RenderInfo] | None = None
     blob_path: str | None = None
     md5: str | None = None
-    blob_headers: list[tuple[str, str]] | None = None
+    blob_headers: list[tuple[str, str]] | None = None  # built once by the HTTP layer (fixed per blob)
     size: int | None = None
     forced: Outcome | None = None  # complete()/fail() from the control API
     webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
@@ -135,7 +120,8 @@ class Task:
             "polls": self.polls,
             "progression": str(self.progression),
             "outcome": self.outcome.to_dict(),
-            "finetune_id": self.finetune_id,
+            "endpoint": self.endpoint.name,
+            "finetune_id": self.params.get("finetune_id"),
             "webhook_url": self.webhook_url,
             "params": self.params,
             "rule": self.rule_id,
@@ -271,10 +257,13 @@ class BflBackend:
             self.account(key).credits = float(credits)
 
     # ------------------------------------------------------------------ submit
-    def decide(self, *, api_key: str, params: dict[str, Any], scenario: str | None) -> tuple[Outcome, int | None]:
+    def decide(
+        self, *, api_key: str, params: dict[str, Any], scenario: str | None, endpoint: Endpoint | None = None
+    ) -> tuple[Outcome, int | None]:
         ctx = RequestContext(
-            prompt=params.get("prompt", ""),
-            finetune_id=params.get("finetune_id", ""),
+            prompt=params.get("prompt") or "",
+            endpoint=(endpoint or ENDPOINTS[0]).name,
+            finetune_id=params.get("finetune_id") or "",
             seed=params.get("seed"),
             api_key=api_key,
             scenario=scenario,
@@ -295,11 +284,15 @@ class BflBackend:
         rule_id: int | None = None,
         scenario: str | None = None,
         webhook_opts: dict[str, Any] | None = None,
-        control: dict[str, Any] | None = None,
+        images: dict[str, dict[str, Any]] | None = None,
+        endpoint: Endpoint | None = None,
     ) -> Task:
-        """Accept a validated request (``params`` = the model's python dump) or raise the real API error."""
+        """Accept a validated request (``params`` = the model's python dump) for ``endpoint`` (its price,
+        limit, finetune rule and family) or raise the real API error. ``images`` are the summaries the
+        caller already made of the image fields (else they are made here)."""
+        endpoint = endpoint or ENDPOINTS[0]
         if outcome is None:
-            outcome, rule_id = self.decide(api_key=api_key, params=params, scenario=scenario)
+            outcome, rule_id = self.decide(api_key=api_key, params=params, scenario=scenario, endpoint=endpoint)
         if outcome.http_status is not None:
             raise ApiError(
                 outcome.http_status, outcome.detail if outcome.detail is not None else "Error", dict(outcome.headers)
@@ -307,18 +300,18 @@ class BflBackend:
         now = self.clock.now()
         with self._lock:
             self._evict(now)
-            if not self.finetunes.usable(params["finetune_id"], api_key):  # scoped to the key's account
-                raise ApiError(400, FINETUNE_NOT_FOUND)
+            if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
+                raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
             acc = self.account(api_key)
-            cost = self.settings.cost_per_request
+            cost = self.settings.cost_per_request if endpoint.price is None else endpoint.price
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
-            limit = self.settings.active_task_limit
+            limit = self.settings.active_task_limit if endpoint.active_limit is None else endpoint.active_limit
             if limit and len(acc.active) >= limit:
                 self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
                 if len(acc.active) >= limit:
                     raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
-            nbytes = _task_bytes(api_key, params)
+            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields)
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
                 if len(self.tasks) >= self.settings.max_tasks:
@@ -339,11 +332,11 @@ class BflBackend:
                 id=task_id,
                 api_key=api_key,
                 created_at=now,
-                prompt=params["prompt"],
+                prompt=params.get("prompt") or "",
                 seed=int(seed),
                 output_format=fmt,
-                finetune_id=params["finetune_id"],
-                params=_public_params(params, control),
+                endpoint=endpoint,
+                params=_public_params(params, endpoint.family.image_fields, images),
                 outcome=outcome,
                 progression=outcome.progression or self.settings.progression,
                 delivery_origin=delivery_origin,
@@ -363,16 +356,10 @@ class BflBackend:
             if task.webhook_url is not None:
                 self._watched.add(task_id)
         if outcome.status == "Ready":
-            size = len(params["control_image"])
+            inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
-            task.render = self.executor.submit(
-                self._render_job,
-                task,
-                params["control_image"],
-                params.get("canny_low_threshold"),
-                params.get("canny_high_threshold"),
-            )
+            task.render = self.executor.submit(self._render_job, task, inputs)
             with self._lock:
                 self._backlog.append(task.render)
             task.render.add_done_callback(lambda _f, t=task, n=size: self._render_done(t, n))
@@ -388,30 +375,35 @@ class BflBackend:
                 raise WaitFor(self._backlog[0])
 
     # ------------------------------------------------------------------ image work (worker threads)
-    def _render_job(self, task: Task, control_image: str, low: int | None, high: int | None) -> RenderInfo:
+    def _render_job(self, task: Task, inputs: Any) -> RenderInfo:
+        settings = self.settings
         try:
-            edges = imaging.edge_map_from_control(control_image, low, high, self.settings.max_image_pixels)
+            out = task.endpoint.family.render(
+                inputs,
+                seed=task.seed,
+                output_format=task.output_format,
+                max_pixels=settings.max_image_pixels,
+                jpeg_quality=settings.jpeg_quality,
+            )
         except imaging.InvalidImage as e:
             task.image_error = e.reason
             raise
-        data = imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
-        imaging.release_native_memory(edges.width * edges.height)
         with self._lock:  # a reset (or eviction) while this rendered: keep nothing for a forgotten task
             if self.tasks.get(task.id) is not task:
                 raise LookupError("task forgotten while rendering")
-            self.results.put(task.id, edges, edges.nbytes)
-            self.images.put(task.id, data)
-        task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        task.size = len(data)
-        return RenderInfo(edges.width, edges.height)
+            self.results.put(task.id, out.intermediate, out.intermediate_bytes)
+            self.images.put(task.id, out.data)
+        task.md5 = md5_b64(out.data)
+        task.size = len(out.data)
+        return RenderInfo(out.width, out.height)
 
     def _encode_job(self, task: Task) -> bytes:
-        edges = self.results.get(task.id)
-        if edges is None:
+        intermediate = self.results.get(task.id)
+        if intermediate is None:
             raise LookupError("result gone")
-        data = imaging.render(edges, task.seed, task.output_format, jpeg_quality=self.settings.jpeg_quality)
-        imaging.release_native_memory(edges.width * edges.height)
-        return data
+        return task.endpoint.family.rerender(
+            intermediate, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
+        )
 
     def _render_done(self, task: Task, size: int = 0) -> None:
         with self._lock:
@@ -723,11 +715,10 @@ class BflBackend:
         ]
 
     # ------------------------------------------------------------------ delivery
-    def download(
-        self, path: str, query_string: str, range_header: str | None = None
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        now = self.clock.now()
-        self.signer.verify(path, query_string, now)
+    def blob(self, path: str, query_string: str) -> tuple[Task, bytes]:
+        """A result's task and encoded bytes for a signed delivery path (raises AzureError, or WaitFor
+        while the image is encoded again after the cache dropped it)."""
+        self.signer.verify(path, query_string, self.clock.now())
         with self._lock:
             task_id = self._blobs.get(path)
             task = self.tasks.get(task_id) if task_id else None
@@ -746,34 +737,14 @@ class BflBackend:
                 except LookupError:
                     raise blob_not_found() from None
                 self.images.put(task.id, data)
-        size = len(data)
         if task.md5 is None:
-            task.md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        md5 = task.md5
-        if task.blob_headers is None:  # fixed per blob: built once
-            end = task.finished_at or now
-            task.blob_headers = [
-                ("Content-Type", imaging.content_type(task.output_format)),
-                ("Cache-Control", "max-age=1200"),
-                ("Last-Modified", http_date(end)),
-                ("Accept-Ranges", "bytes"),
-                ("ETag", '"0x8DE' + hashlib.sha1(task.id.encode()).hexdigest()[:11].upper() + '"'),
-                ("Server", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
-                ("x-ms-version", "2024-11-04"),
-                ("x-ms-creation-time", http_date(end)),
-                ("x-ms-lease-status", "unlocked"),
-                ("x-ms-lease-state", "available"),
-                ("x-ms-blob-type", "BlockBlob"),
-                ("x-ms-server-encrypted", "true"),
-            ]
-        headers = [*task.blob_headers, ("x-ms-request-id", str(uuid.UUID(int=random.getrandbits(128), version=4)))]
-        rng = parse_range(range_header, size)
-        if rng is None:
-            headers.append(("Content-MD5", md5))
-            return 200, headers, data
-        start, stop = rng
-        headers += [("Content-Range", f"bytes {start}-{stop}/{size}"), ("x-ms-blob-content-md5", md5)]
-        return 206, headers, data[start : stop + 1]
+            task.md5 = md5_b64(data)
+        return task, data
+
+    def blob_task(self, path: str) -> Task | None:
+        """The task whose result lives at a delivery path (for its download latency), if any."""
+        task_id = self._blobs.get(path)
+        return self.tasks.get(task_id) if task_id else None
 
     # ------------------------------------------------------------------ eviction
     def _drop(self, task_id: str) -> None:
@@ -818,21 +789,23 @@ class BflBackend:
             }
 
 
-def _task_bytes(api_key: str, params: dict[str, Any]) -> int:
-    """What a task keeps (its key, prompt and the other parameters; the control image only as a summary)."""
+def _task_bytes(api_key: str, params: dict[str, Any], image_fields: tuple[str, ...]) -> int:
+    """What a task keeps (its key, prompt and the other parameters; images only as summaries)."""
     size = 600 + len(api_key)
     for k, v in params.items():
-        if k != "control_image" and isinstance(v, str):
+        if k not in image_fields and isinstance(v, str):
             size += len(k) + len(v)
     return size
 
 
-def _public_params(params: dict[str, Any], control: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The request as kept for inspection: control image reduced to its size and hash, secret redacted."""
+def _public_params(
+    params: dict[str, Any], image_fields: tuple[str, ...], images: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The request as kept for inspection: images reduced to their size and hash, secret redacted."""
     out: dict[str, Any] = {}
     for k, v in params.items():
-        if k == "control_image":
-            out[k] = control if control is not None else control_summary(v)
+        if k in image_fields and isinstance(v, str):
+            out[k] = (images or {}).get(k) or control_summary(v)
         elif k == "webhook_secret":
             out[k] = _redact(v)
         elif hasattr(v, "value"):

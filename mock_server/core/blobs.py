@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import random
 import uuid
-from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import parse_qs, quote
+
+from mock_server.core.errors import AUTH_FAILED, AzureError
 
 SAS_VERSION = "2024-11-04"
 RESULTS_PREFIX = "/results/"
@@ -38,30 +39,6 @@ def new_blob_path(rng: random.Random, output_format: str) -> str:
     the 14-hex segment ends with the first 8 hex of the 32-hex one)."""
     blob = uuid.UUID(int=rng.getrandbits(128), version=4).hex
     return f"{RESULTS_PREFIX}{rng.getrandbits(8):02x}/{rng.getrandbits(24):06x}{blob[:8]}/{blob}/sample.{output_format}"
-
-
-@dataclass
-class AzureError(Exception):
-    status: int
-    code: str
-    message: str
-    detail: str | None = None
-
-    def xml(self, request_id: str, now: float) -> bytes:
-        when = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-        body = (
-            '\ufeff<?xml version="1.0" encoding="utf-8"?><Error>'
-            f"<Code>{self.code}</Code><Message>{self.message}\nRequestId:{request_id}\nTime:{when}</Message>"
-        )
-        if self.detail:
-            body += f"<AuthenticationErrorDetail>{self.detail}</AuthenticationErrorDetail>"
-        return (body + "</Error>").encode("utf-8")
-
-
-AUTH_FAILED = (
-    "Server failed to authenticate the request. Make sure the value of Authorization header is formed "
-    "correctly including the signature."
-)
 
 
 class Signer:
@@ -116,11 +93,6 @@ class Signer:
         return expiry
 
 
-def blob_not_found() -> AzureError:
-    """A new instance each time: a shared exception raised again and again grows its traceback chain."""
-    return AzureError(404, "BlobNotFound", "The specified blob does not exist.")
-
-
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """A single ``bytes=a-b`` / ``a-`` / ``-n`` range as (start, end inclusive); None = whole blob.
 
@@ -148,3 +120,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start < 0 or end < start:
         return None
     return start, min(end, size - 1)
+
+
+def md5_b64(data: bytes) -> str:
+    """``Content-MD5`` as Azure sends it."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode()

@@ -6,6 +6,8 @@ HTTPException shape); ``ValidationFailed`` renders as FastAPI's 422 ``{"detail":
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 # Messages of the real service (see README "Fidelity" for the evidence of each).
@@ -32,6 +34,20 @@ class ApiError(MockError):
         self.headers = headers or {}
 
 
+class WaitFor(Exception):
+    """The answer depends on background work: wait for ``future`` and ask again."""
+
+    def __init__(self, future: Future[Any]) -> None:
+        super().__init__("waiting for background work")
+        self.future = future
+
+
+class TaskNotFound(ApiError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(404, TASK_NOT_FOUND)
+        self.task_id = task_id
+
+
 class ValidationFailed(MockError):
     """A request failed validation; ``errors`` are pydantic-v2/FastAPI error dicts, JSON-ready."""
 
@@ -44,7 +60,22 @@ class ConfigError(MockError, ValueError):
     """Bad settings, rules or schemas given to the fake (raised at start-up, never at request time)."""
 
 
+FINETUNE_NOT_FOUND_UTILITY = "Finetune not found"  # finetune_details / delete_finetune
+DEFAULT_ERROR = "Internal error during generation"  # an Error task's default message (the real text is unknown)
+DEFAULT_REASONS = {"Request Moderated": ["Safety Filter"], "Content Moderated": ["Content Policy Violation"]}
+RATE_LIMITED_DETAIL = "You have reached the maximum number of active tasks. Please wait for some to finish."
+RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
+STORE_FULL = "bfl-mock: task store is full (max_tasks); finished tasks are evicted after retention_seconds"
+
 # Messages of the fake itself (not of the real service).
+ADMIN_BAD_TOKEN = (
+    "bfl-mock admin API: missing or wrong admin token "
+    "(send `Authorization: Bearer <token>` or `X-Admin-Token: <token>`)"
+)
+ADMIN_LOOPBACK_ONLY = (
+    "bfl-mock admin API: loopback clients only (start the server with --admin-token TOKEN, then send "
+    "`Authorization: Bearer TOKEN`)"
+)
 ADMIN_SELF_REQUEST = "bfl-mock admin API: requests made by bfl-mock itself (webhooks, image fetches) cannot use it"
 REQUEST_TIMEOUT = "Request Timeout"
 HEADERS_TOO_LARGE = "Request Header Fields Too Large"
@@ -122,3 +153,31 @@ class ErrorLog:
 
     def __repr__(self) -> str:
         return f"ErrorLog({[e.original_type for e in self._items]!r})"
+
+
+INVALID_SECRET = "webhook_secret is not a valid HTTP header value (control characters, CR/LF or non-ASCII): not sent"
+
+
+class InvalidSecret(ValueError):
+    """The secret cannot travel in a header: the delivery fails at once, without a request."""
+
+
+@dataclass
+class AzureError(MockError):
+    """A delivery error as Azure Blob Storage reports it (rendered as its XML by ``http.delivery``)."""
+
+    status: int
+    code: str
+    message: str
+    detail: str | None = None
+
+
+AUTH_FAILED = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header is formed "
+    "correctly including the signature."
+)
+
+
+def blob_not_found() -> AzureError:
+    """A new instance each time: a shared exception raised again and again grows its traceback chain."""
+    return AzureError(404, "BlobNotFound", "The specified blob does not exist.")

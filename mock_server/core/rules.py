@@ -16,15 +16,15 @@ from typing import Any
 
 from mock_server.core.config import Progression
 from mock_server.core.errors import (
+    DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
+    INVALID_KEY,
+    RATE_LIMITED_DETAIL,
     ConfigError,
 )
 
 FINAL_STATUSES = ("Ready", "Error", "Request Moderated", "Content Moderated", "Task not found")
-DEFAULT_ERROR = "Internal error during generation"  # assumption: the real text is not known
-DEFAULT_REASONS = {"Request Moderated": ["Safety Filter"], "Content Moderated": ["Content Policy Violation"]}
-RATE_LIMITED_DETAIL = "You have reached the maximum number of active tasks. Please wait for some to finish."
 
 _STATUS_ALIASES = {s.lower().replace(" ", "-"): s for s in FINAL_STATUSES}
 _STATUS_ALIASES.update({s.lower(): s for s in FINAL_STATUSES})
@@ -213,7 +213,7 @@ BUILTIN_SCENARIOS: dict[str, Outcome] = {
     "insufficient-credits": Outcome(http_status=402, detail=INSUFFICIENT_CREDITS),
     "rate-limited": Outcome(http_status=429, detail=RATE_LIMITED_DETAIL, headers=(("Retry-After", "1"),)),
     "unknown-finetune": Outcome(http_status=400, detail=FINETUNE_NOT_FOUND),
-    "invalid-key": Outcome(http_status=403, detail="Not authenticated - Invalid Authentication"),
+    "invalid-key": Outcome(http_status=403, detail=INVALID_KEY),
     "server-error": Outcome(http_status=500, detail="Internal Server Error"),
     "bad-gateway": Outcome(http_status=502, detail="Bad Gateway"),
     "service-unavailable": Outcome(http_status=503, detail="Service Unavailable"),
@@ -236,6 +236,7 @@ def scenario(name: str, custom: dict[str, Outcome] | None = None) -> Outcome:
 class Match:
     prompt_contains: str | None = None
     prompt_regex: re.Pattern[str] | None = None
+    endpoint: str | None = None  # the path after /v1/, e.g. flux-pro-1.0-canny-finetuned
     finetune_id: str | None = None
     seed: int | None = None
     api_key: str | None = None
@@ -245,7 +246,7 @@ class Match:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Match:
         data = dict(data or {})
-        known = {"prompt_contains", "prompt_regex", "finetune_id", "seed", "api_key", "scenario", "nth"}
+        known = {"prompt_contains", "prompt_regex", "endpoint", "finetune_id", "seed", "api_key", "scenario", "nth"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown match keys: {sorted(unknown)} (known: {sorted(known)})")
@@ -256,6 +257,7 @@ class Match:
         return cls(
             prompt_contains=data.get("prompt_contains"),
             prompt_regex=regex,
+            endpoint=None if data.get("endpoint") is None else str(data["endpoint"]).removeprefix("/v1/"),
             finetune_id=data.get("finetune_id"),
             seed=None if data.get("seed") is None else int(data["seed"]),
             api_key=data.get("api_key"),
@@ -274,6 +276,8 @@ class Match:
             return False
         if self.prompt_regex is not None and not self.prompt_regex.search(ctx.prompt):
             return False
+        if self.endpoint is not None and self.endpoint != ctx.endpoint:
+            return False
         if self.finetune_id is not None and self.finetune_id != ctx.finetune_id:
             return False
         if self.seed is not None and self.seed != ctx.seed:
@@ -286,6 +290,7 @@ class Match:
 @dataclass
 class RequestContext:
     prompt: str = ""
+    endpoint: str = ""
     finetune_id: str = ""
     seed: int | None = None
     api_key: str = ""

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.http.app import HttpRequest, HttpResponse
+from mock_server.http.types import HttpRequest, HttpResponse
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from mock_server.http.app import HttpRequest, HttpResponse
+from mock_server.http.types import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from mock_server.mock import BflMock

@@ -7,18 +7,29 @@ Reachable from loopback only, unless ``--admin-token`` is set, in which case eve
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hmac
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from mock_server.core.errors import ADMIN_SELF_REQUEST, ApiError, ConfigError
-from mock_server.core.rules import DEFAULT_ERROR, Outcome, moderation_outcome
-from mock_server.http.app import HttpRequest, HttpResponse
-from mock_server.webhooks.dispatcher import USER_AGENT as WEBHOOK_USER_AGENT
-
-if TYPE_CHECKING:
-    from mock_server.mock import BflMock
+from mock_server.core.errors import (
+    ADMIN_BAD_TOKEN,
+    ADMIN_LOOPBACK_ONLY,
+    ADMIN_SELF_REQUEST,
+    DEFAULT_ERROR,
+    NOT_FOUND,
+    ApiError,
+    ConfigError,
+    TaskNotFound,
+)
+from mock_server.core.redact import redact_secret
+from mock_server.core.rules import Outcome, moderation_outcome
+from mock_server.http.api import waits
+from mock_server.http.services import Services
+from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.webhooks.notify import USER_AGENT as WEBHOOK_USER_AGENT
 
 
 def _loopback(host: str) -> bool:
@@ -74,6 +85,10 @@ INDEX = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class BodySchemas:
     """``schemas/admin.json``: every admin body is validated against its published JSON Schema first, so the
     400 names the field (``body.outcome.webhook.early``) exactly as the schema documents it."""
@@ -98,51 +113,48 @@ class BodySchemas:
 
 
 class Admin:
-    def __init__(self, mock: BflMock) -> None:
-        self.mock = mock
-        self.schemas = BodySchemas(mock.settings.schema_dir)
+    """The ``/_mock/`` handlers (``routes.ADMIN_ROUTES`` names them); every body is validated against its
+    schema in ``schemas/admin.json`` first. ``X-Mock-Key`` scopes listings, clearing and reset to one key."""
 
-    def _body(self, req: HttpRequest, schema: str) -> Any:
-        data = self._json(req)
-        self.schemas.check(schema, data)
-        return data
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.backend = services.backend
+        self.settings = services.backend.settings
+        self.schemas = BodySchemas(self.settings.schema_dir)
+        self._waiter: cf.ThreadPoolExecutor | None = None
 
-    def _authorize(self, req: HttpRequest) -> None:
+    def close(self) -> None:
+        if self._waiter is not None:
+            self._waiter.shutdown(wait=False, cancel_futures=True)
+            self._waiter = None
+
+    # ------------------------------------------------------------------ helpers
+    def authorize(self, req: HttpRequest) -> None:
         if req.headers.get("user-agent", "").startswith(WEBHOOK_USER_AGENT):
             raise ApiError(403, ADMIN_SELF_REQUEST)  # a webhook aimed at ourselves: never an admin call
-        token = self.mock.settings.admin_token
+        token = self.settings.admin_token
         if token:
             given = req.headers.get("x-admin-token") or ""
             auth = req.headers.get("authorization", "")
             if auth.lower().startswith("bearer "):
                 given = given or auth[7:]
             if not hmac.compare_digest(given.encode(), token.encode()):
-                raise ApiError(
-                    403,
-                    "bfl-mock admin API: missing or wrong admin token "
-                    "(send `Authorization: Bearer <token>` or `X-Admin-Token: <token>`)",
-                )
+                raise ApiError(403, ADMIN_BAD_TOKEN)
         elif not _loopback(req.client):
-            raise ApiError(
-                403,
-                "bfl-mock admin API: loopback clients only (start the server with --admin-token TOKEN, then "
-                "send `Authorization: Bearer TOKEN`)",
-            )
+            raise ApiError(403, ADMIN_LOOPBACK_ONLY)
 
     @staticmethod
     def _json(req: HttpRequest) -> Any:
         if not req.body:
             return {}
         try:
-            return json.loads(req.body)
+            return json.loads(req.body, parse_constant=_no_constant)
         except Exception as e:
             raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
 
-    @classmethod
-    def _obj(cls, req: HttpRequest) -> dict[str, Any]:
-        data = cls._json(req)
-        if not isinstance(data, dict):
-            raise ApiError(400, "bfl-mock admin API: body must be a JSON object")
+    def _body(self, req: HttpRequest, schema: str) -> Any:
+        data = self._json(req)
+        self.schemas.check(schema, data)
         return data
 
     @staticmethod
@@ -155,153 +167,199 @@ class Admin:
             raise ApiError(400, f"bfl-mock admin API: `{key}` must be finite")
         return value
 
-    def handle(self, req: HttpRequest) -> HttpResponse:
-        self._authorize(req)
-        parts = [p for p in req.path.split("/") if p][1:]  # drop "_mock"
-        m, mock = req.method, self.mock
-        scope = req.headers.get("x-mock-key")  # a parallel worker's own key: scope listings and reset
-        ok = lambda obj, status=200: HttpResponse.json(status, obj)  # noqa: E731
-        try:
-            if parts == [] and m == "GET":
-                return ok(INDEX)
-            if parts == ["reset"] and m == "POST":
-                mock.reset(api_key=scope)
-                return ok({"reset": True, "api_key": scope})
-            if parts == ["config"] and m == "GET":
-                return ok(mock.settings.to_dict())
-            if parts == ["stats"] and m == "GET":
-                return ok(mock.backend.stats())
-            if parts[:1] == ["clock"]:
-                return self._clock(req, parts[1:])
-            if parts[:1] == ["rules"]:
-                return self._rules(req, parts[1:])
-            if parts[:1] == ["scenarios"] and len(parts) == 2 and m in ("PUT", "POST"):
-                outcome = self._body(req, "MockScenario")
-                return ok({"name": parts[1], "outcome": mock.scenario(parts[1], outcome).to_dict()})
-            if parts[:1] == ["tasks"]:
-                return self._tasks(req, parts[1:])
-            if parts == ["requests"]:
-                if m == "DELETE":
-                    mock.journal.clear(scope)
-                    return ok({"cleared": True})
-                if m == "GET":
-                    api_key = req.query("api_key")
-                    if scope is not None and api_key is not None and api_key != scope:
-                        raise ApiError(403, "bfl-mock admin API: X-Mock-Key scopes this listing to one key")
-                    entries = mock.journal.filter(
-                        method=req.query("method"),
-                        path=req.query("path"),
-                        status=_count(req, "status"),
-                        task_id=req.query("task_id"),
-                        api_key=scope if scope is not None else api_key,
-                        limit=_count(req, "limit"),
-                    )
-                    return ok({"requests": [e.to_dict() for e in entries]})
-            if parts[:1] == ["webhooks"]:
-                return mock.webhooks.admin(req, parts[1:])
-            if parts[:1] == ["credits"] and len(parts) == 2:
-                if m == "GET":
-                    return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
-                if m in ("PUT", "POST"):
-                    mock.set_credits(parts[1], self._num(self._body(req, "MockCredits"), "credits"))
-                    return ok({"api_key": parts[1], "credits": mock.credits(parts[1])})
-            if parts[:1] == ["finetunes"]:  # X-Mock-Key: that account's view; else the shared catalogue
-                ft = mock.finetunes
-                if m == "GET" and len(parts) == 1:
-                    return ok({"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
-                if m in ("PUT", "POST") and len(parts) == 2:
-                    details = self._body(req, "MockFinetune")
-                    item = ft.add(parts[1], **details) if scope is None else ft.add_for(scope, parts[1], details)
-                    return ok({"finetune_id": parts[1], "details": item})
-                if m == "DELETE" and len(parts) == 2:
-                    return ok({"deleted": ft.delete(parts[1], api_key=scope)})
-        except ConfigError as e:
-            raise ApiError(400, f"bfl-mock: {e}") from None
-        raise ApiError(404, "Not Found")
+    @staticmethod
+    def _scope(req: HttpRequest) -> str | None:
+        return req.headers.get("x-mock-key")
 
-    def _clock(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
-        clock, m = self.mock.clock, req.method
+    def _own_tasks(self, req: HttpRequest) -> set[str] | None:
+        scope = self._scope(req)
+        return None if scope is None else {t.id for t in self.backend.list_tasks(api_key=scope)}
+
+    # ------------------------------------------------------------------ the fake
+    def index(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, INDEX)
+
+    def reset(self, req: HttpRequest) -> HttpResponse:
+        scope = self._scope(req)
+        self.services.reset(scope)
+        return HttpResponse.json(200, {"reset": True, "api_key": scope})
+
+    def config(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, self.settings.to_dict())
+
+    def stats(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, self.backend.stats())
+
+    # ------------------------------------------------------------------ clock
+    def _clock_moved(self, move: Callable[[], object]) -> HttpResponse:
         try:
-            if rest == ["advance"] and m == "POST":
-                seconds = self._num(self._obj(req), "seconds")
-                if seconds < 0:
-                    raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
-                clock.advance(seconds)
-            elif rest == ["set"] and m == "POST":
-                clock.set(self._num(self._body(req, "MockClockSet"), "time"))
-            elif rest == ["freeze"] and m == "POST":
-                data = self._body(req, "MockClockFreeze") or {}
-                clock.freeze(self._num(data, "at") if "at" in data else None)
-            elif rest == ["unfreeze"] and m == "POST":
-                clock.unfreeze()
-            elif not (rest == [] and m == "GET"):
-                raise ApiError(404, "Not Found")
+            move()
         except ValueError as e:  # out of the clock's range
             raise ApiError(400, f"bfl-mock admin API: {e}") from None
-        self.mock.webhooks.wake()
-        return HttpResponse.json(200, clock.snapshot())
+        return HttpResponse.json(200, self.backend.clock.snapshot())
 
-    def _rules(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
-        rules, m = self.mock.rules, req.method
-        if rest == [] and m == "GET":
-            return HttpResponse.json(200, {"rules": [r.to_dict() for r in rules.list()]})
-        if rest == [] and m == "POST":
-            data = self._body(req, "MockRules")
-            items = data if isinstance(data, list) else [data]
-            if not all(isinstance(i, dict) for i in items):
-                raise ApiError(400, "bfl-mock admin API: a rule is an object {match, outcome}")
-            added = [rules.add(i).to_dict() for i in items]
-            return HttpResponse.json(201, {"rules": added})
-        if rest == [] and m == "DELETE":
-            rules.clear()
-            return HttpResponse.json(200, {"cleared": True})
-        if len(rest) == 1 and m == "DELETE":
-            try:
-                rid = int(rest[0])
-            except ValueError:
-                raise ApiError(404, "Not Found") from None
-            if not rules.remove(rid):
-                raise ApiError(404, f"no rule {rid}")
-            return HttpResponse.json(200, {"deleted": rid})
-        raise ApiError(404, "Not Found")
+    def clock(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, self.backend.clock.snapshot())
 
-    def _tasks(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
-        mock, m = self.mock, req.method
-        if rest == [] and m == "GET":
-            tasks = mock.tasks(status=req.query("status"), api_key=req.headers.get("x-mock-key"))
-            return HttpResponse.json(200, {"tasks": [t.summary() for t in tasks]})
-        if not rest:
-            raise ApiError(404, "Not Found")
-        task_id = rest[0]
+    def clock_advance(self, req: HttpRequest) -> HttpResponse:
+        data = self._json(req)
+        seconds = self._num(data if isinstance(data, dict) else {}, "seconds")
+        if seconds < 0:
+            raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
+        return self._clock_moved(lambda: self.backend.clock.advance(seconds))
+
+    def clock_set(self, req: HttpRequest) -> HttpResponse:
+        when = self._num(self._body(req, "MockClockSet"), "time")
+        return self._clock_moved(lambda: self.backend.clock.set(when))
+
+    def clock_freeze(self, req: HttpRequest) -> HttpResponse:
+        data = self._body(req, "MockClockFreeze") or {}
+        at = self._num(data, "at") if "at" in data else None
+        return self._clock_moved(lambda: self.backend.clock.freeze(at))
+
+    def clock_unfreeze(self, req: HttpRequest) -> HttpResponse:
+        return self._clock_moved(self.backend.clock.unfreeze)
+
+    # ------------------------------------------------------------------ rules and scenarios
+    def rules_list(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, {"rules": [r.to_dict() for r in self.backend.rules.list()]})
+
+    def rules_add(self, req: HttpRequest) -> HttpResponse:
+        data = self._body(req, "MockRules")
+        items = data if isinstance(data, list) else [data]
         try:
-            if len(rest) == 1 and m == "GET":
-                return HttpResponse.json(200, mock.task(task_id).summary())
-            if len(rest) == 2 and m == "POST":
-                data = self._json(req) or {}
-                if rest[1] in ("fail", "moderate"):
-                    self.schemas.check("MockTaskFail" if rest[1] == "fail" else "MockTaskModerate", data)
-                # backend.force raises WaitFor while the image renders: the front end awaits it off the
-                # event loop and asks again, so other clients are never stalled behind a render.
-                if rest[1] == "complete":
-                    outcome = Outcome()
-                elif rest[1] == "fail":
-                    outcome = Outcome(status="Error", error=str(data.get("error", DEFAULT_ERROR)))
-                elif rest[1] == "moderate":
-                    reasons = data.get("reasons")
-                    if reasons is not None and not (
-                        isinstance(reasons, list) and all(isinstance(r, str) for r in reasons)
-                    ):
-                        raise ApiError(400, "bfl-mock admin API: `reasons` must be a list of strings")
-                    try:
-                        outcome = moderation_outcome(str(data.get("status", "Content Moderated")), reasons)
-                    except ConfigError as e:
-                        raise ApiError(400, f"bfl-mock: {e}") from None
-                else:
-                    raise ApiError(404, "Not Found")
-                task = mock.backend.force(task_id, outcome)
-                return HttpResponse.json(200, task.summary())
-        except ApiError as e:
-            if e.status == 404 and e.detail == "Task not found":
+            added = [self.backend.rules.add(i).to_dict() for i in items]
+        except ConfigError as e:
+            raise ApiError(400, f"bfl-mock: {e}") from None
+        return HttpResponse.json(201, {"rules": added})
+
+    def rules_clear(self, req: HttpRequest) -> HttpResponse:
+        self.backend.rules.clear()
+        return HttpResponse.json(200, {"cleared": True})
+
+    def rules_remove(self, req: HttpRequest, rule_id: str) -> HttpResponse:
+        if not rule_id.isdigit():
+            raise ApiError(404, NOT_FOUND)
+        if not self.backend.rules.remove(int(rule_id)):
+            raise ApiError(404, f"no rule {rule_id}")
+        return HttpResponse.json(200, {"deleted": int(rule_id)})
+
+    def scenario_define(self, req: HttpRequest, name: str) -> HttpResponse:
+        try:
+            outcome = self.backend.rules.define_scenario(name, self._body(req, "MockScenario"))
+        except ConfigError as e:
+            raise ApiError(400, f"bfl-mock: {e}") from None
+        return HttpResponse.json(200, {"name": name, "outcome": outcome.to_dict()})
+
+    # ------------------------------------------------------------------ tasks
+    def tasks_list(self, req: HttpRequest) -> HttpResponse:
+        tasks = self.backend.list_tasks(status=req.query("status"), api_key=self._scope(req))
+        return HttpResponse.json(200, {"tasks": [t.summary() for t in tasks]})
+
+    def task_get(self, req: HttpRequest, task_id: str) -> HttpResponse:
+        try:
+            return HttpResponse.json(200, self.backend.get_task(task_id).summary())
+        except TaskNotFound:
+            raise ApiError(404, f"no task {task_id}") from None
+
+    def _force(self, task_id: str, outcome: Outcome) -> Answer:
+        def step() -> HttpResponse:
+            try:  # raises WaitFor, before changing anything, while the image still renders
+                return HttpResponse.json(200, self.backend.force(task_id, outcome).summary())
+            except TaskNotFound:
                 raise ApiError(404, f"no task {task_id}") from None
-            raise
-        raise ApiError(404, "Not Found")
+
+        return waits(step)  # waited for off the event loop: other clients are never stalled behind a render
+
+    def task_complete(self, req: HttpRequest, task_id: str) -> Answer:
+        return self._force(task_id, Outcome())
+
+    def task_fail(self, req: HttpRequest, task_id: str) -> Answer:
+        data = self._body(req, "MockTaskFail") or {}
+        return self._force(task_id, Outcome(status="Error", error=str(data.get("error", DEFAULT_ERROR))))
+
+    def task_moderate(self, req: HttpRequest, task_id: str) -> Answer:
+        data = self._body(req, "MockTaskModerate") or {}
+        try:
+            outcome = moderation_outcome(str(data.get("status", "Content Moderated")), data.get("reasons"))
+        except ConfigError as e:
+            raise ApiError(400, f"bfl-mock: {e}") from None
+        return self._force(task_id, outcome)
+
+    # ------------------------------------------------------------------ journals
+    def requests_list(self, req: HttpRequest) -> HttpResponse:
+        scope, api_key = self._scope(req), req.query("api_key")
+        if scope is not None and api_key is not None and api_key != scope:
+            raise ApiError(403, "bfl-mock admin API: X-Mock-Key scopes this listing to one key")
+        entries = self.services.journal.filter(
+            method=req.query("method"),
+            path=req.query("path"),
+            status=_count(req, "status"),
+            task_id=req.query("task_id"),
+            api_key=scope if scope is not None else api_key,
+            limit=_count(req, "limit"),
+        )
+        return HttpResponse.json(200, {"requests": [e.to_dict() for e in entries]})
+
+    def requests_clear(self, req: HttpRequest) -> HttpResponse:
+        self.services.journal.clear(self._scope(req))
+        return HttpResponse.json(200, {"cleared": True})
+
+    def webhooks_list(self, req: HttpRequest) -> HttpResponse:
+        task_id, own = req.query("task_id"), self._own_tasks(req)
+        items = [
+            d
+            for d in self.services.webhooks.deliveries
+            if (task_id is None or d.task_id == task_id) and (own is None or d.task_id in own)
+        ]
+        return HttpResponse.json(200, {"webhooks": [d.to_dict() for d in items]})
+
+    def webhooks_clear(self, req: HttpRequest) -> HttpResponse:
+        own = self._own_tasks(req)
+        self.services.webhooks.reset(None if own is None else sorted(own))
+        return HttpResponse.json(200, {"cleared": True, "api_key": redact_secret(self._scope(req))})
+
+    def webhooks_wait(self, req: HttpRequest) -> Answer:
+        task_id = req.query("task_id")
+        if not task_id:
+            raise ApiError(400, "bfl-mock admin API: task_id is required")
+        try:
+            timeout = min(30.0, max(0.0, float(req.query("timeout") or 5.0)))
+            attempts = int(req.query("attempts") or 0) or None
+        except ValueError:
+            raise ApiError(400, "bfl-mock admin API: timeout and attempts are numbers") from None
+        if self._waiter is None:
+            self._waiter = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="bfl-mock-wait")
+        fut = self._waiter.submit(self.services.webhooks.wait_for, task_id, timeout, attempts=attempts)
+
+        def settled() -> HttpResponse:
+            try:
+                return HttpResponse.json(200, fut.result().to_dict())
+            except TimeoutError as e:
+                raise ApiError(408, str(e)) from None
+            except LookupError as e:
+                raise ApiError(404, f"bfl-mock admin API: {e}") from None
+
+        return Deferred(fut, settled)  # the blocking wait runs on a worker thread, never the event loop
+
+    # ------------------------------------------------------------------ accounts and finetunes
+    def credits_get(self, req: HttpRequest, api_key: str) -> HttpResponse:
+        return HttpResponse.json(200, {"api_key": api_key, "credits": self.backend.credits(api_key)})
+
+    def credits_set(self, req: HttpRequest, api_key: str) -> HttpResponse:
+        self.backend.set_credits(api_key, self._num(self._body(req, "MockCredits"), "credits"))
+        return self.credits_get(req, api_key)
+
+    def finetunes_list(self, req: HttpRequest) -> HttpResponse:
+        ft, scope = self.backend.finetunes, self._scope(req)
+        return HttpResponse.json(200, {"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
+
+    def finetune_put(self, req: HttpRequest, finetune_id: str) -> HttpResponse:
+        ft, scope = self.backend.finetunes, self._scope(req)
+        details = self._body(req, "MockFinetune")
+        item = ft.add(finetune_id, **details) if scope is None else ft.add_for(scope, finetune_id, details)
+        return HttpResponse.json(200, {"finetune_id": finetune_id, "details": item})
+
+    def finetune_delete(self, req: HttpRequest, finetune_id: str) -> HttpResponse:
+        deleted = self.backend.finetunes.delete(finetune_id, api_key=self._scope(req))
+        return HttpResponse.json(200, {"deleted": deleted})

@@ -23,14 +23,13 @@ from mock_server.core.redact import (
     redact_json,
     redact_secret,
 )
-
-UNPARSED: Any = object()
+from mock_server.http.types import UNPARSED
 
 
 def summarize_body(
-    body: bytes, content_type: str | None, parsed: Any = UNPARSED, control: dict[str, Any] | None = None
+    body: bytes, content_type: str | None, parsed: Any = UNPARSED, images: dict[str, dict[str, Any]] | None = None
 ) -> Any:
-    """The journal's view of a request body; ``parsed`` / ``control`` reuse work the handler already did."""
+    """The journal's view of a request body; ``parsed`` / ``images`` reuse work the handler already did."""
     if not body:
         return None
     if content_type and "json" in content_type:
@@ -39,10 +38,9 @@ def summarize_body(
                 parsed = json.loads(body)
             except Exception:
                 return {"raw_length": len(body), "json": False}
-        if control is not None and isinstance(parsed, dict) and isinstance(parsed.get("control_image"), str):
-            parsed = {**parsed, "control_image": None}  # summarised by the handler already: not hashed again
-            data = redact_json(parsed)
-            data["control_image"] = control
+        if images and isinstance(parsed, dict):  # summarised by the handler already: not hashed again
+            data = redact_json({**parsed, **dict.fromkeys(images)})
+            data.update(images)
             return data
         return redact_json(parsed)
     return {"raw_length": len(body)}
@@ -151,9 +149,9 @@ class Journal:
         body: bytes,
         content_type: str | None,
         parsed: Any = UNPARSED,
-        control: dict[str, Any] | None = None,
+        images: dict[str, dict[str, Any]] | None = None,
     ) -> Entry:
-        summary = summarize_body(body, content_type, parsed, control)
+        summary = summarize_body(body, content_type, parsed, images)
         if len(headers) > MAX_ITEMS or any(len(k) > 128 or len(v) > MAX_HEADER for k, v in headers.items()):
             headers = {clip(k, 128): clip(v, MAX_HEADER) for k, v in list(headers.items())[:MAX_ITEMS]}
         # a summary is never much larger than a small body; a large body's summary is measured (it may be

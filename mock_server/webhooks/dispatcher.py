@@ -14,207 +14,27 @@ Pending for S seconds), ``bad-secret`` (wrong secret / signature).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import ipaddress
 import itertools
 import json
 import logging
-import re
-import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mock_server.core.errors import ConfigError
+from mock_server.core.errors import ConfigError, InvalidSecret
 from mock_server.core.redact import redact_secret
-from mock_server.core.rules import webhook_options
-from mock_server.core.schemas import load_schema
+from mock_server.webhooks.client import DeliveryError, TargetRefused, ip_address_of, is_loopback, post_once
+from mock_server.webhooks.notify import build_notification, load_profiles
 
 if TYPE_CHECKING:
-    from mock_server.core.backend import Task
-    from mock_server.http.app import HttpRequest, HttpResponse
-    from mock_server.mock import BflMock
+    from mock_server.core.backend import BflBackend, Task
 
 log = logging.getLogger("bfl_mock.webhooks")
 RETRY_STATUSES = frozenset({408, 429})
 MAX_IN_FLIGHT = 64  # concurrent webhook requests
-USER_AGENT = "bfl-mock-webhooks/0.1"  # the admin API refuses requests carrying it (the fake calling itself)
-_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
-
-
-class TargetRefused(Exception):
-    """The webhook URL is not one the fake will call (allow-list, its own address, loopback on a shared fake)."""
-
-
-def valid_header_value(value: str) -> bool:
-    """Visible ASCII, space and tab only: no CR/LF (header injection), no NUL, nothing an HTTP client
-    would refuse to encode (httpx encodes header values as ASCII)."""
-    return bool(_HEADER_VALUE.match(value))
-
-
-def _is_loopback_name(host: str) -> bool:
-    return host == "localhost" or host.endswith(".localhost")
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def is_loopback(host: str) -> bool:
-    """A loopback address literal (127.0.0.0/8, ::1, ::ffff:127.x) or ``localhost``; never a name like
-    ``127.attacker.example``."""
-    if _is_loopback_name(host.lower()):
-        return True
-    ip = _ip(host)
-    return ip is not None and ip.is_loopback
-
-
-def load_profiles(schema_dir: str | None = None) -> dict[str, dict[str, Any]]:
-    return load_schema("webhook_profiles", schema_dir)["profiles"]
-
-
-def parse_fault_header(value: str | None) -> dict[str, Any]:
-    """``drop`` / ``duplicate`` / ``delay=5`` / ``early=2`` / ``bad-secret``, comma-separated."""
-    raw: dict[str, Any] = {}
-    if not value:
-        return raw
-    for part in value.split(","):
-        name, sep, arg = part.strip().partition("=")
-        name = name.strip()
-        if not name:
-            continue
-        if name.lower().replace("_", "-") in ("delay", "early", "profile"):
-            raw[name] = arg if sep else ("" if name.lower() == "profile" else 1.0)
-        else:
-            raw[name] = True
-    return webhook_options(raw, "X-Mock-Webhook-Fault")
-
-
-def build_notification(
-    profile: dict[str, Any],
-    *,
-    task_id: str,
-    status: str,
-    result: Any,
-    details: Any,
-    secret: str | None,
-    now: float,
-    forge: bool = False,
-) -> tuple[bytes, dict[str, str]]:
-    """The body and headers a profile sends for a finished task."""
-    body: dict[str, Any] = {profile["id_field"]: task_id, "status": profile.get("status_map", {}).get(status, status)}
-    include = profile.get("include", [])
-    if "result" in include:
-        body["result"] = result
-    error = None
-    if isinstance(details, dict):
-        error = details.get("error") or (", ".join(details.get("Moderation Reasons", [])) or None)
-    if "error" in include and status != "Ready":
-        body["error"] = error or status
-    if "details" in include:
-        body["details"] = details
-    if "timestamp" in include:
-        body["timestamp"] = int(now)
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    auth = profile.get("auth", {})
-    if secret is not None:
-        used = (secret + "-forged") if forge else secret
-        if auth.get("scheme") == "raw-secret":
-            if not valid_header_value(used):  # never raw header bytes: no injection, no encoding crash
-                raise InvalidSecret(INVALID_SECRET)
-            headers[auth["header"]] = used
-        elif auth.get("scheme") == "hmac-sha256":
-            digest = hmac.new(used.encode(), raw, hashlib.sha256).hexdigest()
-            headers[auth["header"]] = auth.get("prefix", "") + digest
-    return raw, headers
-
-
-INVALID_SECRET = "webhook_secret is not a valid HTTP header value (control characters, CR/LF or non-ASCII): not sent"
-
-
-class InvalidSecret(ValueError):
-    """The secret cannot travel in a header: the delivery fails at once, without a request."""
-
-
-class DeliveryError(Exception):
-    """A retryable transport failure (connection refused/reset, timeout, malformed answer)."""
-
-
-async def post_once(
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout: float,
-    check: Any = None,
-) -> int:
-    """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code.
-
-    A deliberately small HTTP/1.1 client: one request per connection, nothing pooled, TLS for https. The
-    whole exchange (resolve, connect, send, status line and headers) is bounded by ``timeout``. The host is
-    resolved first and ``check(host, port, addresses)`` may refuse it (TargetRefused); the connection then
-    goes to a checked address, so a name cannot resolve to something else in between.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    for k, v in headers.items():
-        if not valid_header_value(v) or not valid_header_value(k):
-            raise InvalidSecret(f"header {k!r} has a value that cannot be sent")
-    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port:
-        host_header += f":{parts.port}"
-    lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-    async def exchange() -> int:
-        ssl_ctx = True if parts.scheme == "https" else None
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [str(info[4][0]) for info in infos]
-        if check is not None:
-            check(host, port, addresses)
-        if not addresses:
-            raise DeliveryError(f"{host} did not resolve")
-        reader, writer = await asyncio.open_connection(
-            addresses[0], port, ssl=ssl_ctx, server_hostname=host if ssl_ctx else None
-        )
-        try:
-            writer.write(request)
-            await writer.drain()
-            status_line = await reader.readline()
-            fields = status_line.split(b" ", 2)
-            if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
-                raise DeliveryError(f"malformed response: {status_line[:80]!r}")
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass  # headers; the body is not needed
-            return int(fields[1])
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
-
-    try:
-        return await asyncio.wait_for(exchange(), timeout)
-    except asyncio.TimeoutError:
-        raise TimeoutError(f"no answer within {timeout}s") from None
-    except socket.gaierror as e:
-        raise DeliveryError(f"cannot resolve {host}: {e}") from None
-    except (OSError, asyncio.IncompleteReadError) as e:
-        raise DeliveryError(f"{type(e).__name__}: {e}") from None
 
 
 @dataclass
@@ -278,9 +98,18 @@ class Delivery:
 
 
 class WebhookDispatcher:
-    def __init__(self, mock: BflMock) -> None:
-        self.mock = mock
-        self.settings = mock.settings
+    """Builds a delivery for every finished task with a ``webhook_url`` and runs its attempts.
+
+    It runs nothing by itself: the ``Scheduler`` (one thread and event loop for the lifecycle and the
+    webhooks) calls ``launch_due`` and is reached through the ``start``/``wake`` callbacks it attaches.
+    """
+
+    def __init__(self, backend: BflBackend) -> None:
+        self.backend = backend
+        self.settings = backend.settings
+        self.clock = backend.clock
+        self.bound_port: int | None = None  # the server serving this fake: never a webhook target
+        self.bound_host: str | None = None
         self.profiles = load_profiles(self.settings.schema_dir)
         if self.settings.webhook_profile not in self.profiles:
             raise ConfigError(
@@ -289,15 +118,15 @@ class WebhookDispatcher:
         self.deliveries: list[Delivery] = []
         self._finals = 0  # settled deliveries in the journal (bounded by webhook_journal_size)
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._closing = False
-        self._started = threading.Event()
-        self._waiter: Any = None
         self._host_slots: dict[str, asyncio.Semaphore] = {}
-        mock.backend.on_finished.append(self._on_finished)
-        mock.clock.subscribe(self.wake)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._start: Callable[[], None] = lambda: None
+        self._wake: Callable[[], None] = lambda: None
+        backend.on_finished.append(self._on_finished)
+
+    def attach(self, start: Callable[[], None], wake: Callable[[], None]) -> None:
+        """The scheduler's callbacks: start its thread, wake its loop."""
+        self._start, self._wake = start, wake
 
     # ------------------------------------------------------------------ public
     def wait_for(
@@ -331,7 +160,7 @@ class WebhookDispatcher:
                         break
                     self._cond.wait(min(remaining, 0.05))
                     continue
-            clock = self.mock.clock
+            clock = self.clock
             if due > clock.now():
                 clock.advance(due - clock.now())
             else:
@@ -346,7 +175,7 @@ class WebhookDispatcher:
 
     def _frozen_due(self, task_id: str) -> float | None:
         """On a frozen clock with nothing in flight: the clock time at which this task's webhook can move on."""
-        clock = self.mock.clock
+        clock = self.clock
         if not clock.frozen:
             return None
         mine = [d for d in self.deliveries if d.task_id == task_id]
@@ -357,14 +186,14 @@ class WebhookDispatcher:
             return min(pending)
         if mine:
             return None
-        task = self.mock.backend.tasks.get(task_id)
+        task = self.backend.tasks.get(task_id)
         if task is None:
             return None  # unknown here: the wait times out and says so
         if task.webhook_url is None:
             raise LookupError(f"task {task_id} has no webhook_url: there is no webhook to wait for")
         if task.terminal:
             return None
-        due = self.mock.backend.next_due(task)
+        due = self.backend.next_due(task)
         if due is None:
             raise LookupError(
                 f"task {task_id} is Pending with progression {task.progression} and the clock is frozen: nothing "
@@ -373,9 +202,9 @@ class WebhookDispatcher:
         return due
 
     def _hint(self, task_id: str) -> str:
-        if task_id not in self.mock.backend.tasks:
+        if task_id not in self.backend.tasks:
             return "no such task (never submitted here, or reset / evicted)"
-        clock = self.mock.clock
+        clock = self.clock
         if clock.frozen:
             return (
                 f"the clock is frozen at {clock.now()}: advance it (bfl_mock.clock.advance(seconds)) or poll the "
@@ -402,35 +231,11 @@ class WebhookDispatcher:
                 self.deliveries[:] = [d for d in self.deliveries if d.task_id not in gone]
             self._finals = sum(1 for d in self.deliveries if d.final)
 
-    def close(self) -> None:
-        self._closing = True
-        self.wake()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._waiter is not None:
-            self._waiter.shutdown(wait=False, cancel_futures=True)
-            self._waiter = None
-
     def wake(self) -> None:
-        loop, ev = self._loop, self._wake
-        if loop is not None and ev is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:
-                pass
+        self._wake()
 
     def ensure_started(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._cond:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._closing = False
-            self._started.clear()
-            self._thread = threading.Thread(target=self._run, name="bfl-mock-webhooks", daemon=True)
-            self._thread.start()
-        self._started.wait(5)
+        self._start()
 
     # ------------------------------------------------------------------ building deliveries
     def _on_finished(self, task: Task) -> None:
@@ -442,7 +247,7 @@ class WebhookDispatcher:
         if profile is None:
             log.error("unknown webhook profile %r; using %r", profile_name, self.settings.webhook_profile)
             profile_name, profile = self.settings.webhook_profile, self.profiles[self.settings.webhook_profile]
-        now = self.mock.clock.now()
+        now = self.clock.now()
         error = None
         try:
             body, headers = build_notification(
@@ -523,15 +328,15 @@ class WebhookDispatcher:
         * with no allow-list on a server bound beyond loopback (a shared fake): loopback and link-local
           addresses (this host's own services, cloud metadata) are refused; list them to allow them.
         """
-        ips = [ip for ip in (_ip(a) for a in addresses) if ip is not None]
-        own_port = getattr(self.mock, "bound_port", None)
+        ips = [ip for ip in (ip_address_of(a) for a in addresses) if ip is not None]
+        own_port = self.bound_port
         if own_port is not None and port == own_port and any(ip.is_loopback or ip.is_unspecified for ip in ips):
             raise TargetRefused(f"{host}:{port} is bfl-mock itself")
         allow = [e.lower() for e in self.settings.webhook_allow]
         named = host.lower() in allow or any(e.startswith(".") and host.lower().endswith(e) for e in allow)
         if "loopback" in allow and not named and not all(ip.is_loopback for ip in ips):
             raise TargetRefused(f"{host} resolves to {addresses}, not only loopback addresses")
-        bound = getattr(self.mock, "bound_host", None) or self.settings.host
+        bound = self.bound_host or self.settings.host
         if not allow and not is_loopback(bound):
             bad = [str(ip) for ip in ips if ip.is_loopback or ip.is_link_local or ip.is_unspecified]
             if bad:
@@ -540,56 +345,34 @@ class WebhookDispatcher:
                     "link-local addresses unless webhook_allow lists them"
                 )
 
-    # ------------------------------------------------------------------ the worker
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        finally:
-            self._loop = None
-            loop.close()
-
-    async def _main(self) -> None:
-        self._wake = asyncio.Event()
-        # Deliveries wait for a slot here, so waiting never counts against the receiver's timeout.
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+    # ------------------------------------------------------------------ run by the scheduler's loop
+    def start_loop(self) -> None:
+        """Called in the scheduler's event loop before the first ``launch_due``."""
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)  # waiting for a slot never counts against a timeout
         self._host_slots = {}
-        self._started.set()
-        inflight: set[asyncio.Task[None]] = set()
-        while not self._closing:
-            clock = self.mock.clock
-            try:
-                nxt = self.mock.backend.tick()
-            except Exception as e:  # the scheduler survives anything (the backend isolates tasks already)
-                log.exception("bfl-mock: lifecycle tick failed")
-                self.mock.backend.errors.append(e)
-                nxt = None
-            now = clock.now()
-            with self._cond:
-                pending = [d for d in self.deliveries if d.state == "pending" and not d.in_flight]
-            for d in pending:
-                if d.next_at <= now:
-                    d.in_flight = True
-                    t = asyncio.create_task(self._attempt(d))
-                    inflight.add(t)
-                    t.add_done_callback(inflight.discard)
-                else:
-                    nxt = d.next_at if nxt is None else min(nxt, d.next_at)
-            wait = 0.25
-            if nxt is not None:
-                real = clock.real_seconds_until(nxt)
-                if real is not None:
-                    wait = min(wait, real)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
-            except asyncio.TimeoutError:
-                pass
-        for t in list(inflight):
+        self._inflight = set()
+
+    def launch_due(self, now: float) -> float | None:
+        """Start every attempt due at ``now``; return the clock time of the next one, if any."""
+        nxt: float | None = None
+        with self._cond:
+            pending = [d for d in self.deliveries if d.state == "pending" and not d.in_flight]
+        for d in pending:
+            if d.next_at <= now:
+                d.in_flight = True
+                t = asyncio.create_task(self._attempt(d))
+                self._inflight.add(t)
+                t.add_done_callback(self._inflight.discard)
+            else:
+                nxt = d.next_at if nxt is None else min(nxt, d.next_at)
+        return nxt
+
+    async def stop_loop(self) -> None:
+        """Cancel attempts in flight and let them finish cancelling (no pending task is destroyed)."""
+        for t in list(self._inflight):
             t.cancel()
-        if inflight:  # let them finish cancelling, so closing the loop destroys no pending task
-            await asyncio.wait(list(inflight), timeout=2)
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=2)
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
         """At most ``webhook_per_host`` deliveries in flight to one host:port, so a receiver that never
@@ -613,7 +396,7 @@ class WebhookDispatcher:
         except ValueError:
             host_slot = asyncio.Semaphore(1)
         async with host_slot, self._slots:
-            attempt = Attempt(number, self.mock.clock.now())
+            attempt = Attempt(number, self.clock.now())
             start = time.perf_counter()
             try:
                 for _ in range(d.copies):
@@ -642,7 +425,7 @@ class WebhookDispatcher:
             elif blocked:
                 d.state = "blocked"
             elif retry and number <= len(backoff):
-                d.next_at = self.mock.clock.now() + backoff[number - 1]
+                d.next_at = self.clock.now() + backoff[number - 1]
             else:
                 d.state = "failed"
             if d.final:
@@ -650,54 +433,6 @@ class WebhookDispatcher:
             self._cond.notify_all()
         log.info("webhook %s attempt %d -> %s %s", _clip_url(d.url), number, attempt.status, attempt.error or "")
         self.wake()
-
-    # ------------------------------------------------------------------ admin API
-    def admin(self, req: HttpRequest, rest: list[str]) -> HttpResponse:
-        from mock_server.core.errors import ApiError
-        from mock_server.http.app import HttpResponse
-
-        scope = req.headers.get("x-mock-key")
-        own = {t.id for t in self.mock.tasks(api_key=scope)} if scope else None
-        if rest == [] and req.method == "GET":
-            task_id = req.query("task_id")
-            items = [
-                d
-                for d in self.deliveries
-                if (task_id is None or d.task_id == task_id) and (own is None or d.task_id in own)
-            ]
-            return HttpResponse.json(200, {"webhooks": [d.to_dict() for d in items]})
-        if rest == [] and req.method == "DELETE":
-            self.reset(None if own is None else sorted(own))
-            return HttpResponse.json(200, {"cleared": True, "api_key": redact_secret(scope)})
-        if rest == ["wait"] and req.method == "GET":
-            task_id = req.query("task_id")
-            if not task_id:
-                raise ApiError(400, "bfl-mock admin API: task_id is required")
-            try:
-                timeout = min(30.0, max(0.0, float(req.query("timeout") or 5.0)))
-                attempts = int(req.query("attempts")) if req.query("attempts") else None
-            except ValueError:
-                raise ApiError(400, "bfl-mock admin API: timeout and attempts are numbers") from None
-            from mock_server.core.backend import WaitFor
-
-            fut = getattr(req, "_webhook_wait", None)
-            if fut is None:  # wait off the event loop; the front end awaits the future and asks again
-                if self._waiter is None:
-                    import concurrent.futures as cf
-
-                    self._waiter = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="bfl-mock-wait")
-                fut = self._waiter.submit(self.wait_for, task_id, timeout, attempts=attempts)
-                req._webhook_wait = fut  # type: ignore[attr-defined]
-            if not fut.done():
-                raise WaitFor(fut)
-            try:
-                d = fut.result()
-            except TimeoutError as e:
-                raise ApiError(408, str(e)) from None
-            except LookupError as e:
-                raise ApiError(404, f"bfl-mock admin API: {e}") from None
-            return HttpResponse.json(200, d.to_dict())
-        raise ApiError(404, "Not Found")
 
 
 def _clip_url(url: str) -> str:

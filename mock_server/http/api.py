@@ -1,0 +1,200 @@
+"""BFL's endpoints: parse, call the backend, render. One ``submit`` serves every generation endpoint in the
+registry (the route says which row); the rest are the utility endpoints and result delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
+from mock_server.core.endpoints import Endpoint
+from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError
+from mock_server.core.redact import control_summary
+from mock_server.core.schemas import load_schema
+from mock_server.http import validation as v
+from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
+from mock_server.http.services import Services
+from mock_server.http.types import JSON, Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.webhooks.notify import parse_fault_header
+
+
+def waits(step: Callable[[], Answer]) -> Answer:
+    """Run ``step``; if the backend needs background work first, answer Deferred(that work, ``step``)."""
+    try:
+        return step()
+    except WaitFor as w:
+        return Deferred(w.future, lambda: waits(step))
+
+
+def error_response(exc: ApiError) -> HttpResponse:
+    return HttpResponse.json(exc.status, {"detail": exc.detail}, list(exc.headers.items()))
+
+
+def _pick(bounds: tuple[float, float] | None, rng: Any) -> float:
+    if not bounds:
+        return 0.0
+    lo, hi = bounds
+    return float(lo if lo == hi else rng.uniform(lo, hi))
+
+
+class ApiHandlers:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.backend = services.backend
+        self.settings = services.backend.settings
+        self.models: dict[str, Any] = {}
+        for ep in services.endpoints:
+            schema = ep.schema if isinstance(ep.schema, dict) else load_schema(ep.schema, self.settings.schema_dir)
+            self.models[ep.path] = v.build_model(schema)
+        self.delete_model = v.build_model(load_schema("DeleteFinetuneInputs", self.settings.schema_dir))
+        self._openapi: bytes | None = None
+
+    def api_origin(self, req: HttpRequest) -> str:
+        return (self.settings.public_url or req.origin).rstrip("/")
+
+    def delivery_origin(self, req: HttpRequest) -> str:
+        return (self.settings.delivery_url or self.settings.public_url or req.origin).rstrip("/")
+
+    # ------------------------------------------------------------------ generation endpoints
+    def submit(self, req: HttpRequest, endpoint: Endpoint) -> Answer:
+        # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
+        body = req.parsed = v.parse_body(
+            req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
+        )
+        key = self.backend.check_key(req.headers.get("x-key"))
+        params = v.validate_body(self.models[endpoint.path], body).model_dump()
+        req.images = {
+            f: control_summary(params[f]) for f in endpoint.family.image_fields if isinstance(params.get(f), str)
+        }
+        webhook_opts = parse_fault_header(req.headers.get("x-mock-webhook-fault"))
+        # Waits for room in the render backlog before any rule counts this request (backpressure).
+        return waits(lambda: self._accept(req, endpoint, key, params, webhook_opts))
+
+    def _accept(
+        self, req: HttpRequest, endpoint: Endpoint, key: str, params: dict[str, Any], webhook_opts: dict[str, Any]
+    ) -> HttpResponse:
+        backend = self.backend
+        backend.check_capacity()
+        outcome, rule_id = backend.decide(
+            api_key=key, params=params, scenario=req.headers.get("x-mock-scenario"), endpoint=endpoint
+        )
+        delay = _pick(outcome.submit_latency, backend.rng)
+        try:
+            task = backend.submit(
+                api_key=key,
+                params=params,
+                delivery_origin=self.delivery_origin(req),
+                outcome=outcome,
+                rule_id=rule_id,
+                webhook_opts=webhook_opts,
+                images=req.images,
+                endpoint=endpoint,
+            )
+        except ApiError as e:
+            resp = error_response(e)
+            resp.delay = delay
+            return resp
+        req.task_id = task.id
+        if task.webhook_url is not None:
+            self.services.webhooks.ensure_started()  # the scheduler finishes webhook tasks on the clock
+            answer: dict[str, Any] = {"id": task.id, "status": "Pending", "webhook_url": task.webhook_url}
+        else:
+            answer = {"id": task.id, "polling_url": f"{self.api_origin(req)}/v1/get_result?id={task.id}"}
+        if self.settings.submit_cost_fields:
+            answer.update({"cost": None, "input_mp": None, "output_mp": None})
+        resp = HttpResponse.json(200, answer)
+        resp.delay = delay
+        return resp
+
+    # ------------------------------------------------------------------ polling and delivery
+    def get_result(self, req: HttpRequest) -> Answer:
+        task_id = req.query("id")
+        if task_id is None:
+            raise v.missing_query("id")
+        headers = self.backend.ratelimit(req.headers.get("x-key") or req.client)  # one token per request
+        task = self.backend.tasks.get(task_id)
+        delay = _pick(task.outcome.poll_latency, self.backend.rng) if task is not None else 0.0
+        req.task_id = task_id
+        return waits(lambda: self._poll(req, task_id, list(headers), delay))
+
+    def _poll(self, req: HttpRequest, task_id: str, headers: list[tuple[str, str]], delay: float) -> HttpResponse:
+        try:
+            view = self.backend.poll(task_id, viewer=req.headers.get("x-key"))
+        except TaskNotFound:
+            if headers:
+                headers.append(("Retry-After", "1"))
+            resp = HttpResponse.json(404, not_found_view(task_id), headers)
+        else:
+            if headers:
+                headers.append(("Retry-After", "1" if view["status"] == "Pending" else "0"))
+            resp = HttpResponse.json(200, view, headers)
+        resp.delay = delay
+        return resp
+
+    def download(self, req: HttpRequest) -> Answer:
+        now = self.backend.clock.now()
+        if req.method not in ("GET", "HEAD"):
+            return azure_error(UNSUPPORTED_VERB, now)
+        return waits(lambda: self._download(req))
+
+    def _download(self, req: HttpRequest) -> HttpResponse:
+        now = self.backend.clock.now()
+        try:
+            task, data = self.backend.blob(req.path, req.query_string)
+            resp = blob_response(
+                task,
+                data,
+                now=now,
+                method=req.method,
+                range_header=req.headers.get("range"),
+                if_none_match=req.headers.get("if-none-match"),
+                edge_headers=self.settings.edge_headers,
+            )
+        except AzureError as e:  # bad or expired signature, gone, unsatisfiable range
+            return azure_error(e, now)
+        resp.delay = _pick(task.outcome.download_latency, self.backend.rng)
+        return resp
+
+    # ------------------------------------------------------------------ utility endpoints
+    def get_credits(self, req: HttpRequest) -> HttpResponse:
+        key = self.backend.check_key(req.headers.get("x-key"))
+        return HttpResponse.json(200, {"credits": self.backend.credits(key)})
+
+    def my_finetunes(self, req: HttpRequest) -> HttpResponse:
+        key = self.backend.check_key(req.headers.get("x-key"))
+        return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids(api_key=key)})
+
+    def finetune_details(self, req: HttpRequest) -> HttpResponse:
+        key = self.backend.check_key(req.headers.get("x-key"))
+        finetune_id = req.query("finetune_id")
+        if finetune_id is None:
+            raise v.missing_query("finetune_id")
+        details = self.backend.finetunes.get(finetune_id, api_key=key)
+        if details is None:
+            raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
+        return HttpResponse.json(200, {"finetune_details": details})
+
+    def delete_finetune(self, req: HttpRequest) -> HttpResponse:
+        body = v.parse_body(
+            req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
+        )
+        key = self.backend.check_key(req.headers.get("x-key"))
+        finetune_id = v.validate_body(self.delete_model, body).finetune_id  # type: ignore[attr-defined]
+        if not self.backend.finetunes.delete(finetune_id, api_key=key):
+            raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
+        answer = {
+            "status": "success",
+            "message": f"Finetune {finetune_id} deleted",
+            "deleted_finetune_id": finetune_id,
+            "timestamp": self.backend.finetunes.timestamp(self.backend.clock.now()),
+        }
+        return HttpResponse.json(200, answer)
+
+    def health(self, req: HttpRequest) -> HttpResponse:
+        """For CI service containers and orchestrators: 200 while the fake serves (not a BFL endpoint)."""
+        return HttpResponse.json(200, {"status": "ok", "tasks": len(self.backend.tasks)})
+
+    def openapi(self, req: HttpRequest, document: Callable[[], dict[str, Any]]) -> HttpResponse:
+        if self._openapi is None:
+            self._openapi = v.dumps(document())
+        return HttpResponse(200, self._openapi, [("content-type", JSON)])

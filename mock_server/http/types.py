@@ -1,0 +1,71 @@
+"""The HTTP layer's own request and response types, independent of any server framework, and ``Deferred``:
+the explicit form of "this answer needs background work first"."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Union
+from urllib.parse import parse_qs
+
+from mock_server.http.validation import dumps
+
+JSON = "application/json"
+UNPARSED: Any = object()  # the request body was not parsed by a handler
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query_string: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names, first value wins
+    body: bytes = b""
+    scheme: str = "http"
+    host: str = "localhost"
+    client: str = "127.0.0.1"
+    # filled in by handlers, read by the journal (so nothing is parsed or hashed twice)
+    task_id: str | None = None
+    parsed: Any = field(default=UNPARSED, repr=False)
+    images: dict[str, dict[str, Any]] | None = None  # summaries of image fields (length + SHA-256)
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    def query(self, name: str) -> str | None:
+        qs = self.query_string
+        if not qs:
+            return None
+        if "&" not in qs and "%" not in qs and "+" not in qs:  # the common "id=<uuid>"
+            key, sep, value = qs.partition("=")
+            return value if key == name and sep else None if key != name else ""
+        values = parse_qs(self.query_string, keep_blank_values=True).get(name)
+        return values[-1] if values else None
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0  # latency to inject (on the fake clock) before answering
+
+    @classmethod
+    def json(cls, status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
+        return cls(status, dumps(obj), [("content-type", JSON), *(headers or [])])
+
+
+@dataclass
+class Deferred:
+    """An answer that needs background work first (a render, an encode, a webhook settling, room in the
+    render backlog). The front end waits for ``future`` off its event loop (or blocks, in-process), then
+    calls ``then()`` for the answer, which may defer again. Only ``then`` runs again: a handler's work
+    before it (parsing, auth, rate limits, rule counting) happens once."""
+
+    future: cf.Future[Any]
+    then: Callable[[], Answer]
+
+
+Answer = Union[HttpResponse, Deferred]  # noqa: UP007 (a runtime alias on Python 3.10)

@@ -1,0 +1,114 @@
+"""The webhook HTTP client: one POST per connection, the target resolved and checked first.
+
+Deliberately small: nothing pooled (httpx's pool made a 500-delivery burst take >30 s and lose deliveries),
+TLS for https, the whole exchange bounded by one timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from mock_server.core.errors import InvalidSecret
+from mock_server.webhooks.notify import valid_header_value
+
+
+class TargetRefused(Exception):
+    """The webhook URL is not one the fake will call (allow-list, its own address, loopback on a shared fake)."""
+
+
+def _is_loopback_name(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def ip_address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_loopback(host: str) -> bool:
+    """A loopback address literal (127.0.0.0/8, ::1, ::ffff:127.x) or ``localhost``; never a name like
+    ``127.attacker.example``."""
+    if _is_loopback_name(host.lower()):
+        return True
+    ip = ip_address_of(host)
+    return ip is not None and ip.is_loopback
+
+
+class DeliveryError(Exception):
+    """A retryable transport failure (connection refused/reset, timeout, malformed answer)."""
+
+
+async def post_once(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    check: Any = None,
+) -> int:
+    """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code.
+
+    A deliberately small HTTP/1.1 client: one request per connection, nothing pooled, TLS for https. The
+    whole exchange (resolve, connect, send, status line and headers) is bounded by ``timeout``. The host is
+    resolved first and ``check(host, port, addresses)`` may refuse it (TargetRefused); the connection then
+    goes to a checked address, so a name cannot resolve to something else in between.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    for k, v in headers.items():
+        if not valid_header_value(v) or not valid_header_value(k):
+            raise InvalidSecret(f"header {k!r} has a value that cannot be sent")
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port:
+        host_header += f":{parts.port}"
+    lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    async def exchange() -> int:
+        ssl_ctx = True if parts.scheme == "https" else None
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in infos]
+        if check is not None:
+            check(host, port, addresses)
+        if not addresses:
+            raise DeliveryError(f"{host} did not resolve")
+        reader, writer = await asyncio.open_connection(
+            addresses[0], port, ssl=ssl_ctx, server_hostname=host if ssl_ctx else None
+        )
+        try:
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            fields = status_line.split(b" ", 2)
+            if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
+                raise DeliveryError(f"malformed response: {status_line[:80]!r}")
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass  # headers; the body is not needed
+            return int(fields[1])
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+
+    try:
+        return await asyncio.wait_for(exchange(), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no answer within {timeout}s") from None
+    except socket.gaierror as e:
+        raise DeliveryError(f"cannot resolve {host}: {e}") from None
+    except (OSError, asyncio.IncompleteReadError) as e:
+        raise DeliveryError(f"{type(e).__name__}: {e}") from None
