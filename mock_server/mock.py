@@ -19,6 +19,7 @@ from mock_server.core.errors import ApiError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
+from mock_server.core.status import TaskStatus
 from mock_server.http.app import MockHTTP
 from mock_server.http.journal import Journal
 from mock_server.http.services import Services
@@ -217,9 +218,11 @@ class BflMock:
 
     def fail(self, task_id: str, error: str = "Internal error during generation") -> Task:
         """Finish a Pending task as Error with ``error`` now."""
-        return self._force(task_id, Outcome(status="Error", error=error))
+        return self._force(task_id, Outcome(status=TaskStatus.ERROR, error=error))
 
-    def moderate(self, task_id: str, status: str = "Content Moderated", reasons: list[str] | None = None) -> Task:
+    def moderate(
+        self, task_id: str, status: str = TaskStatus.CONTENT_MODERATED, reasons: list[str] | None = None
+    ) -> Task:
         """Finish a Pending task as Request/Content Moderated now, with ``reasons``."""
         return self._force(task_id, moderation_outcome(status, reasons))
 

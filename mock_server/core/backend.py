@@ -48,10 +48,9 @@ from mock_server.core.moderation import Moderator
 from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome, RequestContext, RuleSet
+from mock_server.core.status import TERMINAL, TaskStatus
 
 log = logging.getLogger("bfl_mock")
-
-TERMINAL = frozenset({"Ready", "Error", "Request Moderated", "Content Moderated"})
 
 
 @dataclass
@@ -75,7 +74,7 @@ class Task:
     delivery_origin: str
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    status: str = "Pending"
+    status: str = TaskStatus.PENDING
     polls: int = 0
     progress: float | None = None
     not_found_polls: int = 0
@@ -113,7 +112,7 @@ class Task:
     def summary(self) -> dict[str, Any]:
         return {
             **self.view(),
-            "status": "Task not found" if self.lost else self.status,
+            "status": TaskStatus.TASK_NOT_FOUND if self.lost else self.status,
             "api_key": _redact(self.api_key),
             "created_at": self.created_at,
             "finished_at": self.finished_at,
@@ -271,7 +270,7 @@ class BflBackend:
         outcome, rule = self.rules.decide(ctx)
         if outcome is None:
             reasons = self.moderator.reasons(ctx.prompt, int(params.get("safety_tolerance", 2)))
-            outcome = Outcome(status="Request Moderated", reasons=tuple(reasons)) if reasons else Outcome()
+            outcome = Outcome(status=TaskStatus.REQUEST_MODERATED, reasons=tuple(reasons)) if reasons else Outcome()
         return outcome, (rule.id if rule else None)
 
     def submit(
@@ -295,7 +294,9 @@ class BflBackend:
             outcome, rule_id = self.decide(api_key=api_key, params=params, scenario=scenario, endpoint=endpoint)
         if outcome.http_status is not None:
             raise ApiError(
-                outcome.http_status, outcome.detail if outcome.detail is not None else "Error", dict(outcome.headers)
+                outcome.http_status,
+                outcome.detail if outcome.detail is not None else TaskStatus.ERROR,
+                dict(outcome.headers),
             )
         now = self.clock.now()
         with self._lock:
@@ -355,7 +356,7 @@ class BflBackend:
             self.tasks[task_id] = task
             if task.webhook_url is not None:
                 self._watched.add(task_id)
-        if outcome.status == "Ready":
+        if outcome.status == TaskStatus.READY:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
@@ -460,7 +461,7 @@ class BflBackend:
         early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
         if early:
             task.hold_until = end + float(early)
-        if status == "Ready":
+        if status == TaskStatus.READY:
             fut = task.render
             try:
                 info = fut.result(timeout=0) if fut is not None else None
@@ -472,8 +473,8 @@ class BflBackend:
                 if not isinstance(e, LookupError):
                     self.errors.append(e)
             if info is None:
-                status = "Error"
-                outcome = Outcome(status="Error", error=INVALID_IMAGE)
+                status = TaskStatus.ERROR
+                outcome = Outcome(status=TaskStatus.ERROR, error=INVALID_IMAGE)
             else:
                 task.blob_path = new_blob_path(self.rng, task.output_format)
                 self._blobs[task.blob_path] = task.id
@@ -491,12 +492,12 @@ class BflBackend:
                     "end_time": end,
                     "duration": end - task.created_at,
                 }
-        if status == "Error":
+        if status == TaskStatus.ERROR:
             task.details = {"error": outcome.error or DEFAULT_ERROR}
-        elif status in ("Request Moderated", "Content Moderated"):
+        elif status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
             reasons = outcome.reasons if outcome.reasons is not None else DEFAULT_REASONS[status]
             task.details = {"Moderation Reasons": list(reasons)}
-        if status == "Task not found":
+        if status == TaskStatus.TASK_NOT_FOUND:
             task.lost = True
         else:
             task.status = status
@@ -515,7 +516,7 @@ class BflBackend:
 
     def _needs_render_wait(self, task: Task) -> cf.Future[Any] | None:
         outcome = task.forced or task.outcome
-        if outcome.status == "Ready" and task.render is not None and not task.render.done():
+        if outcome.status == TaskStatus.READY and task.render is not None and not task.render.done():
             return task.render
         return None
 
@@ -588,7 +589,7 @@ class BflBackend:
                     raise TaskNotFound(task_id)
             task.polls = polls
             if task.hold_until is not None and now < task.hold_until:  # "early" webhook fault
-                return {**task.view(), "status": "Pending", "result": None, "details": None, "progress": 1.0}
+                return {**task.view(), "status": TaskStatus.PENDING, "result": None, "details": None, "progress": 1.0}
             return task.view()
 
     def tick(self) -> float | None:
@@ -622,12 +623,12 @@ class BflBackend:
         self._watched.discard(task.id)
         if task.terminal:
             return
-        task.forced = Outcome(status="Error", error=DEFAULT_ERROR)
+        task.forced = Outcome(status=TaskStatus.ERROR, error=DEFAULT_ERROR)
         task.render = None
         try:
             self._finish(task, self.clock.now())
         except Exception:  # even finishing failed: mark it final so nothing retries it forever
-            task.status, task.details, task.finished_at = "Error", {"error": DEFAULT_ERROR}, self.clock.now()
+            task.status, task.details, task.finished_at = TaskStatus.ERROR, {"error": DEFAULT_ERROR}, self.clock.now()
             self._finished[task.id] = task.finished_at
 
     def next_due(self, task: Task) -> float | None:
@@ -653,7 +654,7 @@ class BflBackend:
             task = self._lookup(task_id, self.clock.now())
             if task.terminal:
                 raise ApiError(409, f"task {task_id} is already {task.status}")
-            if outcome.status == "Ready" and task.render is not None and not task.render.done():
+            if outcome.status == TaskStatus.READY and task.render is not None and not task.render.done():
                 raise WaitFor(task.render)  # nothing changed yet: asking again after the wait is safe
             task.forced = outcome
             self._finish(task, self.clock.now())
@@ -668,7 +669,7 @@ class BflBackend:
                     self._advance(t, now, t.polls)
                 except WaitFor:
                     pass
-                if status is not None and (("Task not found" if t.lost else t.status) != status):
+                if status is not None and ((TaskStatus.TASK_NOT_FOUND if t.lost else t.status) != status):
                     continue
                 if api_key is not None and t.api_key != api_key:
                     continue

@@ -23,8 +23,7 @@ from mock_server.core.errors import (
     RATE_LIMITED_DETAIL,
     ConfigError,
 )
-
-FINAL_STATUSES = ("Ready", "Error", "Request Moderated", "Content Moderated", "Task not found")
+from mock_server.core.status import FINAL_STATUSES, TaskStatus
 
 _STATUS_ALIASES = {s.lower().replace(" ", "-"): s for s in FINAL_STATUSES}
 _STATUS_ALIASES.update({s.lower(): s for s in FINAL_STATUSES})
@@ -98,7 +97,7 @@ def _latency(value: Any) -> tuple[float, float] | None:
 class Outcome:
     """What happens to a matching request."""
 
-    status: str = "Ready"
+    status: TaskStatus = TaskStatus.READY
     error: str | None = None
     reasons: tuple[str, ...] | None = None
     http_status: int | None = None  # submit-time error instead of a task
@@ -140,7 +139,7 @@ class Outcome:
         if "status" in data:
             status = _STATUS_ALIASES.get(str(data["status"]).lower())
             if status is None:
-                raise ConfigError(f"status must be one of {FINAL_STATUSES}")
+                raise ConfigError(f"status must be one of {[str(s) for s in FINAL_STATUSES]}")
             kw["status"] = status
         if "error" in data:
             kw["error"] = str(data["error"])
@@ -199,17 +198,17 @@ def _replace(o: Outcome, **kw: Any) -> Outcome:
 def moderation_outcome(status: str, reasons: list[str] | None) -> Outcome:
     """Request/Content Moderated with ``reasons`` (complete/fail/moderate from the control API)."""
     outcome = Outcome.from_dict({"status": status, **({"reasons": reasons} if reasons else {})})
-    if outcome.status not in ("Request Moderated", "Content Moderated"):
+    if outcome.status not in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
         raise ConfigError(f"moderate takes Request Moderated or Content Moderated, not {status!r}")
     return outcome
 
 
 BUILTIN_SCENARIOS: dict[str, Outcome] = {
     "ready": Outcome(),
-    "error": Outcome(status="Error", error=DEFAULT_ERROR),
-    "request-moderated": Outcome(status="Request Moderated", reasons=("Safety Filter",)),
-    "content-moderated": Outcome(status="Content Moderated", reasons=("Content Policy Violation",)),
-    "task-not-found": Outcome(status="Task not found"),
+    "error": Outcome(status=TaskStatus.ERROR, error=DEFAULT_ERROR),
+    "request-moderated": Outcome(status=TaskStatus.REQUEST_MODERATED, reasons=("Safety Filter",)),
+    "content-moderated": Outcome(status=TaskStatus.CONTENT_MODERATED, reasons=("Content Policy Violation",)),
+    "task-not-found": Outcome(status=TaskStatus.TASK_NOT_FOUND),
     "insufficient-credits": Outcome(http_status=402, detail=INSUFFICIENT_CREDITS),
     "rate-limited": Outcome(http_status=429, detail=RATE_LIMITED_DETAIL, headers=(("Retry-After", "1"),)),
     "unknown-finetune": Outcome(http_status=400, detail=FINETUNE_NOT_FOUND),

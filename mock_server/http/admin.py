@@ -26,6 +26,7 @@ from mock_server.core.errors import (
 )
 from mock_server.core.redact import redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
+from mock_server.core.status import TaskStatus
 from mock_server.http.api import waits
 from mock_server.http.services import Services
 from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
@@ -276,12 +277,12 @@ class Admin:
 
     def task_fail(self, req: HttpRequest, task_id: str) -> Answer:
         data = self._body(req, "MockTaskFail") or {}
-        return self._force(task_id, Outcome(status="Error", error=str(data.get("error", DEFAULT_ERROR))))
+        return self._force(task_id, Outcome(status=TaskStatus.ERROR, error=str(data.get("error", DEFAULT_ERROR))))
 
     def task_moderate(self, req: HttpRequest, task_id: str) -> Answer:
         data = self._body(req, "MockTaskModerate") or {}
         try:
-            outcome = moderation_outcome(str(data.get("status", "Content Moderated")), data.get("reasons"))
+            outcome = moderation_outcome(str(data.get("status", TaskStatus.CONTENT_MODERATED)), data.get("reasons"))
         except ConfigError as e:
             raise ApiError(400, f"bfl-mock: {e}") from None
         return self._force(task_id, outcome)

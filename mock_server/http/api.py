@@ -11,6 +11,7 @@ from mock_server.core.endpoints import Endpoint
 from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError
 from mock_server.core.redact import control_summary
 from mock_server.core.schemas import load_schema
+from mock_server.core.status import TaskStatus
 from mock_server.http import validation as v
 from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
 from mock_server.http.services import Services
@@ -97,7 +98,7 @@ class ApiHandlers:
         req.task_id = task.id
         if task.webhook_url is not None:
             self.services.webhooks.ensure_started()  # the scheduler finishes webhook tasks on the clock
-            answer: dict[str, Any] = {"id": task.id, "status": "Pending", "webhook_url": task.webhook_url}
+            answer: dict[str, Any] = {"id": task.id, "status": TaskStatus.PENDING, "webhook_url": task.webhook_url}
         else:
             answer = {"id": task.id, "polling_url": f"{self.api_origin(req)}/v1/get_result?id={task.id}"}
         if self.settings.submit_cost_fields:
@@ -126,7 +127,7 @@ class ApiHandlers:
             resp = HttpResponse.json(404, not_found_view(task_id), headers)
         else:
             if headers:
-                headers.append(("Retry-After", "1" if view["status"] == "Pending" else "0"))
+                headers.append(("Retry-After", "1" if view["status"] == TaskStatus.PENDING else "0"))
             resp = HttpResponse.json(200, view, headers)
         resp.delay = delay
         return resp

@@ -12,6 +12,7 @@ from typing import Any
 from mock_server.core.errors import INVALID_SECRET, InvalidSecret
 from mock_server.core.rules import webhook_options
 from mock_server.core.schemas import load_schema
+from mock_server.core.status import TaskStatus
 
 USER_AGENT = "bfl-mock-webhooks/0.1"  # the admin API refuses requests carrying it (the fake calling itself)
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
@@ -63,7 +64,7 @@ def build_notification(
     error = None
     if isinstance(details, dict):
         error = details.get("error") or (", ".join(details.get("Moderation Reasons", [])) or None)
-    if "error" in include and status != "Ready":
+    if "error" in include and status != TaskStatus.READY:
         body["error"] = error or status
     if "details" in include:
         body["details"] = details
