@@ -24,8 +24,11 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(PY) scripts/pytest_strict.py -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
+# ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mock_server tests contract_tests scripts
+	$(VENV)/bin/ruff format --check mock_server tests contract_tests scripts
+	$(VENV)/bin/mypy
 
 contract: $(STAMP)
 	BFL_CONTRACT_EXAMPLES=3000 $(PY) scripts/pytest_strict.py -q contract_tests $(PYTEST_ARGS)

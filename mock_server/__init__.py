@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from mock_server.core.version import __version__
 
 __all__ = ["BflMock", "Settings", "__version__"]
 
 
-def __getattr__(name: str):  # lazy: importing the package must stay cheap (pytest plugin)
+def __getattr__(name: str) -> object:  # lazy: importing the package must stay cheap (pytest plugin)
     if name == "BflMock":
         from mock_server.mock import BflMock
 

@@ -12,11 +12,11 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mock_server.core.errors import ConfigError
+from mock_server.core.errors import INVALID_IMAGE, ConfigError
 from mock_server.testing import TINY_PNG_B64
 
 
@@ -165,7 +165,7 @@ def _quiet_server_class() -> Any:
 
     class QuietServer(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[override]
+        def capture_signals(self) -> Iterator[None]:
             yield
 
     return QuietServer
@@ -273,7 +273,7 @@ def cmd_canny(args: argparse.Namespace) -> int:
     try:
         im = imaging.load_rgb(data, imaging_max_pixels())
     except imaging.InvalidImage as e:
-        raise CliError(f"{args.image}: {imaging.INVALID_IMAGE} ({e.reason})") from None
+        raise CliError(f"{args.image}: {INVALID_IMAGE} ({e.reason})") from None
     edges = imaging.canny_edges(im, args.low, args.high)
     ok, buf = cv2.imencode(out.suffix.lower(), edges)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 edge map

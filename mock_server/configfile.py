@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mock_server.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mock_server.mock import BflMock
 
 TOP_LEVEL = {"settings", "rules", "scenarios", "finetunes", "credits", "moderation"}
 
@@ -53,7 +50,9 @@ def split_config(data: Any, where: str = "config") -> tuple[dict[str, Any], dict
     return settings, extra
 
 
-def apply_extra(mock: BflMock, extra: dict[str, Any]) -> None:
+def apply_extra(mock: Any, extra: dict[str, Any]) -> None:
+    """Apply the sections to ``mock`` (a ``BflMock``: ``scenario``, ``rules``, ``finetunes``, ``set_credits``,
+    ``moderator``); it calls this, so this module does not import it."""
     for name, outcome in (extra.get("scenarios") or {}).items():
         mock.scenario(name, outcome)
     for rule in extra.get("rules") or []:

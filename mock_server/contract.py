@@ -135,7 +135,8 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 def _shape(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """The comparable facts of a property: types, bounds, enum, default."""
     members = prop.get("anyOf", [prop])
-    types, facts = [], {}
+    types: list[str] = []
+    facts: dict[str, Any] = {}
     for m in members:
         m = _resolve(m, defs)
         types.append(m.get("type", "any") if "enum" not in m else "enum")
@@ -266,7 +267,8 @@ def drift(
 def fetch_live_openapi(url: str = "https://api.bfl.ai/openapi.json") -> dict[str, Any]:
     import httpx
 
-    return httpx.get(url, timeout=30).json()
+    spec: dict[str, Any] = httpx.get(url, timeout=30).json()
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------- reports

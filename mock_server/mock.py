@@ -183,7 +183,7 @@ class BflMock:
             {"match": match or {}, "outcome": outcome or {}, "name": name, "times": times}, first=first
         )
 
-    def scenario(self, name: str, outcome: dict[str, Any] | str | Outcome) -> Outcome:
+    def scenario(self, name: str, outcome: Any) -> Outcome:
         """Define a named scenario usable with ``X-Mock-Scenario: name`` and in rules."""
         return self.rules.define_scenario(name, outcome)
 

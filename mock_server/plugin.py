@@ -60,11 +60,13 @@ def bfl_mock_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     return settings
 
 
-def _new_mock(settings: dict[str, Any]):
+def _new_mock(settings: dict[str, Any]) -> Any:
     from mock_server.mock import BflMock
 
     settings = dict(settings)
-    extra = {k: settings.pop(k) for k in ("scenarios", "finetunes", "credits", "moderation") if k in settings}
+    extra: dict[str, Any] = {
+        k: settings.pop(k) for k in ("scenarios", "finetunes", "credits", "moderation") if k in settings
+    }
     mock = BflMock(**settings)
     mock.configure(extra)
     return mock
@@ -78,8 +80,8 @@ def bfl_mock(bfl_mock_settings: dict[str, Any]) -> Iterator[Any]:
     settings = {"delivery_url": "https://delivery-us1.bfl.ai", **bfl_mock_settings}
     mock = _new_mock(settings)
     router = respx_router(mock)
-    mock.base_url = "https://api.us1.bfl.ai"  # type: ignore[attr-defined]
-    mock.url = mock.base_url  # type: ignore[attr-defined]
+    mock.base_url = "https://api.us1.bfl.ai"
+    mock.url = mock.base_url
     try:
         with router:
             yield mock
@@ -107,8 +109,8 @@ def bfl_server(_bfl_live_server: Any, bfl_mock_settings: dict[str, Any]) -> Iter
         mock.reset()
     else:
         mock = server.mock = _new_mock(bfl_mock_settings)
-    mock.url = server.url  # type: ignore[attr-defined]
-    mock.base_url = server.url  # type: ignore[attr-defined]
+    mock.url = server.url
+    mock.base_url = server.url
     mock.bound_port, mock.bound_host = server.port, server.host
     try:
         yield mock

@@ -9,6 +9,7 @@ blocks on it), so no lock is ever held while waiting.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import itertools
 import logging
 import math
@@ -210,6 +211,7 @@ class BflBackend:
         if self._executor is None:
             with self._lock:
                 if self._executor is None:
+                    imaging.single_threaded_opencv()
                     self._executor = cf.ThreadPoolExecutor(
                         max_workers=max(1, self.settings.render_workers), thread_name_prefix="bfl-mock-render"
                     )
@@ -363,7 +365,7 @@ class BflBackend:
             task.render = self.executor.submit(self._render_job, task, inputs)
             with self._lock:
                 self._backlog.append(task.render)
-            task.render.add_done_callback(lambda _f, t=task, n=size: self._render_done(t, n))
+            task.render.add_done_callback(functools.partial(self._render_done_cb, task, size))
         return task
 
     def check_capacity(self) -> None:
@@ -405,6 +407,9 @@ class BflBackend:
         return task.endpoint.family.rerender(
             intermediate, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
         )
+
+    def _render_done_cb(self, task: Task, size: int, _future: cf.Future[RenderInfo]) -> None:
+        self._render_done(task, size)
 
     def _render_done(self, task: Task, size: int = 0) -> None:
         with self._lock:

@@ -166,7 +166,7 @@ def coerce(values: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"unknown setting {name!r} (known: {', '.join(sorted(_FIELDS))})")
         default = _FIELDS[name].default
         if default is dataclasses.MISSING:
-            default = _FIELDS[name].default_factory()  # type: ignore[misc]
+            default = _FIELDS[name].default_factory()  # type: ignore[operator]
         try:
             out[name] = _coerce_one(name, value, default)
         except (TypeError, ValueError) as e:

@@ -50,7 +50,7 @@ class CannyFamily:
     ``control_image``; the output shows those edges on a seeded gradient (``imaging``)."""
 
     name = "canny"
-    image_fields = ("control_image",)
+    image_fields: tuple[str, ...] = ("control_image",)
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         control = params["control_image"]

@@ -118,7 +118,7 @@ class FinetuneRegistry:
         with self._lock:
             item = self._lookup(finetune_id, api_key)
             if item is not None:
-                return item.get("status", "Ready") == "Ready"
+                return bool(item.get("status", "Ready") == "Ready")
             if self.strict:
                 return False
             log.info("bfl-mock: unknown finetune_id %r registered on first use (lenient mode)", finetune_id[:80])

@@ -27,9 +27,6 @@ from PIL import Image
 
 from mock_server.core.errors import INVALID_IMAGE
 
-cv2.setNumThreads(1)  # halves CPU and the p99 on 2 cores (measured, see README "Performance")
-Image.MAX_IMAGE_PIXELS = None  # we enforce our own pixel cap from the header, before decoding
-
 MAX_SIDE = 16_384  # longest output side (JPEG's own limit is 65,535; FLUX outputs are far below either)
 DEFAULT_LOW = 50
 DEFAULT_HIGH = 200
@@ -43,6 +40,13 @@ class InvalidImage(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.public_message = INVALID_IMAGE
+
+
+def single_threaded_opencv() -> None:
+    """Render threads run OpenCV single-threaded: it halves CPU and the p99 on 2 cores (measured, README
+    "Performance"). Called when the fake's render pool starts, never at import: OpenCV's thread count is
+    process-wide, and importing bfl-mock (the pytest plugin) must not change a user's process."""
+    cv2.setNumThreads(1)
 
 
 def decode_base64(control_image: str) -> bytes:
@@ -78,7 +82,10 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
-    """Open and fully decode an image, refusing over-large or bomb images from their header first."""
+    """Open and fully decode an image, refusing over-large or bomb images from their header first.
+
+    The cap is ours, per call (``max_pixels``); Pillow's process-wide ``MAX_IMAGE_PIXELS`` is left alone (an
+    image over it is refused by Pillow itself, which ends the same way: ``InvalidImage``)."""
     if not data:
         raise InvalidImage("empty image")
     try:
@@ -86,20 +93,20 @@ def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
         width, height = im.size
         check_size(width, height, max_pixels)
         im.draft("RGB", (width, height))
-        im = im.convert("RGB")
-        im.load()
+        rgb = im.convert("RGB")
+        rgb.load()
     except InvalidImage:
         raise
     except Exception as e:  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError ...)
         raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
-    return im
+    return rgb
 
 
 def canny_edges(im: Image.Image, low: int | None, high: int | None) -> np.ndarray:
     """BFL's preprocessing: resize (LANCZOS) to the output size, then cv2.Canny on RGB uint8."""
     size = output_size(*im.size)
     if im.size != size:
-        im = im.resize(size, Image.LANCZOS)
+        im = im.resize(size, Image.Resampling.LANCZOS)
     rgb = np.asarray(im, dtype=np.uint8)
     return cv2.Canny(rgb, DEFAULT_LOW if low is None else low, DEFAULT_HIGH if high is None else high)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Moderator:
         """Back to the word list this moderator was created with."""
         self.set(self._initial)
 
-    def set(self, categories: tuple[Category, ...] | list[dict]) -> None:
+    def set(self, categories: tuple[Category, ...] | list[dict[str, Any]]) -> None:
         cats = tuple(
             c if isinstance(c, Category) else Category(c["reason"], int(c["threshold"]), tuple(c["words"]))
             for c in categories

@@ -39,7 +39,8 @@ def _load(directory: str, name: str) -> str:
 
 def load_schema(name: str, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Return a fresh copy of schema ``name`` (callers may mutate it)."""
-    return json.loads(_load(str(schema_dir(directory)), name))
+    data: dict[str, Any] = json.loads(_load(str(schema_dir(directory)), name))
+    return data
 
 
 def available(directory: str | os.PathLike[str] | None = None) -> list[str]:

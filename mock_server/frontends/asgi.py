@@ -23,7 +23,7 @@ from mock_server.http.types import HttpRequest, HttpResponse
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:
-    from mock_server.mock import BflMock
+    from mock_server.http.types import Servable as BflMock
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -203,7 +203,7 @@ def create_starlette_app(mock: BflMock, *, close_on_shutdown: bool = True) -> St
     """The fake as a Starlette application (mount it, add middleware); same behaviour as ``create_app``."""
 
     async def endpoint(request: Request) -> Response:
-        resp = await handle_http(mock, request.scope, request.receive)
+        resp = await handle_http(mock, dict(request.scope), request.receive)  # type: ignore[arg-type]
         return Response(b"", 499) if resp is None else RawResponse(resp)
 
     @contextlib.asynccontextmanager

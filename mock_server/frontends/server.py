@@ -17,8 +17,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.mock import BflMock
-
 
 class ThreadedServer:
     def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -102,9 +100,10 @@ class ThreadedServer:
 
 
 class LiveServer(ThreadedServer):
-    def __init__(self, mock: BflMock | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, mock: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve ``mock`` (a ``BflMock``; the fixtures swap it between tests)."""
         super().__init__(host=host, port=port)
-        self.mock = mock or BflMock()
+        self.mock = mock
 
     def build_app(self) -> Any:
         from mock_server.frontends.asgi import create_app

@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mock_server.http.types import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from mock_server.mock import BflMock
+    from mock_server.http.types import Servable as BflMock
 
 
 def from_httpx(request: httpx.Request, body: bytes) -> HttpRequest:
@@ -65,7 +65,7 @@ BFL_HOSTS_REGEX = (
 )
 
 
-def respx_router(mock: BflMock):
+def respx_router(mock: BflMock) -> Any:
     """A respx router that answers BFL's hosts from ``mock`` in-process and lets every other host through."""
     import respx
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mock_server import __version__
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.schemas import available, load_schema
+from mock_server.core.version import __version__
 from mock_server.http.routes import Route
 
 _META = ("$schema", "$id", "$comment")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Protocol, Union
 from urllib.parse import parse_qs
 
+from mock_server.core.config import Settings
 from mock_server.http.validation import dumps
 
 JSON = "application/json"
@@ -69,3 +70,15 @@ class Deferred:
 
 
 Answer = Union[HttpResponse, Deferred]  # noqa: UP007 (a runtime alias on Python 3.10)
+
+
+class Servable(Protocol):
+    """What a front end serves (``BflMock`` is one): the front ends depend on this, not on the façade."""
+
+    settings: Settings
+
+    def serve(self, req: HttpRequest) -> HttpResponse: ...
+
+    async def serve_async(self, req: HttpRequest) -> HttpResponse: ...
+
+    def close(self) -> None: ...

@@ -47,12 +47,12 @@ def _annotation(name: str, prop: dict[str, Any], defs: dict[str, Any], enums: di
         target = defs[ref]
         if "enum" in target:
             if ref not in enums:
-                enums[ref] = enum.Enum(target.get("title", ref), {str(v): v for v in target["enum"]}, type=str)
+                enums[ref] = enum.Enum(target.get("title", ref), {str(v): v for v in target["enum"]}, type=str)  # type: ignore[assignment]
             return enums[ref]
         return _annotation(name, target, defs, enums)
     if "enum" in prop:
         key = f"{name}_enum"
-        enums.setdefault(key, enum.Enum(prop.get("title", key), {str(v): v for v in prop["enum"]}, type=str))
+        enums.setdefault(key, enum.Enum(prop.get("title", key), {str(v): v for v in prop["enum"]}, type=str))  # type: ignore[arg-type]
         return enums[key]
     typ = prop.get("type")
     if typ == "string":

@@ -403,7 +403,8 @@ class WebhookDispatcher:
                     attempt.status = await post_once(
                         d.url, d.body, d.headers, self.settings.webhook_timeout_seconds, self.check_target
                     )
-                retry = attempt.status >= 500 or attempt.status in RETRY_STATUSES
+                status = attempt.status
+                retry = status is not None and (status >= 500 or status in RETRY_STATUSES)
             except TargetRefused as e:
                 attempt.error = f"blocked: {e}"
                 blocked = True

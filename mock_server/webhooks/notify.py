@@ -25,7 +25,8 @@ def valid_header_value(value: str) -> bool:
 
 
 def load_profiles(schema_dir: str | None = None) -> dict[str, dict[str, Any]]:
-    return load_schema("webhook_profiles", schema_dir)["profiles"]
+    profiles: dict[str, dict[str, Any]] = load_schema("webhook_profiles", schema_dir)["profiles"]
+    return profiles
 
 
 def parse_fault_header(value: str | None) -> dict[str, Any]:
