@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mock_server.core.errors import INVALID_IMAGE, ConfigError
+from mock_server.core.errors import DEFAULT_ERROR, INVALID_IMAGE, ConfigError
 from mock_server.testing import TINY_PNG_B64
 
 
@@ -323,7 +323,7 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
             "duration": 5.0,
         }
     elif args.status == "Error":
-        details = {"error": "Internal error during generation"}
+        details = {"error": DEFAULT_ERROR}
     else:
         details = {"Moderation Reasons": ["Safety Filter"]}
     try:

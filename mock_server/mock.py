@@ -15,7 +15,7 @@ from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
-from mock_server.core.errors import ApiError
+from mock_server.core.errors import DEFAULT_ERROR, ApiError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
@@ -216,7 +216,7 @@ class BflMock:
         """Finish a Pending task as Ready now (waits for its image if it is still rendering)."""
         return self._force(task_id, Outcome())
 
-    def fail(self, task_id: str, error: str = "Internal error during generation") -> Task:
+    def fail(self, task_id: str, error: str = DEFAULT_ERROR) -> Task:
         """Finish a Pending task as Error with ``error`` now."""
         return self._force(task_id, Outcome(status=TaskStatus.ERROR, error=error))
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mock_server.core.endpoints import Endpoint
+from mock_server.core.errors import TASK_NOT_FOUND
 
 Responses = dict[str, tuple[str, "str | tuple[str, ...] | None"]]  # code -> (description, schema(s))
 
@@ -82,7 +83,7 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             query=("id",),
             responses={
                 "200": ("Successful Response", "ResultResponse"),
-                "404": ("Task not found", "ResultResponse"),
+                "404": (TASK_NOT_FOUND, "ResultResponse"),
                 "422": VALIDATION,
                 "429": _err("Rate limited"),
             },
