@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,14 +35,22 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get(f"BFL_MOCK_{name.upper()}", default)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0 = any free port), not {value}")
-    return value
+def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi], with a one-line error that says the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be {lo}-{hi}, not {value}")
+        return value
+
+    return parse
+
+
+_port = _int_in(0, 65535, "port (0 = any free port)")
 
 
 def _url(text: str) -> str:
@@ -246,14 +254,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 CANNY_FORMATS = (".png", ".jpg", ".jpeg")
 
 
-def _threshold(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 500:
-        raise argparse.ArgumentTypeError(f"must be 0-500 (the endpoint's range), not {value}")
-    return value
+_threshold = _int_in(0, 500, "a threshold (the endpoint's range)")
 
 
 def cmd_canny(args: argparse.Namespace) -> int:

@@ -101,13 +101,13 @@ def test_wait_for_says_at_once_what_to_do_when_nothing_can_finish_the_task():
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["serve", "--port", "99999"], "port must be 0-65535"),
+        (["serve", "--port", "99999"], "port (0 = any free port) must be 0-65535"),
         (["serve", "--log-level", "loud"], "invalid choice: 'loud'"),
         (["serve", "--public-url", "not-a-url"], "expected an origin"),
         (["serve", "--config", "nowhere.yaml"], "nowhere.yaml"),
         (["canny", "IMG", "-o", "/nonexistent/dir/x.png"], "folder /nonexistent/dir does not exist"),
         (["canny", "IMG", "-o", "out.txt"], "PNG or JPEG"),
-        (["canny", "IMG", "--low", "900"], "must be 0-500"),
+        (["canny", "IMG", "--low", "900"], "must be 0-500, not 900"),
         (["canny", "missing.png"], "missing.png"),
         (["send-webhook", "http://127.0.0.1:9/", "--secret", "a\nb"], "not a valid HTTP header value"),
     ],
