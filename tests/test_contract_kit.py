@@ -18,12 +18,12 @@ from mock_server.mock import BflMock
 
 WRONG_SERVER = r"""
 import sys, time
-from mock_server.core import backend, errors
+from mock_server.core import accounts, backend, errors
 from mock_server.http import app as http
 from mock_server.mock import BflMock
 from mock_server.frontends.server import LiveServer
 
-errors.INVALID_KEY = "Invalid API key"                      # one error message
+accounts.INVALID_KEY = "Invalid API key"                    # one error message
 _dispatch = http.MockHTTP._dispatch
 def dispatch(self, req):                                    # one status code
     try:

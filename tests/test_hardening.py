@@ -184,7 +184,7 @@ def test_rate_limit_buckets_and_accounts_are_bounded():
         for i in range(300):
             c.get("/v1/get_result?id=x", headers={"x-key": f"key-{i}"})
             c.get("/v1/credits", headers={"x-key": f"key-{i}"})
-        assert len(mock.backend._buckets) == 50
+        assert len(mock.backend.buckets) == 50
         assert len(mock.backend.accounts) == 0  # reading a balance creates nothing
         for i in range(60):
             assert c.post(SUBMIT, json=body(), headers={"x-key": f"sub-{i}"}).status_code == 200

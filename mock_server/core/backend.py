@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import itertools
 import logging
 import math
 import os
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.core import imaging
+from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
@@ -33,7 +33,6 @@ from mock_server.core.errors import (
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
     INVALID_IMAGE,
-    RATE_LIMIT_EXCEEDED,
     RATE_LIMITED_DETAIL,
     STORE_FULL,
     TASK_NOT_FOUND,
@@ -46,7 +45,7 @@ from mock_server.core.errors import (
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
-from mock_server.core.redact import control_summary, key_fingerprint
+from mock_server.core.redact import control_summary
 from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome, RequestContext, RuleSet
 from mock_server.core.status import TERMINAL, TaskStatus
@@ -134,14 +133,6 @@ def not_found_view(task_id: str) -> dict[str, Any]:
     return {"id": task_id, "status": TASK_NOT_FOUND, "result": None, "progress": None, "details": None, "preview": None}
 
 
-@dataclass
-class Account:
-    key: str
-    credits: float
-    active: set[str] = field(default_factory=set)
-    submitted: int = 0
-
-
 class BflBackend:
     def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
         self.settings = settings or Settings()
@@ -173,8 +164,8 @@ class BflBackend:
             self._finished: OrderedDict[str, float] = OrderedDict()
             self._blobs: dict[str, str] = {}
             self._encoding: dict[str, cf.Future[bytes]] = {}
-            self.accounts: OrderedDict[str, Account] = OrderedDict()  # by key fingerprint, LRU
-            self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # by key fingerprint / client, LRU
+            self.accounts = Accounts(self.settings)  # credits and active tasks per key, LRU
+            self.buckets = TokenBuckets(self.settings)  # get_result rate limit per key / client, LRU
             self._task_bytes = 0
             self._watched: set[str] = set()  # Pending tasks with a webhook_url
             self.rules.clear()
@@ -194,9 +185,8 @@ class BflBackend:
             dropped = [tid for tid, t in self.tasks.items() if t.api_key == api_key]
             for tid in dropped:
                 self._drop(tid)
-            fp = key_fingerprint(api_key) or ""
-            self.accounts.pop(fp, None)
-            self._buckets.pop(fp, None)
+            self.accounts.forget(api_key)
+            self.buckets.forget(api_key)
             self.finetunes.reset_key(api_key)
             return dropped
 
@@ -219,33 +209,13 @@ class BflBackend:
 
     # ------------------------------------------------------------------ accounts
     def account(self, key: str) -> Account:
-        """The key's account, created on first use. Accounts are kept by key fingerprint (a 64 KB key
-        costs 16 bytes here) and at most ``max_accounts`` of them: the least recently used idle account is
-        forgotten beyond it (its balance starts again), an account with active tasks never is."""
-        fp = key_fingerprint(key) or ""
-        acc = self.accounts.get(fp)
-        if acc is None:
-            acc = self.accounts[fp] = Account(fp, self.settings.credits)
-            excess = len(self.accounts) - self.settings.max_accounts
-            if excess > 0:
-                idle = (f for f, a in self.accounts.items() if not a.active and f != fp)
-                for old_fp in list(itertools.islice(idle, excess)):
-                    del self.accounts[old_fp]
-        else:
-            self.accounts.move_to_end(fp)
-        return acc
+        return self.accounts.get(key)
 
     def _account_if_any(self, key: str) -> Account | None:
-        return self.accounts.get(key_fingerprint(key) or "")
+        return self.accounts.find(key)
 
     def check_key(self, key: str | None) -> str:
-        from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED
-
-        if key is None:
-            raise ApiError(self.settings.missing_key_status, NOT_AUTHENTICATED)
-        if not key or (self.settings.api_keys and key not in self.settings.api_keys):
-            raise ApiError(403, INVALID_KEY)
-        return key
+        return check_key(self.settings, key)
 
     def credits(self, key: str) -> float:
         """A read creates nothing: an unknown key has the starting balance."""
@@ -682,43 +652,10 @@ class BflBackend:
             return out
 
     # ------------------------------------------------------------------ rate limits (get_result)
-    def ratelimit(self, client: str, *, pending: bool = True) -> list[tuple[str, str]]:
-        limit = self.settings.ratelimit_limit
-        if limit <= 0:
-            return []
-        rate = max(self.settings.ratelimit_refill_per_second, 1e-9)
-        now = self.clock.now()
-        fp = key_fingerprint(client) or ""
+    def ratelimit(self, client: str) -> list[tuple[str, str]]:
+        """Spend one of ``client``'s get_result tokens: the rate headers, or ApiError 429."""
         with self._lock:
-            bucket = self._buckets.get(fp)
-            if bucket is None:  # one bucket per key (or client address), the least recently used go first
-                bucket = self._buckets[fp] = [float(limit), now]
-                while len(self._buckets) > self.settings.max_clients:
-                    self._buckets.popitem(last=False)
-            else:
-                self._buckets.move_to_end(fp)
-            tokens = min(float(limit), bucket[0] + (now - bucket[1]) * rate)
-            bucket[1] = now
-            regain = (1.0 - (tokens % 1.0)) / rate
-            if tokens < 1.0:
-                bucket[0] = tokens
-                raise ApiError(
-                    429,
-                    RATE_LIMIT_EXCEEDED,
-                    {
-                        "X-Ratelimit-Limit": str(limit),
-                        "X-Ratelimit-Remaining": "0",
-                        "X-Ratelimit-Reset": repr(now + regain),
-                        "Retry-After": str(max(1, math.ceil(regain))),
-                    },
-                )
-            tokens -= 1.0
-            bucket[0] = tokens
-        return [
-            ("X-Ratelimit-Limit", str(limit)),
-            ("X-Ratelimit-Remaining", str(int(tokens))),
-            ("X-Ratelimit-Reset", repr(now + 1.0 + regain)),
-        ]
+            return self.buckets.take(client, self.clock.now())
 
     # ------------------------------------------------------------------ delivery
     def blob(self, path: str, query_string: str) -> tuple[Task, bytes]:
@@ -790,7 +727,7 @@ class BflBackend:
                 "image_cache_bytes": self.images.size,
                 "task_bytes": self._task_bytes,
                 "accounts": len(self.accounts),
-                "ratelimit_buckets": len(self._buckets),
+                "ratelimit_buckets": len(self.buckets),
                 "errors": self.errors.total,
             }
 

@@ -1,0 +1,122 @@
+"""Who may call and how much: API keys, per-key accounts (credits, active tasks) and the get_result rate
+limit. Bounded by construction: accounts and buckets are kept by key fingerprint (a 64 KB key costs 16
+bytes) in LRU maps of ``max_accounts`` / ``max_clients`` entries. Not thread-safe by itself: the backend
+calls it under its lock."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from mock_server.core.config import Settings
+from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED, RATE_LIMIT_EXCEEDED, ApiError
+from mock_server.core.redact import key_fingerprint
+
+
+@dataclass
+class Account:
+    key: str  # the key's fingerprint
+    credits: float
+    active: set[str] = field(default_factory=set)
+    submitted: int = 0
+
+
+def check_key(settings: Settings, key: str | None) -> str:
+    """The x-key as the real API judges it (dossier S5, S6): missing, empty, or not one of ``api_keys``."""
+    if key is None:
+        raise ApiError(settings.missing_key_status, NOT_AUTHENTICATED)
+    if not key or (settings.api_keys and key not in settings.api_keys):
+        raise ApiError(403, INVALID_KEY)
+    return key
+
+
+class Accounts:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._items: OrderedDict[str, Account] = OrderedDict()
+
+    def get(self, key: str) -> Account:
+        """The key's account, created on first use; beyond ``max_accounts`` the least recently used idle
+        account is forgotten (its balance starts again), an account with active tasks never is."""
+        fp = key_fingerprint(key) or ""
+        acc = self._items.get(fp)
+        if acc is None:
+            acc = self._items[fp] = Account(fp, self.settings.credits)
+            excess = len(self._items) - self.settings.max_accounts
+            if excess > 0:
+                idle = (f for f, a in self._items.items() if not a.active and f != fp)
+                for old_fp in list(itertools.islice(idle, excess)):
+                    del self._items[old_fp]
+        else:
+            self._items.move_to_end(fp)
+        return acc
+
+    def find(self, key: str) -> Account | None:
+        """The key's account if it has one (reading creates nothing)."""
+        return self._items.get(key_fingerprint(key) or "")
+
+    def forget(self, key: str) -> None:
+        self._items.pop(key_fingerprint(key) or "", None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class TokenBuckets:
+    """get_result's rate limit per key (or client address), dossier P6: ``ratelimit_limit`` tokens, refilled
+    at ``ratelimit_refill_per_second`` (an assumption), with the recorded ``X-Ratelimit-*`` headers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._items: OrderedDict[str, list[float]] = OrderedDict()
+
+    def take(self, client: str, now: float) -> list[tuple[str, str]]:
+        """Spend one token; the headers to send, or ApiError 429 when none is left."""
+        limit = self.settings.ratelimit_limit
+        if limit <= 0:
+            return []
+        rate = max(self.settings.ratelimit_refill_per_second, 1e-9)
+        fp = key_fingerprint(client) or ""
+        bucket = self._items.get(fp)
+        if bucket is None:  # the least recently used buckets go first
+            bucket = self._items[fp] = [float(limit), now]
+            while len(self._items) > self.settings.max_clients:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(fp)
+        tokens = min(float(limit), bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        regain = (1.0 - (tokens % 1.0)) / rate
+        if tokens < 1.0:
+            bucket[0] = tokens
+            raise ApiError(
+                429,
+                RATE_LIMIT_EXCEEDED,
+                {
+                    "X-Ratelimit-Limit": str(limit),
+                    "X-Ratelimit-Remaining": "0",
+                    "X-Ratelimit-Reset": repr(now + regain),
+                    "Retry-After": str(max(1, math.ceil(regain))),
+                },
+            )
+        tokens -= 1.0
+        bucket[0] = tokens
+        return [
+            ("X-Ratelimit-Limit", str(limit)),
+            ("X-Ratelimit-Remaining", str(int(tokens))),
+            ("X-Ratelimit-Reset", repr(now + 1.0 + regain)),
+        ]
+
+    def forget(self, client: str) -> None:
+        self._items.pop(key_fingerprint(client) or "", None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
