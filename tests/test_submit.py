@@ -267,3 +267,29 @@ def test_openapi_declares_every_path_parameter(client):
         for op in ops.values():
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == set(re.findall(r"\{(\w+)\}", path)), path
+
+
+def test_multiple_of_is_enforced_as_pydantic_does():
+    """BFL's published FluxPro11Inputs has ``width: {multipleOf: 32.0}``: the compiled model enforces it."""
+    import pydantic
+
+    from mock_server.core.errors import ValidationFailed
+    from mock_server.http.validation import build_model, validate_body
+
+    schema = {
+        "title": "Sized",
+        "type": "object",
+        "properties": {"width": {"type": "integer", "minimum": 256, "maximum": 1440, "multipleOf": 32.0}},
+    }
+    model = build_model(schema)
+    assert validate_body(model, {"width": 1024}).width == 1024  # type: ignore[attr-defined]
+    with pytest.raises(ValidationFailed) as info:
+        validate_body(model, {"width": 1000})
+    hand_written = pydantic.create_model("Sized", width=(int, pydantic.Field(None, ge=256, le=1440, multiple_of=32.0)))
+    with pytest.raises(pydantic.ValidationError) as expected:
+        hand_written.model_validate({"width": 1000})
+    want = expected.value.errors(include_url=False)[0]
+    assert info.value.errors == [
+        {"type": want["type"], "loc": ["body", "width"], "msg": want["msg"], "input": 1000, "ctx": want["ctx"]}
+    ]
+    assert want["type"] == "multiple_of"

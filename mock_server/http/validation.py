@@ -26,7 +26,13 @@ MISSING: Any = object()  # an empty request body
 # --------------------------------------------------------------------------- model from schema
 def _bounds(prop: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, kw in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+    for key, kw in (
+        ("minimum", "ge"),
+        ("maximum", "le"),
+        ("exclusiveMinimum", "gt"),
+        ("exclusiveMaximum", "lt"),
+        ("multipleOf", "multiple_of"),  # BFL's width/height: multiples of 32 (FLUX 1.1 [pro], [dev])
+    ):
         if key in prop:
             out[kw] = prop[key]
     return out
