@@ -149,15 +149,17 @@ def render(edges: EdgeMap, seed: int, output_format: str, *, jpeg_quality: int =
     """Encode the deterministic output image for ``edges`` and ``seed`` as jpeg or png."""
     mask = edges.to_array()
     h, w = mask.shape
-    top, bottom, ink, vertical = _palette(seed)
-    n = h if vertical else w
-    t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-    ramp = (top[None, :] * (1.0 - t) + bottom[None, :] * t).astype(np.uint8)  # (n, 3) in BGR order
-    img = np.empty((h, w, 3), dtype=np.uint8)
-    img[:] = ramp[:, None, :] if vertical else ramp[None, :, :]
+    img, ink = gradient(w, h, seed)
     img[mask] = ink
+    return encode(img, output_format, jpeg_quality=jpeg_quality)
+
+
+def encode(img: np.ndarray, output_format: str, *, jpeg_quality: int = 90) -> bytes:
+    """Encode a BGR uint8 array as the task's ``output_format`` (jpeg, png or webp)."""
     if output_format == "png":
         ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    elif output_format == "webp":
+        ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, int(jpeg_quality)])
     else:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
     if not ok:  # pragma: no cover - OpenCV never fails on a valid uint8 array
@@ -188,4 +190,15 @@ def release_native_memory(pixels: int) -> None:
 
 
 def content_type(output_format: str) -> str:
-    return "image/png" if output_format == "png" else "image/jpeg"
+    return {"png": "image/png", "webp": "image/webp"}.get(output_format, "image/jpeg")
+
+
+def gradient(width: int, height: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded two-colour background every family draws on (BGR), and its ink colour."""
+    top, bottom, ink, vertical = _palette(seed)
+    n = height if vertical else width
+    t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
+    ramp = (top[None, :] * (1.0 - t) + bottom[None, :] * t).astype(np.uint8)
+    img = np.empty((height, width, 3), dtype=np.uint8)
+    img[:] = ramp[:, None, :] if vertical else ramp[None, :, :]
+    return img, ink

@@ -60,7 +60,7 @@ class BflTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 BFL_HOSTS_REGEX = (
-    r"^https?://(api(\.[a-z0-9-]+)?\.bfl\.(ai|ml)|delivery-[a-z0-9-]+\.bfl\.ai|[a-z0-9]+\.blob\.core\.windows\.net)"
+    r"^https?://(api(\.[a-z0-9-]+)?\.bfl\.(ai|ml)|delivery([.-][a-z0-9-]+)+\.bfl\.ai|[a-z0-9]+\.blob\.core\.windows\.net)"
     r"(:\d+)?/"
 )
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
 from mock_server.core.endpoints import Endpoint
-from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError
+from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed
 from mock_server.core.redact import control_summary
-from mock_server.core.schemas import load_schema
+from mock_server.core.schemas import load_request_schema, load_schema
 from mock_server.core.status import TaskStatus
 from mock_server.http import validation as v
 from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
@@ -45,7 +45,9 @@ class ApiHandlers:
         self.settings = services.backend.settings
         self.models: dict[str, Any] = {}
         for ep in services.endpoints:
-            schema = ep.schema if isinstance(ep.schema, dict) else load_schema(ep.schema, self.settings.schema_dir)
+            schema = (
+                ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema, self.settings.schema_dir)
+            )
             self.models[ep.path] = v.build_model(schema)
         self.delete_model = v.build_model(load_schema("DeleteFinetuneInputs", self.settings.schema_dir))
         self._openapi: bytes | None = None
@@ -64,6 +66,9 @@ class ApiHandlers:
         )
         key = self.backend.check_key(req.headers.get("x-key"))
         params = v.validate_body(self.models[endpoint.path], body).model_dump()
+        errors = [e for check in endpoint.checks for e in check(params)]  # what the OpenAPI cannot express
+        if errors:
+            raise ValidationFailed(errors)
         req.images = {
             f: control_summary(params[f]) for f in endpoint.family.image_fields if isinstance(params.get(f), str)
         }

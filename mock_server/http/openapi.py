@@ -7,7 +7,7 @@ from typing import Any
 
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import Endpoint
-from mock_server.core.schemas import available, load_schema
+from mock_server.core.schemas import SPEC_PREFIX, available, load_schema, load_spec_component
 from mock_server.core.version import __version__
 from mock_server.http.routes import Route
 
@@ -41,6 +41,18 @@ def _components(schema_dir: str | None) -> dict[str, Any]:
             comps[dname] = fix(d)
         comps[name] = fix(s)
     return comps
+
+
+def _fix_refs(node: Any) -> Any:
+    """``#/$defs/X`` (a bundled schema) -> ``#/components/schemas/X``."""
+    if isinstance(node, dict):
+        return {
+            k: ("#/components/schemas/" + v.rsplit("/", 1)[-1]) if k == "$ref" else _fix_refs(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_fix_refs(x) for x in node]
+    return node
 
 
 def _json(ref: str) -> dict[str, Any]:
@@ -113,6 +125,11 @@ def build_openapi(settings: Settings, routes: list[Route], endpoints: Sequence[E
     for ep in endpoints:
         if isinstance(ep.schema, dict):
             components[ep.schema_name] = ep.schema
+        elif ep.schema.startswith(SPEC_PREFIX):  # BFL's own schema, as published
+            bundled = load_spec_component(ep.schema_name)
+            for name, definition in bundled.pop("$defs", {}).items():
+                components.setdefault(name, _fix_refs(definition))
+            components[ep.schema_name] = _fix_refs(bundled)
     return {
         "openapi": "3.1.0",
         "info": {

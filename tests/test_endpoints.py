@@ -1,0 +1,116 @@
+"""BFL's current text-to-image endpoints on the registry (issue 14, first slice): request models compiled from
+the vendored OpenAPI, FastAPI-identical 422s, the lifecycle, and images of the documented size."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from mock_server.core.endpoints import ENDPOINTS, ultra_size
+from mock_server.core.schemas import load_spec_component
+from mock_server.frontends.transport import BflTransport
+from mock_server.http.validation import build_model
+from mock_server.mock import BflMock
+
+TEXT_TO_IMAGE = ["flux-pro-1.1", "flux-dev", "flux-pro-1.1-ultra"]
+
+
+@pytest.fixture
+def client():
+    mock = BflMock(frozen_clock=True, progression="polls:2", seed=4)
+    with mock, httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai") as c:
+        c.headers["x-key"] = "k"
+        yield mock, c
+
+
+def cycle(c: httpx.Client, name: str, body: dict) -> tuple[dict, Image.Image]:
+    r = c.post(f"/v1/{name}", json=body)
+    assert r.status_code == 200, r.text
+    polls = [c.get(r.json()["polling_url"]).json() for _ in range(2)]
+    assert [p["status"] for p in polls] == ["Pending", "Ready"]
+    dl = c.get(polls[-1]["result"]["sample"])
+    assert dl.status_code == 200
+    return polls[-1], Image.open(io.BytesIO(dl.content))
+
+
+def test_the_request_models_are_bfls_published_schemas():
+    for name, component in [("flux-pro-1.1", "FluxPro11Inputs"), ("flux-dev", "FluxDevInputs")]:
+        ep = next(e for e in ENDPOINTS if e.name == name)
+        assert ep.schema == f"spec:{component}"
+        fields = build_model(load_spec_component(component)).model_fields
+        assert list(fields) == list(load_spec_component(component)["properties"])  # published order
+
+
+@pytest.mark.parametrize("name", ["flux-pro-1.1", "flux-dev"])
+def test_width_and_height_are_validated_and_give_the_output_size(client, name):
+    _, c = client
+    r = c.post(f"/v1/{name}", json={"prompt": "a red cube", "width": 1000})
+    assert r.status_code == 422
+    err = r.json()["detail"][0]
+    assert (err["type"], err["loc"], err["ctx"]) == ("multiple_of", ["body", "width"], {"multiple_of": 32.0})
+    assert c.post(f"/v1/{name}", json={"prompt": "x", "height": 1472}).json()["detail"][0]["type"] == "less_than_equal"
+    final, image = cycle(c, name, {"prompt": "a red cube on a table", "width": 512, "height": 320, "seed": 3})
+    assert image.size == (512, 320) and image.format == "JPEG"
+    assert final["result"]["seed"] == 3 and final["result"]["prompt"] == "a red cube on a table"
+    _, default = cycle(c, name, {"prompt": "defaults", "output_format": "png"})
+    assert default.size == (1024, 768) and default.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    ("ratio", "size"),
+    [
+        ("21:9", (3136, 1344)),
+        ("16:9", (2752, 1536)),
+        ("4:3", (2368, 1792)),
+        ("3:2", (2496, 1664)),
+        ("1:1", (2048, 2048)),
+        ("2:3", (1664, 2496)),
+        ("3:4", (1792, 2368)),
+        ("9:16", (1536, 2752)),
+        ("9:21", (1344, 3136)),
+    ],
+)
+def test_ultra_sizes_match_the_published_table(ratio, size):
+    assert ultra_size(ratio) == size
+
+
+def test_ultra_renders_its_aspect_ratio_and_refuses_others(client):
+    _, c = client
+    _, image = cycle(c, "flux-pro-1.1-ultra", {"prompt": "wide", "aspect_ratio": "21:9", "output_format": "webp"})
+    assert image.size == (3136, 1344) and image.format == "WEBP"
+    for bad in ("30:9", "9:30", "wide", "0:1"):
+        r = c.post("/v1/flux-pro-1.1-ultra", json={"prompt": "x", "aspect_ratio": bad})
+        assert r.status_code == 422
+        assert r.json()["detail"] == [
+            {
+                "type": "value_error",
+                "loc": ["body", "aspect_ratio"],
+                "msg": "Value error, Aspect ratio must be between 21:9 and 9:21",
+                "input": bad,
+                "ctx": {"error": {}},
+            }
+        ]
+
+
+def test_the_image_shows_which_request_made_it(client):
+    _, c = client
+    _, a = cycle(c, "flux-pro-1.1", {"prompt": "first prompt", "width": 256, "height": 256, "seed": 1})
+    _, b = cycle(c, "flux-pro-1.1", {"prompt": "another prompt entirely", "width": 256, "height": 256, "seed": 1})
+    _, again = cycle(c, "flux-pro-1.1", {"prompt": "first prompt", "width": 256, "height": 256, "seed": 1})
+    assert a.tobytes() != b.tobytes() and a.tobytes() == again.tobytes()  # deterministic for the inputs
+
+
+@pytest.mark.parametrize("name", TEXT_TO_IMAGE)
+def test_every_text_to_image_endpoint_has_auth_rules_and_openapi(client, name):
+    mock, c = client
+    assert c.post(f"/v1/{name}", json={"prompt": "x"}, headers={"x-key": ""}).status_code == 403
+    mock.add_rule({"endpoint": name}, "content-moderated")
+    tid = c.post(f"/v1/{name}", json={"prompt": "x"}).json()["id"]
+    assert [c.get(f"/v1/get_result?id={tid}").json()["status"] for _ in range(2)][-1] == "Content Moderated"
+    spec = c.get("/openapi.json").json()
+    ref = spec["paths"][f"/v1/{name}"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref.rsplit("/", 1)[-1] in spec["components"]["schemas"]
+    assert "OutputFormat" in spec["components"]["schemas"]
