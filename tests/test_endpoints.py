@@ -114,3 +114,96 @@ def test_every_text_to_image_endpoint_has_auth_rules_and_openapi(client, name):
     ref = spec["paths"][f"/v1/{name}"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.rsplit("/", 1)[-1] in spec["components"]["schemas"]
     assert "OutputFormat" in spec["components"]["schemas"]
+
+
+# ---------------------------------------------------------------------------------------------- image inputs
+def b64(image: Image.Image, fmt: str = "PNG") -> str:
+    import base64
+
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def photo(w: int = 320, h: int = 240, color: tuple[int, int, int] = (200, 30, 30)) -> Image.Image:
+    im = Image.new("RGB", (w, h), (20, 120, 220))
+    im.paste(Image.new("RGB", (w // 2, h // 2), color), (w // 4, h // 4))
+    return im
+
+
+@pytest.mark.parametrize("name", ["flux-kontext-pro", "flux-kontext-max"])
+def test_kontext_derives_from_its_input_at_about_one_megapixel(client, name):
+    _, c = client
+    _, square = cycle(c, name, {"prompt": "make it blue", "input_image": b64(photo(300, 300))})
+    assert square.size == (1024, 1024)
+    center = square.convert("RGB").getpixel((512, 512))
+    assert center[0] > center[2]  # the input's red centre shows through
+    _, wide = cycle(c, name, {"prompt": "wide", "input_image": b64(photo(320, 180)), "output_format": "png"})
+    assert wide.size == (1376, 768) and wide.format == "PNG"  # the input's 16:9 at ~1 MP
+    _, ratio = cycle(c, name, {"prompt": "tall", "aspect_ratio": "3:7"})
+    assert ratio.size == (672, 1568)
+    r = c.post(f"/v1/{name}", json={"prompt": "x", "aspect_ratio": "30:9"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "aspect_ratio"]
+
+
+def test_kontext_max_allows_six_active_tasks(client):
+    _, c = client
+    for _ in range(6):
+        assert c.post("/v1/flux-kontext-max", json={"prompt": "x"}).status_code == 200
+    r = c.post("/v1/flux-kontext-max", json={"prompt": "x"})
+    assert r.status_code == 429
+    assert c.post("/v1/flux-kontext-pro", json={"prompt": "x"}).status_code == 200  # its own limit (24)
+
+
+@pytest.mark.parametrize("name", ["flux-2-pro", "flux-2-max", "flux-2-flex", "flux-2-klein-4b", "flux-2-klein-9b"])
+def test_flux2_sizes_and_several_inputs(client, name):
+    _, c = client
+    _, sized = cycle(c, name, {"prompt": "x", "width": 640, "height": 360})
+    assert sized.size == (640, 352)  # down to multiples of 16
+    inputs = {"input_image": b64(photo(400, 300)), "input_image_2": b64(photo(50, 50, (0, 250, 0)))}
+    _, edited = cycle(c, name, {"prompt": "combine", **inputs, "output_format": "png"})
+    assert edited.size == (400, 288)
+    thumb = edited.convert("RGB").getpixel((8 + 20, 288 - 8 - 20))  # the second input, bottom left
+    assert thumb[1] > 200 and thumb[0] < 60
+    assert c.post(f"/v1/{name}", json={"prompt": "x", "width": 32}).json()["detail"][0]["type"] == "greater_than_equal"
+
+
+def test_fill_repaints_only_the_masked_area(client):
+    _, c = client
+    image = photo(256, 256)
+    mask = Image.new("L", (256, 256), 0)
+    mask.paste(255, (0, 0, 128, 256))  # repaint the left half
+    _, out = cycle(c, "flux-pro-1.0-fill", {"image": b64(image), "mask": b64(mask), "output_format": "png"})
+    out = out.convert("RGB")
+    assert out.size == (256, 256)
+    assert out.getpixel((200, 128)) == image.getpixel((200, 128)) and out.getpixel((250, 5)) == image.getpixel((250, 5))
+    assert out.getpixel((5, 5)) != image.getpixel((5, 5))
+
+
+def test_expand_grows_the_canvas_and_keeps_the_original(client):
+    _, c = client
+    image = photo(200, 100)
+    body = {"image": b64(image), "top": 10, "bottom": 20, "left": 30, "right": 40, "output_format": "png"}
+    _, out = cycle(c, "flux-pro-1.0-expand", body)
+    out = out.convert("RGB")
+    assert out.size == (270, 130)
+    assert out.crop((30, 10, 230, 110)).tobytes() == image.tobytes()
+
+
+def test_finetuned_variants_need_a_finetune_and_unusable_inputs_end_in_error(client):
+    mock, c = client
+    strict = BflMock(frozen_clock=True, progression="polls:2", strict_finetunes=True)
+    with strict, httpx.Client(transport=BflTransport(strict), base_url="https://api.bfl.ai") as s:
+        body = {"finetune_id": "nope", "image": b64(photo())}
+        r = s.post("/v1/flux-pro-1.0-fill-finetuned", json=body, headers={"x-key": "k"})
+        assert (r.status_code, r.json()) == (400, {"detail": "Finetune not found or not ready"})
+        r = s.post("/v1/flux-pro-1.1-ultra-finetuned", json={"finetune_id": "my-finetune"}, headers={"x-key": "k"})
+        assert r.status_code == 200
+    for body in (
+        {"prompt": "x", "input_image": "bm90IGFuIGltYWdl"},
+        {"prompt": "x", "input_image": "http://127.0.0.1:9/a.png"},
+    ):
+        tid = c.post("/v1/flux-kontext-pro", json=body).json()["id"]
+        final = [c.get(f"/v1/get_result?id={tid}").json() for _ in range(2)][-1]
+        assert final["status"] == "Error" and final["details"] == {"error": "Invalid or corrupted image input"}
+    assert not mock.backend.errors

@@ -233,3 +233,241 @@ ENDPOINTS = (
         evidence="BFL OpenAPI 2026-04-23 (schema); docs: aspect ratio 21:9 to 9:21, up to 4 MP",
     ),
 )
+
+
+# ---------------------------------------------------------------------------------------------- image inputs
+def _decode(value: str, max_pixels: int) -> Any:
+    """An input image (base64, a ``data:`` prefix accepted) as RGBA; URLs are not fetched yet (the task ends
+    ``Error``, as for any unusable input: dossier S12). Raises ``imaging.InvalidImage``."""
+    import io
+
+    from PIL import Image
+
+    if value.strip().lower().startswith(("http://", "https://")):
+        raise imaging.InvalidImage("image URLs are not fetched by this version of bfl-mock")
+    data = imaging.decode_base64(value)
+    try:
+        im = Image.open(io.BytesIO(data))
+        imaging.check_size(*im.size, max_pixels)
+        return im.convert("RGBA")
+    except imaging.InvalidImage:
+        raise
+    except Exception as e:
+        raise imaging.InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+
+
+def _round(value: float, step: int) -> int:
+    return max(step, round(value / step) * step)
+
+
+def _floor(value: int, step: int) -> int:
+    return max(step, value // step * step)
+
+
+def _about(megapixels: float, ratio: float, step: int) -> tuple[int, int]:
+    side = (megapixels * 1_000_000) ** 0.5
+    return _round(side * ratio**0.5, step), _round(side / ratio**0.5, step)
+
+
+class _Painted:
+    """Shared by the image families: the output is kept losslessly (PNG) as the intermediate, so a later
+    download encodes the very same pixels again."""
+
+    def _finish(self, rgb: Any, output_format: str, jpeg_quality: int) -> Rendered:
+        import numpy as np
+
+        bgr = np.ascontiguousarray(np.asarray(rgb.convert("RGB"))[:, :, ::-1])
+        lossless = imaging.encode(bgr, "png")
+        data = lossless if output_format == "png" else imaging.encode(bgr, output_format, jpeg_quality=jpeg_quality)
+        return Rendered(data, lossless, len(lossless), rgb.size[0], rgb.size[1])
+
+    def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
+        import cv2
+        import numpy as np
+
+        if output_format == "png":
+            return bytes(intermediate)
+        bgr = cv2.imdecode(np.frombuffer(intermediate, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:  # pragma: no cover - our own PNG
+            raise LookupError("kept result is unreadable")
+        return imaging.encode(bgr, output_format, jpeg_quality=jpeg_quality)
+
+    @staticmethod
+    def _background(width: int, height: int, seed: int, prompt: str) -> Any:
+        return _rgba_from_bgr(_canvas(prompt, width, height, seed))
+
+
+def _canvas(prompt: str, width: int, height: int, seed: int) -> Any:
+    """The text-to-image picture as a BGR array (the background the image families paint on)."""
+    import cv2
+    import numpy as np
+
+    png = TEXT_TO_IMAGE.rerender((prompt, width, height), seed=seed, output_format="png", jpeg_quality=90)
+    return cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)
+
+
+def _rgba_from_bgr(bgr: Any) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(bgr[:, :, ::-1].copy()).convert("RGBA")
+
+
+class EditFamily(_Painted):
+    """Image editing (Kontext, FLUX.2): the first input image fills the frame, blended with the seeded
+    background that carries the prompt, and every further input appears as a thumbnail along the bottom, so
+    the output visibly derives from each input. Without inputs it is text to image."""
+
+    name = "edit"
+
+    def __init__(self, inputs: int, size: str) -> None:
+        self.image_fields: tuple[str, ...] = ("input_image", *(f"input_image_{i}" for i in range(2, inputs + 1)))
+        self.size = size  # "kontext": ~1 MP at aspect_ratio or the input's; "flux2": width/height or the input's
+
+    def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
+        images = [params[f] for f in self.image_fields if isinstance(params.get(f), str)]
+        keep = {k: params.get(k) for k in ("prompt", "aspect_ratio", "width", "height")}
+        return (keep, images), sum(len(i) for i in images)
+
+    def output_size(self, keep: dict[str, Any], first: Any | None) -> tuple[int, int]:
+        ratio = first.size[0] / first.size[1] if first is not None else 1.0
+        if self.size == "kontext":
+            if keep.get("aspect_ratio"):
+                w, h = parse_ratio(str(keep["aspect_ratio"]))
+                ratio = w / h
+            return _about(1.048576, ratio, 32)  # ~1 MP: 1:1 -> 1024 x 1024
+        width, height = int(keep.get("width") or 0), int(keep.get("height") or 0)
+        if width and height:  # down to multiples of 16 (docs), as the canny output size rounds down
+            return _floor(width, 16), _floor(height, 16)
+        if first is not None:  # the input's size, within 4 MP, in multiples of 16
+            scale = min(1.0, (4_194_304 / (first.size[0] * first.size[1])) ** 0.5)
+            return _floor(int(first.size[0] * scale), 16), _floor(int(first.size[1] * scale), 16)
+        return 1024, 1024
+
+    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        from PIL import Image
+
+        keep, encoded = inputs
+        images = [_decode(v, max_pixels) for v in encoded]
+        width, height = self.output_size(keep, images[0] if images else None)
+        imaging.check_size(width, height, max_pixels)
+        out = self._background(width, height, seed, str(keep.get("prompt") or ""))
+        if images:
+            base = images[0].resize((width, height), Image.Resampling.LANCZOS)
+            out = Image.blend(out, base, 0.7)
+            thumb = max(16, min(width, height) // 6)
+            for i, extra in enumerate(images[1:]):
+                small = extra.copy()
+                small.thumbnail((thumb, thumb))
+                out.paste(small, (8 + i * (thumb + 8), height - small.size[1] - 8))
+        return self._finish(out, output_format, jpeg_quality)
+
+
+class FillFamily(_Painted):
+    """Inpainting: the output is the input image with the masked area (``mask`` white, or transparent pixels
+    of ``image`` when there is no mask) repainted with the seeded background; unmasked pixels are kept."""
+
+    name = "fill"
+    image_fields: tuple[str, ...] = ("image", "mask")
+
+    def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
+        return (params["image"], params.get("mask"), str(params.get("prompt") or "")), len(params["image"])
+
+    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        from PIL import Image
+
+        image_b64, mask_b64, prompt = inputs
+        image = _decode(image_b64, max_pixels)
+        if mask_b64:
+            mask = _decode(mask_b64, max_pixels).convert("L").resize(image.size).point(lambda v: 255 if v > 127 else 0)
+        else:
+            mask = image.getchannel("A").point(lambda v: 255 if v == 0 else 0)
+        painted = self._background(image.size[0], image.size[1], seed, prompt)
+        out = Image.composite(painted, image, mask)
+        return self._finish(out, output_format, jpeg_quality)
+
+
+class ExpandFamily(_Painted):
+    """Outpainting: a canvas grown by ``top``/``bottom``/``left``/``right`` with the original pixels kept at
+    their place and the new area painted with the seeded background."""
+
+    name = "expand"
+    image_fields: tuple[str, ...] = ("image",)
+
+    def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
+        sides = tuple(int(params.get(k) or 0) for k in ("top", "bottom", "left", "right"))
+        return (params["image"], sides, str(params.get("prompt") or "")), len(params["image"])
+
+    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        image_b64, (top, bottom, left, right), prompt = inputs
+        image = _decode(image_b64, max_pixels)
+        width, height = image.size[0] + left + right, image.size[1] + top + bottom
+        imaging.check_size(width, height, max_pixels)
+        out = self._background(width, height, seed, prompt)
+        out.paste(image, (left, top), image)
+        return self._finish(out, output_format, jpeg_quality)
+
+
+KONTEXT = EditFamily(inputs=4, size="kontext")
+FLUX2 = EditFamily(inputs=8, size="flux2")
+FLUX2_KLEIN = EditFamily(inputs=4, size="flux2")
+FILL = FillFamily()
+EXPAND = ExpandFamily()
+_KONTEXT_RATIO = aspect_ratio_between("7:3", "3:7")  # docs (dossier A11); the spec's description says 21:9 .. 9:21
+
+
+def _row(name: str, schema: str, family: Family, summary: str, **kw: Any) -> Endpoint:
+    return Endpoint(name=name, schema=f"spec:{schema}", family=family, summary=summary, **kw)
+
+
+ENDPOINTS = (
+    *ENDPOINTS,
+    _row(
+        "flux-kontext-pro",
+        "FluxKontextProInputs",
+        KONTEXT,
+        "Edit or create an image with Flux Kontext",
+        checks=(_KONTEXT_RATIO,),
+    ),
+    _row(
+        "flux-kontext-max",
+        "FluxKontextProInputs",
+        KONTEXT,
+        "Edit or create an image with Flux Kontext Max",
+        checks=(_KONTEXT_RATIO,),
+        active_limit=6,  # help.bfl.ai (dossier A6)
+    ),
+    _row("flux-2-pro", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro]"),
+    _row("flux-2-pro-preview", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro] (preview)"),
+    _row("flux-2-max", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [max]"),
+    _row("flux-2-flex", "Flux2FlexInputs", FLUX2, "Generate or edit an image with FLUX.2 [flex]"),
+    _row("flux-2-klein-4b", "Flux2KleinInputs", FLUX2_KLEIN, "Generate or edit an image with FLUX.2 [klein] 4B"),
+    _row("flux-2-klein-9b", "Flux2KleinInputs", FLUX2_KLEIN, "Generate or edit an image with FLUX.2 [klein] 9B"),
+    _row(
+        "flux-2-klein-9b-preview",
+        "Flux2KleinInputs",
+        FLUX2_KLEIN,
+        "Generate or edit an image with FLUX.2 [klein] 9B (preview)",
+    ),
+    _row(
+        "flux-pro-1.0-fill",
+        "FluxProFillInputs",
+        FILL,
+        "Generate an image with FLUX.1 Fill [pro] using an input image and mask.",
+    ),
+    _row("flux-pro-1.0-expand", "FluxProExpandInputs", EXPAND, "Expand an image by adding pixels on any side."),
+    _row(
+        "flux-pro-1.0-fill-finetuned",
+        "FinetuneFluxProFillInputs",
+        FILL,
+        "Generate an image with FLUX.1 Fill [pro] finetune using an input image and mask.",
+        requires_finetune=True,
+    ),
+    _row(
+        "flux-pro-1.1-ultra-finetuned",
+        "FinetuneFluxUltraInput",
+        ULTRA,
+        "Generate an image with FLUX 1.1 [pro] with ultra mode and a finetune.",
+        checks=(aspect_ratio_between("21:9", "9:21"),),
+        requires_finetune=True,
+    ),
+)
