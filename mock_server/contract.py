@@ -261,7 +261,46 @@ def drift(
                 dict(f, source=label)
                 for f in compare_object_schemas("FinetuneCannyInputs", req, req_defs, _resolve(ref, comps), comps)
             ]
+    findings += endpoint_drift(openapi, live_openapi)
     return findings
+
+
+def generation_paths(spec: dict[str, Any]) -> set[str]:
+    """The POST /v1/<name> operations of an OpenAPI document that take a JSON body (the generation endpoints)."""
+    utility = {"/v1/delete_finetune"}
+    return {
+        path
+        for path, ops in spec.get("paths", {}).items()
+        if path.startswith("/v1/") and path not in utility and "requestBody" in (ops.get("post") or {})
+    }
+
+
+def endpoint_drift(vendored: dict[str, Any], live: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Endpoints the fake serves that the published spec lacks (or the reverse), and, with the live spec,
+    endpoints BFL added or removed since the vendored copy."""
+    from mock_server.core.endpoints import ENDPOINTS
+
+    served = {ep.path for ep in ENDPOINTS}
+    published = generation_paths(vendored)
+    out = [
+        {"source": "BFL OpenAPI 2026-04-23 (vendored)", "schema": "(endpoints)", "field": path, "kind": kind,
+         "ours": ours, "theirs": theirs}
+        for path, kind, ours, theirs in [
+            *((p, "served, not in the spec", "served", None) for p in sorted(served - published)),
+            *((p, "in the spec, not served", None, "published") for p in sorted(published - served)),
+        ]
+    ]  # fmt: skip
+    if live is not None:
+        now = generation_paths(live)
+        out += [
+            {"source": "BFL OpenAPI (live)", "schema": "(endpoints)", "field": path, "kind": kind,
+             "ours": None, "theirs": None}
+            for path, kind in [
+                *((p, "added upstream since the vendored spec") for p in sorted(now - published)),
+                *((p, "removed upstream since the vendored spec") for p in sorted(published - now)),
+            ]
+        ]  # fmt: skip
+    return out
 
 
 def fetch_live_openapi(url: str = "https://api.bfl.ai/openapi.json") -> dict[str, Any]:

@@ -150,6 +150,9 @@ def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
     assert ("AsyncResponse", "cost", "added upstream") in key
     assert ("ResultResponse", "(required)", "changed") in key
     assert not any(f["schema"] == "FinetuneCannyInputs" for f in findings)  # the request matches the page
+    endpoints = {(f["field"], f["kind"]) for f in findings if f["schema"] == "(endpoints)"}
+    # BFL's current OpenAPI no longer lists canny-finetuned; every endpoint it lists is served
+    assert endpoints == {("/v1/flux-pro-1.0-canny-finetuned", "served, not in the spec")}
     for f in schema_dir().glob("*.json"):
         (tmp_path / f.name).write_text(f.read_text())
     schema = load_schema("FinetuneCannyInputs")
@@ -159,6 +162,20 @@ def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
     changed = {(f["schema"], f["field"], f["kind"]) for f in drift(str(tmp_path))}
     assert ("FinetuneCannyInputs", "guidance", "changed") in changed
     assert ("FinetuneCannyInputs", "webhook_secret", "added upstream") in changed
+
+
+def test_drift_names_endpoints_added_and_removed_upstream():
+    from mock_server.contract import endpoint_drift, reference_dir
+
+    vendored = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())
+    live = json.loads(json.dumps(vendored))
+    del live["paths"]["/v1/flux-dev"]
+    live["paths"]["/v1/flux-3-pro"] = {"post": {"requestBody": {}}}
+    kinds = {(f["field"], f["kind"]) for f in endpoint_drift(vendored, live) if f["source"] == "BFL OpenAPI (live)"}
+    assert kinds == {
+        ("/v1/flux-3-pro", "added upstream since the vendored spec"),
+        ("/v1/flux-dev", "removed upstream since the vendored spec"),
+    }
 
 
 def test_cli_drift_and_report(tmp_path):
