@@ -21,22 +21,29 @@ json_values = st.recursive(
 )
 
 
-def _branch(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _branch(prop: dict[str, Any], defs: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    defs = SCHEMA["$defs"] if defs is None else defs
     if "anyOf" in prop:
         inner = next(m for m in prop["anyOf"] if m.get("type") != "null")
         if "$ref" in inner:
-            inner = SCHEMA["$defs"][inner["$ref"].rsplit("/", 1)[-1]]
+            inner = defs[inner["$ref"].rsplit("/", 1)[-1]]
         return inner, True
+    if "$ref" in prop:
+        return defs[prop["$ref"].rsplit("/", 1)[-1]], False
     return prop, False
 
 
-def valid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
-    inner, nullable = _branch(prop)
+def valid_value(prop: dict[str, Any], defs: dict[str, Any] | None = None) -> st.SearchStrategy[Any]:
+    inner, nullable = _branch(prop, defs)
     t = inner.get("type")
     if "enum" in inner:
         s: st.SearchStrategy[Any] = st.sampled_from(inner["enum"])
+    elif t == "integer" and "multipleOf" in inner:
+        step = int(inner["multipleOf"])
+        lo, hi = int(inner.get("minimum", 0)), int(inner.get("maximum", 2**20))
+        s = st.integers(-(-lo // step), hi // step).map(lambda n: n * step)
     elif t == "integer":
-        s = st.integers(inner.get("minimum", -(2**40)), inner.get("maximum", 2**40))
+        s = st.integers(int(inner.get("minimum", -(2**40))), int(inner.get("maximum", 2**40)))
     elif t == "number":
         s = st.floats(inner.get("minimum", -1e9), inner.get("maximum", 1e9), allow_nan=False)
     elif t == "boolean":
@@ -52,9 +59,9 @@ def valid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
     return s | st.none() if nullable else s
 
 
-def invalid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
+def invalid_value(prop: dict[str, Any], defs: dict[str, Any] | None = None) -> st.SearchStrategy[Any]:
     """Out of bounds, wrong type, or a coercible string (which may or may not be valid)."""
-    inner, _ = _branch(prop)
+    inner, _ = _branch(prop, defs)
     t = inner.get("type")
     options: list[st.SearchStrategy[Any]] = [json_values]
     if t in ("integer", "number"):
@@ -67,6 +74,8 @@ def invalid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
         options.append(st.floats(-1000, 1000, allow_nan=False).map(str))
         options.append(st.floats(-100, 100, allow_nan=False).map(lambda f: round(f, 1)))
         options.append(st.sampled_from(["", " 1", "1e3", "0x10", "1_000", "٣"]))
+        if "multipleOf" in inner:
+            options.append(st.integers(0, 2000))  # mostly not multiples
     if t == "boolean":
         options.append(
             st.sampled_from(
@@ -102,21 +111,24 @@ def invalid_value(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def bodies(draw: st.DrawFn) -> dict[str, Any]:
-    """A body with each property present or not, valid or not, plus maybe extra keys."""
+def bodies(draw: st.DrawFn, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A body for ``schema`` (default: the canny endpoint's) with each property present or not, valid or not,
+    plus maybe extra keys."""
+    schema = SCHEMA if schema is None else schema
+    defs, required = schema.get("$defs", {}), schema.get("required", [])
     out: dict[str, Any] = {}
-    for name, prop in PROPS.items():
+    for name, prop in schema["properties"].items():
         mode = draw(
             st.sampled_from(
                 ["valid", "valid", "valid", "absent", "invalid"]
-                if name in REQUIRED
+                if name in required
                 else ["valid", "absent", "absent", "invalid"]
             )
         )
         if mode == "valid":
-            out[name] = draw(valid_value(prop))
+            out[name] = draw(valid_value(prop, defs))
         elif mode == "invalid":
-            out[name] = draw(invalid_value(prop))
+            out[name] = draw(invalid_value(prop, defs))
     if draw(st.booleans()):
         out.update(draw(st.dictionaries(text, json_values, max_size=2)))
     return out

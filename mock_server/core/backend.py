@@ -279,7 +279,9 @@ class BflBackend:
             cost = self.settings.cost_per_request if endpoint.price is None else endpoint.price
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
-            limit = self.settings.active_task_limit if endpoint.active_limit is None else endpoint.active_limit
+            limit = self.settings.active_task_limit  # 0 turns every active-task limit off
+            if limit and endpoint.active_limit is not None:
+                limit = endpoint.active_limit
             if limit and len(acc.active) >= limit:
                 self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
                 if len(acc.active) >= limit:

@@ -34,7 +34,12 @@ def _bounds(prop: dict[str, Any]) -> dict[str, Any]:
         ("multipleOf", "multiple_of"),  # BFL's width/height: multiples of 32 (FLUX 1.1 [pro], [dev])
     ):
         if key in prop:
-            out[kw] = prop[key]
+            value = prop[key]
+            # BFL's published spec writes integer bounds as floats (``maximum: 6.0``, ``multipleOf: 32.0``), a
+            # serialisation artifact: pydantic emits ``6`` for ``le=6``, and FastAPI's 422 ``ctx`` says ``6``.
+            if prop.get("type") == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[kw] = value
     return out
 
 
@@ -64,6 +69,8 @@ def _annotation(name: str, prop: dict[str, Any], defs: dict[str, Any], enums: di
     if typ == "string":
         if prop.get("format") in ("uri", "url"):
             schemes = prop.get("x-url-schemes")
+            if schemes is None and prop.get("maxLength") == 2083 and prop.get("minLength") == 1:
+                schemes = ["http", "https"]  # exactly the JSON Schema pydantic emits for HttpUrl
             return Annotated[AnyUrl, UrlConstraints(max_length=prop.get("maxLength"), allowed_schemes=schemes)]
         constraints = {}
         if "minLength" in prop:
