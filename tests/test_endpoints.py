@@ -157,7 +157,18 @@ def test_kontext_max_allows_six_active_tasks(client):
     assert c.post("/v1/flux-kontext-pro", json={"prompt": "x"}).status_code == 200  # its own limit (24)
 
 
-@pytest.mark.parametrize("name", ["flux-2-pro", "flux-2-max", "flux-2-flex", "flux-2-klein-4b", "flux-2-klein-9b"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "flux-2-pro",
+        "flux-2-pro-preview",
+        "flux-2-max",
+        "flux-2-flex",
+        "flux-2-klein-4b",
+        "flux-2-klein-9b",
+        "flux-2-klein-9b-preview",
+    ],
+)
 def test_flux2_sizes_and_several_inputs(client, name):
     _, c = client
     _, sized = cycle(c, name, {"prompt": "x", "width": 640, "height": 360})
