@@ -65,19 +65,19 @@ class BflMock:
     @property
     def bound_port(self) -> int | None:
         """The port of the server serving this fake (webhooks never call it)."""
-        return self.webhooks.bound_port
+        return self.backend.egress.bound_port
 
     @bound_port.setter
     def bound_port(self, port: int | None) -> None:
-        self.webhooks.bound_port = port
+        self.backend.egress.bound_port = port
 
     @property
     def bound_host(self) -> str | None:
-        return self.webhooks.bound_host
+        return self.backend.egress.bound_host
 
     @bound_host.setter
     def bound_host(self, host: str | None) -> None:
-        self.webhooks.bound_host = host
+        self.backend.egress.bound_host = host
 
     # ------------------------------------------------------------------ serving
     def serve(self, req: HttpRequest) -> HttpResponse:

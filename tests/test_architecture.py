@@ -136,7 +136,9 @@ class SolidFamily:
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         return (params["width"], params["height"]), 0
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Any = None
+    ) -> Rendered:
         return Rendered(
             self.rerender(inputs, seed=seed, output_format=output_format, jpeg_quality=0), inputs, 16, *inputs
         )

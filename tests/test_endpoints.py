@@ -3,6 +3,7 @@ the vendored OpenAPI, FastAPI-identical 422s, the lifecycle, and images of the d
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -220,3 +221,50 @@ def test_finetuned_variants_need_a_finetune_and_unusable_inputs_end_in_error(cli
         final = [c.get(f"/v1/get_result?id={tid}").json() for _ in range(2)][-1]
         assert final["status"] == "Error" and final["details"] == {"error": "Invalid or corrupted image input"}
     assert not mock.backend.errors
+
+
+# ---------------------------------------------------------------------------------------------- image URLs
+@pytest.fixture
+def image_host():
+    """A loopback server with one image, recording what it was asked for."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from mock_server.testing import ThreadedServer
+
+    png = base64.b64decode(b64(photo(320, 180)))
+    seen: list[str] = []
+
+    async def serve(request):
+        seen.append(request.url.path)
+        return Response(png, media_type="image/png")
+
+    with ThreadedServer(Starlette(routes=[Route("/cat.png", serve)])) as server:
+        server.seen = seen
+        yield server
+
+
+def test_input_image_urls_are_fetched_from_allowed_hosts(image_host):
+    mock = BflMock(frozen_clock=True, progression="polls:2", webhook_allow=("loopback",))
+    with mock, httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+        _, out = cycle(c, "flux-kontext-pro", {"prompt": "p", "input_image": image_host.url + "/cat.png"})
+        assert out.size == (1376, 768) and image_host.seen == ["/cat.png"]  # the URL's 16:9 image was used
+
+
+def test_input_image_urls_outside_the_allow_list_or_to_the_fake_are_refused(image_host):
+    mock = BflMock(frozen_clock=True, progression="polls:2", webhook_allow=("images.example",))
+    mock.bound_port = 8787
+    with mock, httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+        for url in (image_host.url + "/cat.png", "http://127.0.0.1:8787/_mock/reset"):
+            tid = c.post("/v1/flux-kontext-pro", json={"prompt": "p", "input_image": url}).json()["id"]
+            final = [c.get(f"/v1/get_result?id={tid}").json() for _ in range(2)][-1]
+            assert final["details"] == {"error": "Invalid or corrupted image input"}
+            assert "not fetched" in mock.task(tid).summary()["image_error"]
+    own = BflMock(frozen_clock=True, progression="polls:2", webhook_allow=("loopback",))
+    own.bound_port = image_host.port  # as if the image server were the fake itself
+    with own, httpx.Client(transport=BflTransport(own), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+        tid = c.post("/v1/flux-kontext-pro", json={"prompt": "p", "input_image": image_host.url + "/cat.png"}).json()
+        [c.get(f"/v1/get_result?id={tid['id']}") for _ in range(2)]
+        assert "bfl-mock itself" in own.task(tid["id"]).summary()["image_error"]
+    assert image_host.seen == []

@@ -26,6 +26,7 @@ from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
+from mock_server.core.egress import EgressPolicy, TargetRefused
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
 from mock_server.core.errors import (
     DEFAULT_ERROR,
@@ -146,6 +147,7 @@ class BflBackend:
 
         self.results = ResultStore(self.settings.result_memory_bytes)
         self.images = BytesLRU(self.settings.image_cache_bytes)
+        self.egress = EgressPolicy(self.settings)  # where the fake may connect (webhooks, image URLs)
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
         self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
         self._configured_rules = self.settings.rules
@@ -359,6 +361,7 @@ class BflBackend:
                 output_format=task.output_format,
                 max_pixels=settings.max_image_pixels,
                 jpeg_quality=settings.jpeg_quality,
+                fetch=self._fetch_image,
             )
         except imaging.InvalidImage as e:
             task.image_error = e.reason
@@ -371,6 +374,16 @@ class BflBackend:
         task.md5 = md5_b64(out.data)
         task.size = len(out.data)
         return RenderInfo(out.width, out.height)
+
+    def _fetch_image(self, url: str) -> bytes:
+        """An input image given as a URL, under the egress policy (never the fake itself, never a host
+        outside ``webhook_allow``); anything that fails ends the task as an unusable input does."""
+        try:
+            return self.egress.fetch(
+                url, timeout=self.settings.webhook_timeout_seconds, max_bytes=self.settings.max_body_bytes
+            )
+        except (TargetRefused, OSError, ValueError) as e:
+            raise imaging.InvalidImage(f"input image URL not fetched: {e}") from None
 
     def _encode_job(self, task: Task) -> bytes:
         intermediate = self.results.get(task.id)

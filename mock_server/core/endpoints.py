@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from mock_server.core import imaging
 
 Check = Callable[[dict[str, Any]], list[dict[str, Any]]]  # params -> FastAPI-shaped 422 errors
+Fetch = Callable[[str], bytes] | None  # an input image URL -> its bytes (the backend's, under the egress policy)
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,11 @@ class Family(Protocol):
         """What rendering needs from the validated params, and its size in bytes (render backlog)."""
         ...
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
-        """The output; raise ``imaging.InvalidImage`` for inputs the real service ends in ``Error``."""
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch
+    ) -> Rendered:
+        """The output; raise ``imaging.InvalidImage`` for inputs the real service ends in ``Error``. ``fetch``
+        gets an input image given as a URL, under the egress policy."""
         ...
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
@@ -59,7 +63,9 @@ class CannyFamily:
         control = params["control_image"]
         return (control, params.get("canny_low_threshold"), params.get("canny_high_threshold")), len(control)
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
+    ) -> Rendered:
         control, low, high = inputs
         edges = imaging.edge_map_from_control(control, low, high, max_pixels)
         data = imaging.render(edges, seed, output_format, jpeg_quality=jpeg_quality)
@@ -178,7 +184,9 @@ class TextToImageFamily:
         width, height = self.output_size(params)
         return (str(params.get("prompt") or "")[:300], width, height), 0
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
+    ) -> Rendered:
         data = self.rerender(inputs, seed=seed, output_format=output_format, jpeg_quality=jpeg_quality)
         return Rendered(data, inputs, 400, inputs[1], inputs[2])
 
@@ -236,16 +244,19 @@ ENDPOINTS = (
 
 
 # ---------------------------------------------------------------------------------------------- image inputs
-def _decode(value: str, max_pixels: int) -> Any:
-    """An input image (base64, a ``data:`` prefix accepted) as RGBA; URLs are not fetched yet (the task ends
-    ``Error``, as for any unusable input: dossier S12). Raises ``imaging.InvalidImage``."""
+def _decode(value: str, max_pixels: int, fetch: Fetch = None) -> Any:
+    """An input image (base64, a ``data:`` prefix accepted, or an http(s) URL fetched under the egress policy)
+    as RGBA. Raises ``imaging.InvalidImage`` (the task ends ``Error``, as for any unusable input: S12)."""
     import io
 
     from PIL import Image
 
     if value.strip().lower().startswith(("http://", "https://")):
-        raise imaging.InvalidImage("image URLs are not fetched by this version of bfl-mock")
-    data = imaging.decode_base64(value)
+        if fetch is None:
+            raise imaging.InvalidImage("image URLs are not fetched here")
+        data = fetch(value.strip())
+    else:
+        data = imaging.decode_base64(value)
     try:
         im = Image.open(io.BytesIO(data))
         imaging.check_size(*im.size, max_pixels)
@@ -343,11 +354,13 @@ class EditFamily(_Painted):
             return _floor(int(first.size[0] * scale), 16), _floor(int(first.size[1] * scale), 16)
         return 1024, 1024
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
+    ) -> Rendered:
         from PIL import Image
 
         keep, encoded = inputs
-        images = [_decode(v, max_pixels) for v in encoded]
+        images = [_decode(v, max_pixels, fetch) for v in encoded]
         width, height = self.output_size(keep, images[0] if images else None)
         imaging.check_size(width, height, max_pixels)
         out = self._background(width, height, seed, str(keep.get("prompt") or ""))
@@ -372,13 +385,20 @@ class FillFamily(_Painted):
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         return (params["image"], params.get("mask"), str(params.get("prompt") or "")), len(params["image"])
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
+    ) -> Rendered:
         from PIL import Image
 
         image_b64, mask_b64, prompt = inputs
-        image = _decode(image_b64, max_pixels)
+        image = _decode(image_b64, max_pixels, fetch)
         if mask_b64:
-            mask = _decode(mask_b64, max_pixels).convert("L").resize(image.size).point(lambda v: 255 if v > 127 else 0)
+            mask = (
+                _decode(mask_b64, max_pixels, fetch)
+                .convert("L")
+                .resize(image.size)
+                .point(lambda v: 255 if v > 127 else 0)
+            )
         else:
             mask = image.getchannel("A").point(lambda v: 255 if v == 0 else 0)
         painted = self._background(image.size[0], image.size[1], seed, prompt)
@@ -397,9 +417,11 @@ class ExpandFamily(_Painted):
         sides = tuple(int(params.get(k) or 0) for k in ("top", "bottom", "left", "right"))
         return (params["image"], sides, str(params.get("prompt") or "")), len(params["image"])
 
-    def render(self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+    def render(
+        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
+    ) -> Rendered:
         image_b64, (top, bottom, left, right), prompt = inputs
-        image = _decode(image_b64, max_pixels)
+        image = _decode(image_b64, max_pixels, fetch)
         width, height = image.size[0] + left + right, image.size[1] + top + bottom
         imaging.check_size(width, height, max_pixels)
         out = self._background(width, height, seed, prompt)

@@ -7,40 +7,13 @@ TLS for https, the whole exchange bounded by one timeout.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from mock_server.core.egress import TargetRefused, ip_address_of, is_loopback
 from mock_server.core.errors import InvalidSecret
 from mock_server.webhooks.notify import valid_header_value
-
-
-class TargetRefused(Exception):
-    """The webhook URL is not one the fake will call (allow-list, its own address, loopback on a shared fake)."""
-
-
-def _is_loopback_name(host: str) -> bool:
-    return host == "localhost" or host.endswith(".localhost")
-
-
-def ip_address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def is_loopback(host: str) -> bool:
-    """A loopback address literal (127.0.0.0/8, ::1, ::ffff:127.x) or ``localhost``; never a name like
-    ``127.attacker.example``."""
-    if _is_loopback_name(host.lower()):
-        return True
-    ip = ip_address_of(host)
-    return ip is not None and ip.is_loopback
 
 
 class DeliveryError(Exception):
@@ -112,3 +85,6 @@ async def post_once(
         raise DeliveryError(f"cannot resolve {host}: {e}") from None
     except (OSError, asyncio.IncompleteReadError) as e:
         raise DeliveryError(f"{type(e).__name__}: {e}") from None
+
+
+__all__ = ["DeliveryError", "TargetRefused", "ip_address_of", "is_loopback", "post_once"]

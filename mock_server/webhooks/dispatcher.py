@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from mock_server.core.errors import ConfigError, InvalidSecret
 from mock_server.core.redact import redact_secret
-from mock_server.webhooks.client import DeliveryError, TargetRefused, ip_address_of, is_loopback, post_once
+from mock_server.webhooks.client import DeliveryError, TargetRefused, post_once
 from mock_server.webhooks.notify import build_notification, load_profiles
 
 if TYPE_CHECKING:
@@ -108,8 +108,7 @@ class WebhookDispatcher:
         self.backend = backend
         self.settings = backend.settings
         self.clock = backend.clock
-        self.bound_port: int | None = None  # the server serving this fake: never a webhook target
-        self.bound_host: str | None = None
+        self.egress = backend.egress  # shared with input-image fetches
         self.profiles = load_profiles(self.settings.schema_dir)
         if self.settings.webhook_profile not in self.profiles:
             raise ConfigError(
@@ -306,44 +305,10 @@ class WebhookDispatcher:
             self.deliveries[:] = keep
 
     def _allowed(self, url: str) -> bool:
-        """The allow-list by name (``webhook_allow``); addresses are checked again after resolving."""
-        allow = self.settings.webhook_allow
-        if not allow:
-            return True
-        host = (urlsplit(url).hostname or "").lower()
-        for entry in allow:
-            entry = entry.lower()
-            if entry == "loopback" and is_loopback(host):
-                return True
-            if host == entry or (entry.startswith(".") and host.endswith(entry)):
-                return True
-        return False
+        return self.egress.allowed(url)
 
     def check_target(self, host: str, port: int, addresses: list[str]) -> None:
-        """Refuse targets the fake must never call, by resolved address (raises TargetRefused).
-
-        * the fake itself (its own port on a loopback or unspecified address): its admin API trusts
-          loopback callers, so a webhook must never become an admin call;
-        * with ``webhook_allow`` naming ``loopback``: every address must be loopback;
-        * with no allow-list on a server bound beyond loopback (a shared fake): loopback and link-local
-          addresses (this host's own services, cloud metadata) are refused; list them to allow them.
-        """
-        ips = [ip for ip in (ip_address_of(a) for a in addresses) if ip is not None]
-        own_port = self.bound_port
-        if own_port is not None and port == own_port and any(ip.is_loopback or ip.is_unspecified for ip in ips):
-            raise TargetRefused(f"{host}:{port} is bfl-mock itself")
-        allow = [e.lower() for e in self.settings.webhook_allow]
-        named = host.lower() in allow or any(e.startswith(".") and host.lower().endswith(e) for e in allow)
-        if "loopback" in allow and not named and not all(ip.is_loopback for ip in ips):
-            raise TargetRefused(f"{host} resolves to {addresses}, not only loopback addresses")
-        bound = self.bound_host or self.settings.host
-        if not allow and not is_loopback(bound):
-            bad = [str(ip) for ip in ips if ip.is_loopback or ip.is_link_local or ip.is_unspecified]
-            if bad:
-                raise TargetRefused(
-                    f"{host} resolves to {bad}: a fake bound to {bound} does not call loopback or "
-                    "link-local addresses unless webhook_allow lists them"
-                )
+        self.egress.check(host, port, addresses)
 
     # ------------------------------------------------------------------ run by the scheduler's loop
     def start_loop(self) -> None:
