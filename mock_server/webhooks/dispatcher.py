@@ -2,8 +2,9 @@
 
 When a task with a ``webhook_url`` reaches a final state, a notification is built from the selected
 profile (``schemas/webhook_profiles.json``) and POSTed from the scheduler's thread and event loop
-(``mock_server/scheduler.py``) with a per-attempt timeout, at most ``webhook_per_host`` at once per host. Connection errors, timeouts, 5xx, 408 and 429 are retried after the
-``webhook_backoff`` delays (fake-clock seconds); a 2xx ends it. Every attempt is journaled (secrets
+(``mock_server/scheduler.py``) with a per-attempt timeout, at most ``webhook_per_host`` at once per host.
+Connection errors, timeouts, 5xx, 408 and 429 are retried after the ``webhook_backoff`` delays (fake-clock
+seconds); a 2xx ends it. Every attempt is journaled (secrets
 redacted) and ``wait_for`` lets tests block until a delivery settles instead of polling.
 
 Faults (rule outcome ``webhook: {...}`` or header ``X-Mock-Webhook-Fault``): ``drop``, ``duplicate``,
