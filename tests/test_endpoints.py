@@ -268,3 +268,23 @@ def test_input_image_urls_outside_the_allow_list_or_to_the_fake_are_refused(imag
         [c.get(f"/v1/get_result?id={tid['id']}") for _ in range(2)]
         assert "bfl-mock itself" in own.task(tid["id"]).summary()["image_error"]
     assert image_host.seen == []
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "credits"),
+    [
+        ("flux-pro-1.1", {"prompt": "x"}, 4),
+        ("flux-pro-1.1-ultra", {"prompt": "x"}, 6),
+        ("flux-2-pro", {"prompt": "x", "width": 1024, "height": 1024}, 3),  # 1 MP text to image: $0.03
+        ("flux-2-pro", {"prompt": "x", "width": 2048, "height": 1024}, 4.5),  # a second megapixel
+        ("flux-2-pro", {"prompt": "x", "input_image": "aGk="}, 4.5),  # 1 MP editing: $0.045
+        ("flux-2-klein-4b", {"prompt": "x"}, 1.4),
+        ("flux-2-max", {"prompt": "x"}, 7),
+        ("flux-kontext-pro", {"prompt": "x"}, 5),  # not sourced yet: cost_per_request
+    ],
+)
+def test_each_endpoint_charges_its_price(client, name, body, credits):
+    mock, c = client
+    before = mock.credits("k")
+    assert c.post(f"/v1/{name}", json=body).status_code == 200
+    assert mock.credits("k") == pytest.approx(before - credits)

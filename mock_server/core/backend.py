@@ -278,7 +278,7 @@ class BflBackend:
             if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
                 raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
             acc = self.account(api_key)
-            cost = self.settings.cost_per_request if endpoint.price is None else endpoint.price
+            cost = endpoint.credits(params, self.settings.cost_per_request)
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
             limit = self.settings.active_task_limit  # 0 turns every active-task limit off

@@ -84,12 +84,18 @@ class Endpoint:
     schema: str | dict[str, Any]  # a schema in schemas/ by name, or an inline JSON Schema
     family: Family
     summary: str = ""
-    price: float | None = None  # credits per submit; None: the ``cost_per_request`` setting
+    price: float | Callable[[dict[str, Any]], float] | None = None  # credits; None: ``cost_per_request``
     active_limit: int | None = None  # active tasks per key; None: the ``active_task_limit`` setting
     requires_finetune: bool = False  # ``finetune_id`` must name a usable finetune of the key's account
     checks: tuple[Check, ...] = ()  # validation beyond the schema (what the OpenAPI cannot express)
     evidence: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def credits(self, params: dict[str, Any], default: float) -> float:
+        """What a submit costs: the row's ``price`` (a number, or a function of the params), else ``default``."""
+        if self.price is None:
+            return default
+        return float(self.price(params) if callable(self.price) else self.price)
 
     @property
     def path(self) -> str:
@@ -223,6 +229,7 @@ ENDPOINTS = (
         schema="spec:FluxPro11Inputs",
         family=TEXT_TO_IMAGE,
         summary="Generate an image with FLUX 1.1 [pro] with optional Redux image prompt.",
+        price=4,  # docs.bfl.ai pricing: $0.04
         evidence="BFL OpenAPI 2026-04-23 (schema); output = width x height",
     ),
     Endpoint(
@@ -237,6 +244,7 @@ ENDPOINTS = (
         schema="spec:FluxUltraInput",
         family=ULTRA,
         summary="Generate an image with FLUX 1.1 [pro] with ultra mode and optional raw mode.",
+        price=6,  # $0.06 (resellers quoting BFL's price)
         checks=(aspect_ratio_between("21:9", "9:21"),),
         evidence="BFL OpenAPI 2026-04-23 (schema); docs: aspect ratio 21:9 to 9:21, up to 4 MP",
     ),
@@ -429,6 +437,22 @@ class ExpandFamily(_Painted):
         return self._finish(out, output_format, jpeg_quality)
 
 
+def per_megapixel(first: float, extra: float) -> Callable[[dict[str, Any]], float]:
+    """FLUX.2's megapixel pricing (docs.bfl.ai pricing): ``first`` credits for the first output megapixel,
+    ``extra`` for each further one started, and (an approximation) ``extra`` per input image, as image editing
+    is listed at first + extra for 1 MP."""
+
+    def price(params: dict[str, Any]) -> float:
+        import math
+
+        width, height = int(params.get("width") or 0), int(params.get("height") or 0)
+        megapixels = (width * height) / 1_048_576 if width and height else 1.0  # 1024 x 1024 is "1 MP"
+        inputs = sum(1 for k, v in params.items() if k.startswith("input_image") and isinstance(v, str) and v)
+        return round(first + extra * max(0, math.ceil(megapixels - 1e-9) - 1) + extra * inputs, 4)
+
+    return price
+
+
 KONTEXT = EditFamily(inputs=4, size="kontext")
 FLUX2 = EditFamily(inputs=8, size="flux2")
 FLUX2_KLEIN = EditFamily(inputs=4, size="flux2")
@@ -458,12 +482,38 @@ ENDPOINTS = (
         checks=(_KONTEXT_RATIO,),
         active_limit=6,  # help.bfl.ai (dossier A6)
     ),
-    _row("flux-2-pro", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro]"),
-    _row("flux-2-pro-preview", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro] (preview)"),
-    _row("flux-2-max", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [max]"),
-    _row("flux-2-flex", "Flux2FlexInputs", FLUX2, "Generate or edit an image with FLUX.2 [flex]"),
-    _row("flux-2-klein-4b", "Flux2KleinInputs", FLUX2_KLEIN, "Generate or edit an image with FLUX.2 [klein] 4B"),
-    _row("flux-2-klein-9b", "Flux2KleinInputs", FLUX2_KLEIN, "Generate or edit an image with FLUX.2 [klein] 9B"),
+    _row(
+        "flux-2-pro", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro]", price=per_megapixel(3, 1.5)
+    ),
+    _row(
+        "flux-2-pro-preview",
+        "Flux2Inputs",
+        FLUX2,
+        "Generate or edit an image with FLUX.2 [pro] (preview)",
+        price=per_megapixel(3, 1.5),
+    ),
+    _row("flux-2-max", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [max]", price=per_megapixel(7, 3)),
+    _row(
+        "flux-2-flex",
+        "Flux2FlexInputs",
+        FLUX2,
+        "Generate or edit an image with FLUX.2 [flex]",
+        price=per_megapixel(5, 5),
+    ),
+    _row(
+        "flux-2-klein-4b",
+        "Flux2KleinInputs",
+        FLUX2_KLEIN,
+        "Generate or edit an image with FLUX.2 [klein] 4B",
+        price=per_megapixel(1.4, 0.1),
+    ),
+    _row(
+        "flux-2-klein-9b",
+        "Flux2KleinInputs",
+        FLUX2_KLEIN,
+        "Generate or edit an image with FLUX.2 [klein] 9B",
+        price=per_megapixel(1.5, 0.2),
+    ),
     _row(
         "flux-2-klein-9b-preview",
         "Flux2KleinInputs",
