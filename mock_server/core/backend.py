@@ -27,7 +27,7 @@ from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
 from mock_server.core.egress import EgressPolicy, TargetRefused
-from mock_server.core.endpoints import ENDPOINTS, Endpoint
+from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     DEFAULT_REASONS,
@@ -235,7 +235,7 @@ class BflBackend:
     ) -> tuple[Outcome, int | None]:
         ctx = RequestContext(
             prompt=params.get("prompt") or "",
-            endpoint=(endpoint or ENDPOINTS[0]).name,
+            endpoint=(endpoint or CANNY_FINETUNED).name,
             finetune_id=params.get("finetune_id") or "",
             seed=params.get("seed"),
             api_key=api_key,
@@ -263,7 +263,7 @@ class BflBackend:
         """Accept a validated request (``params`` = the model's python dump) for ``endpoint`` (its price,
         limit, finetune rule and family) or raise the real API error. ``images`` are the summaries the
         caller already made of the image fields (else they are made here)."""
-        endpoint = endpoint or ENDPOINTS[0]
+        endpoint = endpoint or CANNY_FINETUNED  # callers of the first version named no endpoint
         if outcome is None:
             outcome, rule_id = self.decide(api_key=api_key, params=params, scenario=scenario, endpoint=endpoint)
         if outcome.http_status is not None:

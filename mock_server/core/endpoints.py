@@ -113,15 +113,13 @@ class Endpoint:
         return self.schema.removeprefix("spec:")
 
 
-ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint(
-        name="flux-pro-1.0-canny-finetuned",
-        schema="FinetuneCannyInputs",
-        family=CannyFamily(),
-        summary="Generate an image with FLUX.1 Canny [pro] finetune using a control image.",
-        requires_finetune=True,
-        evidence="the published endpoint page (canny-finetuned-endpoint.json); dossier S1-S14",
-    ),
+CANNY_FINETUNED = Endpoint(
+    name="flux-pro-1.0-canny-finetuned",
+    schema="FinetuneCannyInputs",
+    family=CannyFamily(),
+    summary="Generate an image with FLUX.1 Canny [pro] finetune using a control image.",
+    requires_finetune=True,
+    evidence="the published endpoint page (canny-finetuned-endpoint.json); dossier S1-S14",
 )
 
 
@@ -222,8 +220,7 @@ class TextToImageFamily:
 
 TEXT_TO_IMAGE = TextToImageFamily()
 ULTRA = TextToImageFamily(size="ultra")
-ENDPOINTS = (
-    *ENDPOINTS,
+_TEXT_TO_IMAGE_ROWS = (
     Endpoint(
         name="flux-pro-1.1",
         schema="spec:FluxPro11Inputs",
@@ -465,8 +462,9 @@ def _row(name: str, schema: str, family: Family, summary: str, **kw: Any) -> End
     return Endpoint(name=name, schema=f"spec:{schema}", family=family, summary=summary, **kw)
 
 
-ENDPOINTS = (
-    *ENDPOINTS,
+ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's OpenAPI of 2026-04-23
+    CANNY_FINETUNED,
+    *_TEXT_TO_IMAGE_ROWS,
     _row(
         "flux-kontext-pro",
         "FluxKontextProInputs",
