@@ -196,9 +196,17 @@ class TextToImageFamily:
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         import numpy as np
-        from PIL import Image, ImageDraw, ImageFont
 
         prompt, width, height = intermediate
+        rgb = self.canvas(prompt, width, height, seed)
+        return imaging.encode(np.asarray(rgb)[:, :, ::-1], output_format, jpeg_quality=jpeg_quality)
+
+    @staticmethod
+    def canvas(prompt: str, width: int, height: int, seed: int) -> Any:
+        """The picture as an RGB PIL image: the seeded gradient with prompt, seed and size written on it
+        (the image families paint their inputs over it)."""
+        from PIL import Image, ImageDraw, ImageFont
+
         img, ink = imaging.gradient(width, height, seed)
         canvas = Image.fromarray(img[:, :, ::-1])  # BGR -> RGB
         size = max(10, min(width, height) // 14)
@@ -215,7 +223,7 @@ class TextToImageFamily:
         draw.multiline_text((size, size), "\n".join(lines[:12]), fill=fill, font=font)
         small = ImageFont.load_default(size=max(8, size // 2))
         draw.text((size, height - size), f"seed {seed} · {width}x{height}", fill=fill, font=small)
-        return imaging.encode(np.asarray(canvas)[:, :, ::-1], output_format, jpeg_quality=jpeg_quality)
+        return canvas
 
 
 TEXT_TO_IMAGE = TextToImageFamily()
@@ -310,22 +318,7 @@ class _Painted:
 
     @staticmethod
     def _background(width: int, height: int, seed: int, prompt: str) -> Any:
-        return _rgba_from_bgr(_canvas(prompt, width, height, seed))
-
-
-def _canvas(prompt: str, width: int, height: int, seed: int) -> Any:
-    """The text-to-image picture as a BGR array (the background the image families paint on)."""
-    import cv2
-    import numpy as np
-
-    png = TEXT_TO_IMAGE.rerender((prompt, width, height), seed=seed, output_format="png", jpeg_quality=90)
-    return cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)
-
-
-def _rgba_from_bgr(bgr: Any) -> Any:
-    from PIL import Image
-
-    return Image.fromarray(bgr[:, :, ::-1].copy()).convert("RGBA")
+        return TextToImageFamily.canvas(prompt, width, height, seed).convert("RGBA")
 
 
 class EditFamily(_Painted):

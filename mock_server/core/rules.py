@@ -36,12 +36,18 @@ WEBHOOK_SECONDS = ("delay", "early")
 MAX_WEBHOOK_SECONDS = 86_400.0
 
 
+def valid_header_value(value: str) -> bool:
+    """Visible ASCII, space and tab only: no CR/LF (header injection), no NUL, nothing an HTTP client
+    would refuse to encode (httpx encodes header values as ASCII)."""
+    return bool(_HEADER_VALUE.match(value))
+
+
 def header_pair(name: Any, value: Any) -> tuple[str, str]:
     """A response header a rule may set: a token name and a value without control or non-ASCII characters."""
     name, value = str(name), str(value)
     if not _TOKEN.match(name):
         raise ConfigError(f"header name {name!r} is not a valid HTTP header name")
-    if not _HEADER_VALUE.match(value):
+    if not valid_header_value(value):
         raise ConfigError(
             f"header {name}: value {value[:60]!r} has characters an HTTP header cannot carry "
             "(control characters, CR/LF or non-ASCII)"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hmac
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
 
+from mock_server.core.egress import is_loopback
 from mock_server.core.errors import (
     ADMIN_BAD_TOKEN,
     ADMIN_LOOPBACK_ONLY,
@@ -28,23 +28,16 @@ from mock_server.core.redact import redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
 from mock_server.core.status import TaskStatus
 from mock_server.http.api import waits
+from mock_server.http.routes import ADMIN_ROUTES
 from mock_server.http.services import Services
 from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
 from mock_server.webhooks.notify import USER_AGENT as WEBHOOK_USER_AGENT
 
 
 def _loopback(host: str) -> bool:
-    """The client address is loopback: 127.0.0.0/8, ::1, or an IPv4-mapped ``::ffff:127.x`` (a server
-    bound to ``::`` sees IPv4 clients that way)."""
-    if host in ("localhost", "testclient"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    """The client address is loopback (127.0.0.0/8, ::1, IPv4-mapped ``::ffff:127.x`` as a server bound to
+    ``::`` sees IPv4 clients), or Starlette's TestClient."""
+    return host == "testclient" or is_loopback(host)
 
 
 def _count(req: HttpRequest, name: str) -> int | None:
@@ -62,26 +55,8 @@ INDEX = {
     "auth": "loopback clients only; with --admin-token, send `Authorization: Bearer <token>` or `X-Admin-Token`",
     "scope": "send `X-Mock-Key: <api key>` to scope listings and reset to one key (parallel workers)",
     "endpoints": [
-        "POST /_mock/reset",
-        "GET /_mock/config",
-        "GET /_mock/stats",
-        "GET /_mock/clock",
-        "POST /_mock/clock/advance {seconds}",
-        "POST /_mock/clock/set {time}",
-        "POST /_mock/clock/freeze {at?}",
-        "POST /_mock/clock/unfreeze",
-        "GET|POST|DELETE /_mock/rules",
-        "DELETE /_mock/rules/{id}",
-        "PUT /_mock/scenarios/{name}",
-        "GET /_mock/tasks?status=",
-        "GET /_mock/tasks/{id}",
-        "POST /_mock/tasks/{id}/complete|fail|moderate",
-        "GET|DELETE /_mock/requests?method=&path=&status=&task_id=&api_key=&limit=",
-        "GET|DELETE /_mock/webhooks?task_id=",
-        "GET /_mock/webhooks/wait?task_id=&timeout=&attempts=",
-        "GET|PUT /_mock/credits/{api_key}",
-        "GET /_mock/finetunes, PUT|DELETE /_mock/finetunes/{id}",
-    ],
+        f"{r.method} {r.path}" + (f" ({r.body})" if r.body else "") for r in ADMIN_ROUTES if r.path != "/_mock"
+    ],  # the route table itself: nothing listed twice
     "spec": "/openapi.json (tag: bfl-mock admin)",
 }
 

@@ -16,17 +16,7 @@ _META = ("$schema", "$id", "$comment")
 
 def _components(schema_dir: str | None) -> dict[str, Any]:
     comps: dict[str, Any] = {}
-
-    def fix(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: (("#/components/schemas/" + v.rsplit("/", 1)[-1]) if k == "$ref" else fix(v))
-                for k, v in node.items()
-            }
-        if isinstance(node, list):
-            return [fix(x) for x in node]
-        return node
-
+    fix = _fix_refs
     for name in available(schema_dir):
         if name == "webhook_profiles":
             continue
@@ -44,7 +34,7 @@ def _components(schema_dir: str | None) -> dict[str, Any]:
 
 
 def _fix_refs(node: Any) -> Any:
-    """``#/$defs/X`` (a bundled schema) -> ``#/components/schemas/X``."""
+    """Every ``$ref`` (``#/$defs/X``, a file's own or a bundled spec schema's) -> ``#/components/schemas/X``."""
     if isinstance(node, dict):
         return {
             k: ("#/components/schemas/" + v.rsplit("/", 1)[-1]) if k == "$ref" else _fix_refs(v)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from mock_server.core.egress import TargetRefused, ip_address_of, is_loopback
 from mock_server.core.errors import InvalidSecret
-from mock_server.webhooks.notify import valid_header_value
+from mock_server.core.rules import valid_header_value
 
 
 class DeliveryError(Exception):

@@ -6,22 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from typing import Any
 
 from mock_server.core.errors import INVALID_SECRET, InvalidSecret
-from mock_server.core.rules import webhook_options
+from mock_server.core.rules import valid_header_value, webhook_options
 from mock_server.core.schemas import load_schema
 from mock_server.core.status import TaskStatus
 
 USER_AGENT = "bfl-mock-webhooks/0.1"  # the admin API refuses requests carrying it (the fake calling itself)
-_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
-
-
-def valid_header_value(value: str) -> bool:
-    """Visible ASCII, space and tab only: no CR/LF (header injection), no NUL, nothing an HTTP client
-    would refuse to encode (httpx encodes header values as ASCII)."""
-    return bool(_HEADER_VALUE.match(value))
 
 
 def load_profiles(schema_dir: str | None = None) -> dict[str, dict[str, Any]]:
