@@ -150,6 +150,7 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
     uv = ["--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--no-access-log"]  # info: prints the URL
     ceiling, curl = start_server([py, "-m", "uvicorn", "scripts.bench_ceiling:app", "--port", "0", *uv])
     fake, furl = start_fake(*FAKE_SETTINGS)
+    eager, eurl = start_fake(*FAKE_SETTINGS, "--set", "lazy_render=false")  # image work before finishing
     try:
         with httpx.Client(base_url=furl, headers={"x-key": "bench"}, timeout=60) as c:
             pending = c.post(SUBMIT, json={"finetune_id": "f", "prompt": "p", "control_image": small}).json()["id"]
@@ -170,6 +171,8 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
             ("submit 10 KB, no image work", furl + SUBMIT, f"{curl}/submit", bodies["10KB"], no_image),
             ("submit 1.5 MB", furl + SUBMIT, f"{curl}/submit", bodies["1.5MB"], ()),
             ("submit 1.5 MB, no image work", furl + SUBMIT, f"{curl}/submit", bodies["1.5MB"], no_image),
+            ("submit 10 KB, lazy_render=false", eurl + SUBMIT, f"{curl}/submit", bodies["10KB"], ()),
+            ("submit 1.5 MB, lazy_render=false", eurl + SUBMIT, f"{curl}/submit", bodies["1.5MB"], ()),
             (f"download 1 MP result ({blob_size // 1024} KB)", sample, f"{curl}/blob", None, ()),
         ]
         for name, fake_url, ceil_url, body, extra in cases:
@@ -192,6 +195,7 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
     finally:
         stop(ceiling)
         stop(fake)
+        stop(eager)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -256,6 +260,35 @@ def bench_inprocess(n: int, results: dict) -> None:
                 return cyc, (time.perf_counter() - t) / n * 1e6
 
         cycle_async, poll_async = asyncio.run(async_part())
+
+    modes = {}  # lazy rendering's effect: submit+poll (nobody downloads) and the full cycle, both settings
+    for lazy in (True, False):
+        with (
+            BflMock(
+                frozen_clock=True,
+                progression="polls:1",
+                active_task_limit=0,
+                credits=1e15,
+                ratelimit_limit=0,
+                render_workers=1,
+                lazy_render=lazy,
+            ) as m,
+            respx_router(m),
+            httpx.Client(headers={"x-key": "k"}) as c,
+        ):
+
+            def no_download():
+                c.get(c.post(url, json=body).json()["polling_url"])
+
+            def full():
+                res = c.get(c.post(url, json=body).json()["polling_url"]).json()
+                c.get(res["result"]["sample"])
+
+            count = max(50, n // 10)
+            modes[f"lazy_render={str(lazy).lower()}"] = {
+                "submit_poll_us": per_call(no_download, count),
+                "cycle_us": per_call(full, count),
+            }
     results["inprocess"] = {
         "static_respx_sync_us": static_sync,
         "poll_sync_us": poll_sync,
@@ -263,6 +296,7 @@ def bench_inprocess(n: int, results: dict) -> None:
         "cycle_sync_us": cycle_sync,
         "cycle_async_us": cycle_async,
         "poll_sync_ratio_to_static": poll_sync / static_sync,
+        "modes": modes,
     }
     print(f"  static respx response (sync)      {static_sync:8.0f} µs/call")
     print(
@@ -274,6 +308,8 @@ def bench_inprocess(n: int, results: dict) -> None:
         f"(64x64 control image)",
         flush=True,
     )
+    for mode, m in modes.items():
+        print(f"  {mode:<20} submit+poll {m['submit_poll_us']:8.0f} µs   submit+poll+download {m['cycle_us']:8.0f} µs")
 
 
 def rss_child(n: int) -> None:

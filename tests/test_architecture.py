@@ -136,11 +136,12 @@ class SolidFamily:
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         return (params["width"], params["height"]), 0
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Any = None
-    ) -> Rendered:
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Any) -> tuple[Any, int]:
+        return inputs, 16
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         return Rendered(
-            self.rerender(inputs, seed=seed, output_format=output_format, jpeg_quality=0), inputs, 16, *inputs
+            self.rerender(checked, seed=seed, output_format=output_format, jpeg_quality=0), checked, 16, *checked
         )
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:

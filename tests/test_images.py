@@ -201,13 +201,13 @@ def test_render_backlog_applies_backpressure_not_refusal(monkeypatch):
     from mock_server.core import imaging
 
     gate = threading.Event()
-    real = imaging.edge_map_from_control
+    real = imaging.validate
 
     def slow(*args, **kwargs):
         gate.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imaging, "edge_map_from_control", slow)
+    monkeypatch.setattr(imaging, "validate", slow)
     mock = BflMock(frozen_clock=True, progression="polls:1", render_workers=1, render_backlog_bytes=1)
     with mock, httpx.Client(transport=BflTransport(mock), base_url=BASE, headers={"x-key": "k"}) as c:
         first = c.post("/v1/flux-pro-1.0-canny-finetuned", json=body())

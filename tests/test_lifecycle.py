@@ -157,7 +157,7 @@ def test_unpolled_webhook_tasks_finish_on_the_clock():
         mock.backend.tick()
         assert mock.task(tid).status == "Pending"
         mock.clock.advance(2)
-        mock.task(tid).render.result()
+        mock.task(tid).image_job.result()
         mock.backend.tick()
         assert mock.task(tid).status == "Ready"
 

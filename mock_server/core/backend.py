@@ -27,7 +27,7 @@ from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
 from mock_server.core.egress import EgressPolicy, TargetRefused
-from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint
+from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Rendered
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     DEFAULT_REASONS,
@@ -54,10 +54,11 @@ from mock_server.core.status import TERMINAL, TaskStatus
 log = logging.getLogger("bfl_mock")
 
 
-@dataclass
-class RenderInfo:
-    width: int
-    height: int
+@dataclass(frozen=True)
+class Unrendered:
+    """A Ready task's checked inputs, kept (in the result store) until its first download renders them."""
+
+    checked: Any
 
 
 @dataclass(slots=True)  # 10,000s of tasks: no per-instance __dict__
@@ -83,11 +84,10 @@ class Task:
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
-    render: cf.Future[RenderInfo] | None = None
+    image_job: cf.Future[None] | None = None  # the input check (and, with lazy_render=false, the render)
     blob_path: str | None = None
     md5: str | None = None
     blob_headers: list[tuple[str, str]] | None = None  # built once by the HTTP layer (fixed per blob)
-    size: int | None = None
     forced: Outcome | None = None  # complete()/fail() from the control API
     webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
     hold_until: float | None = None  # "early" webhook fault: get_result shows Pending until then
@@ -336,10 +336,10 @@ class BflBackend:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
-            task.render = self.executor.submit(self._render_job, task, inputs)
+            task.image_job = self.executor.submit(self._prepare_job, task, inputs)
             with self._lock:
-                self._backlog.append(task.render)
-            task.render.add_done_callback(functools.partial(self._render_done_cb, task, size))
+                self._backlog.append(task.image_job)
+            task.image_job.add_done_callback(functools.partial(self._prepared_cb, task, size))
         return task
 
     def check_capacity(self) -> None:
@@ -352,28 +352,37 @@ class BflBackend:
                 raise WaitFor(self._backlog[0])
 
     # ------------------------------------------------------------------ image work (worker threads)
-    def _render_job(self, task: Task, inputs: Any) -> RenderInfo:
+    def _prepare_job(self, task: Task, inputs: Any) -> None:
+        """Before the task can finish: get and check its input images (what decides Ready or Error). The
+        pixel work waits for the first download (``lazy_render``), or is done here with it off."""
         settings = self.settings
+        family = task.endpoint.family
         try:
-            out = task.endpoint.family.render(
-                inputs,
-                seed=task.seed,
-                output_format=task.output_format,
-                max_pixels=settings.max_image_pixels,
-                jpeg_quality=settings.jpeg_quality,
-                fetch=self._fetch_image,
-            )
+            checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=self._fetch_image)
+            out = None if settings.lazy_render else self._render(task, checked)
         except imaging.InvalidImage as e:
             task.image_error = e.reason
             raise
-        with self._lock:  # a reset (or eviction) while this rendered: keep nothing for a forgotten task
+        with self._lock:  # a reset (or eviction) while this ran: keep nothing for a forgotten task
             if self.tasks.get(task.id) is not task:
-                raise LookupError("task forgotten while rendering")
-            self.results.put(task.id, out.intermediate, out.intermediate_bytes)
-            self.images.put(task.id, out.data)
-        task.md5 = md5_b64(out.data)
-        task.size = len(out.data)
-        return RenderInfo(out.width, out.height)
+                raise LookupError("task forgotten while its images were checked")
+            if out is None:
+                self.results.put(task.id, Unrendered(checked), nbytes)
+            else:
+                self.results.put(task.id, out.intermediate, out.intermediate_bytes)
+                self.images.put(task.id, out.data)
+        if out is not None:
+            task.md5 = md5_b64(out.data)
+
+    def _render(self, task: Task, checked: Any) -> Rendered:
+        settings = self.settings
+        return task.endpoint.family.render(
+            checked,
+            seed=task.seed,
+            output_format=task.output_format,
+            max_pixels=settings.max_image_pixels,
+            jpeg_quality=settings.jpeg_quality,
+        )
 
     def _fetch_image(self, url: str) -> bytes:
         """An input image given as a URL, under the egress policy (never the fake itself, never a host
@@ -386,24 +395,33 @@ class BflBackend:
             raise imaging.InvalidImage(f"input image URL not fetched: {e}") from None
 
     def _encode_job(self, task: Task) -> bytes:
-        intermediate = self.results.get(task.id)
-        if intermediate is None:
+        """A result's bytes when the encoded cache has none: rendered from the checked inputs on the first
+        download, encoded again from the kept intermediate after that."""
+        kept = self.results.get(task.id)
+        if kept is None:
             raise LookupError("result gone")
+        if isinstance(kept, Unrendered):
+            out = self._render(task, kept.checked)
+            with self._lock:
+                if self.tasks.get(task.id) is task:
+                    self.results.put(task.id, out.intermediate, out.intermediate_bytes)
+                    task.events.append((self.clock.now(), "rendered"))
+            return out.data
         return task.endpoint.family.rerender(
-            intermediate, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
+            kept, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
         )
 
-    def _render_done_cb(self, task: Task, size: int, _future: cf.Future[RenderInfo]) -> None:
-        self._render_done(task, size)
+    def _prepared_cb(self, task: Task, size: int, _future: cf.Future[None]) -> None:
+        self._prepared(task, size)
 
-    def _render_done(self, task: Task, size: int = 0) -> None:
+    def _prepared(self, task: Task, size: int = 0) -> None:
         with self._lock:
             self._backlog_bytes -= size
-        fut = task.render
+        fut = task.image_job
         if fut is not None and not fut.cancelled():
             exc = fut.exception()
             if exc is not None and not isinstance(exc, (imaging.InvalidImage, LookupError)):
-                log.error("rendering task %s failed", task.id, exc_info=exc)
+                log.error("image work for task %s failed", task.id, exc_info=exc)
                 self.errors.append(exc)
         if task.webhook_url is not None:  # somebody may be waiting for it without polling
             with self._lock:
@@ -452,17 +470,19 @@ class BflBackend:
         if early:
             task.hold_until = end + float(early)
         if status == TaskStatus.READY:
-            fut = task.render
+            fut = task.image_job
+            usable = fut is not None
             try:
-                info = fut.result(timeout=0) if fut is not None else None
+                if fut is not None:
+                    fut.result(timeout=0)
             except imaging.InvalidImage:
-                info = None
-            except Exception as e:  # a bug in rendering: the task ends in Error, the error is recorded once
-                info = None
+                usable = False
+            except Exception as e:  # a bug in image work: the task ends in Error, the error is recorded once
+                usable = False
                 task.image_error = f"internal: {type(e).__name__}: {e}"
                 if not isinstance(e, LookupError):
                     self.errors.append(e)
-            if info is None:
+            if not usable:
                 status = TaskStatus.ERROR
                 outcome = Outcome(status=TaskStatus.ERROR, error=INVALID_IMAGE)
             else:
@@ -482,6 +502,8 @@ class BflBackend:
                     "end_time": end,
                     "duration": end - task.created_at,
                 }
+        if status != TaskStatus.READY:
+            self.results.delete(task.id)  # checked inputs nobody will download
         if status == TaskStatus.ERROR:
             task.details = {"error": outcome.error or DEFAULT_ERROR}
         elif status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
@@ -506,8 +528,8 @@ class BflBackend:
 
     def _needs_render_wait(self, task: Task) -> cf.Future[Any] | None:
         outcome = task.forced or task.outcome
-        if outcome.status == TaskStatus.READY and task.render is not None and not task.render.done():
-            return task.render
+        if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
+            return task.image_job
         return None
 
     def _advance(self, task: Task, now: float, polls: int) -> None:
@@ -599,7 +621,7 @@ class BflBackend:
                 try:
                     self._advance(task, now, task.polls)
                 except WaitFor:
-                    continue  # _render_done ticks again
+                    continue  # _prepared ticks again
                 if not task.terminal:
                     due_at = self.next_due(task)
                     if due_at is not None:
@@ -614,7 +636,7 @@ class BflBackend:
         if task.terminal:
             return
         task.forced = Outcome(status=TaskStatus.ERROR, error=DEFAULT_ERROR)
-        task.render = None
+        task.image_job = None
         try:
             self._finish(task, self.clock.now())
         except Exception:  # even finishing failed: mark it final so nothing retries it forever
@@ -644,8 +666,8 @@ class BflBackend:
             task = self._lookup(task_id, self.clock.now())
             if task.terminal:
                 raise ApiError(409, f"task {task_id} is already {task.status}")
-            if outcome.status == TaskStatus.READY and task.render is not None and not task.render.done():
-                raise WaitFor(task.render)  # nothing changed yet: asking again after the wait is safe
+            if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
+                raise WaitFor(task.image_job)  # nothing changed yet: asking again after the wait is safe
             task.forced = outcome
             self._finish(task, self.clock.now())
             return task
@@ -693,6 +715,13 @@ class BflBackend:
                 try:
                     data = fut.result()
                 except LookupError:
+                    raise blob_not_found() from None
+                except imaging.InvalidImage as e:  # checked before it finished, corrupt past its checksums
+                    task.image_error = f"render on download failed: {e.reason}"
+                    raise blob_not_found() from None
+                except Exception as e:  # a bug in rendering: recorded once, the download is a 404 (never a 500)
+                    task.image_error = f"internal: {type(e).__name__}: {e}"
+                    self.errors.append(e)
                     raise blob_not_found() from None
                 self.images.put(task.id, data)
         if task.md5 is None:

@@ -82,6 +82,7 @@ class Settings:
     # images
     max_image_pixels: int = 20_000_000
     render_workers: int = 2
+    lazy_render: bool = True  # before finishing only check input images; render on the first download
     render_backlog_bytes: int = 16 * 1024 * 1024  # queued control images; beyond it submits wait
     result_memory_bytes: int = 32 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
     image_cache_bytes: int = 16 * 1024 * 1024  # encoded outputs kept for fast downloads

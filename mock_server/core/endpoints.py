@@ -31,20 +31,27 @@ class Rendered:
 
 
 class Family(Protocol):
-    """How an endpoint's output image derives from its inputs. Runs on render threads."""
+    """How an endpoint's output image derives from its inputs. ``check`` and ``render`` run on render threads.
+
+    Image work is lazy: before a task finishes only ``check`` runs (get the input images, validate them:
+    what decides the outcome); ``render`` runs on the result's first download (or at once with the setting
+    ``lazy_render=false``)."""
 
     name: str
     image_fields: tuple[str, ...]  # input fields holding images (journaled as length + SHA-256)
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
-        """What rendering needs from the validated params, and its size in bytes (render backlog)."""
+        """What image work needs from the validated params, and its size in bytes (render backlog)."""
         ...
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch
-    ) -> Rendered:
-        """The output; raise ``imaging.InvalidImage`` for inputs the real service ends in ``Error``. ``fetch``
-        gets an input image given as a URL, under the egress policy."""
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
+        """Get (``fetch`` an input image given as a URL, under the egress policy) and validate the inputs,
+        without pixel work; raise ``imaging.InvalidImage`` for inputs the real service ends in ``Error``.
+        Returns what ``render`` needs (kept until the first download) and its size in bytes."""
+        ...
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        """The output from what ``check`` returned."""
         ...
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
@@ -63,11 +70,15 @@ class CannyFamily:
         control = params["control_image"]
         return (control, params.get("canny_low_threshold"), params.get("canny_high_threshold")), len(control)
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
-    ) -> Rendered:
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
         control, low, high = inputs
-        edges = imaging.edge_map_from_control(control, low, high, max_pixels)
+        data = imaging.decode_base64(control)
+        imaging.validate(data, max_pixels)
+        return (data, low, high), len(data)
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        data, low, high = checked
+        edges = imaging.edge_map(data, low, high, max_pixels)
         data = imaging.render(edges, seed, output_format, jpeg_quality=jpeg_quality)
         imaging.release_native_memory(edges.width * edges.height)
         return Rendered(data, edges, edges.nbytes, edges.width, edges.height)
@@ -188,11 +199,13 @@ class TextToImageFamily:
         width, height = self.output_size(params)
         return (str(params.get("prompt") or "")[:300], width, height), 0
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
-    ) -> Rendered:
-        data = self.rerender(inputs, seed=seed, output_format=output_format, jpeg_quality=jpeg_quality)
-        return Rendered(data, inputs, 400, inputs[1], inputs[2])
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
+        imaging.check_size(inputs[1], inputs[2], max_pixels)
+        return inputs, 400
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        data = self.rerender(checked, seed=seed, output_format=output_format, jpeg_quality=jpeg_quality)
+        return Rendered(data, checked, 400, checked[1], checked[2])
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         import numpy as np
@@ -257,26 +270,28 @@ _TEXT_TO_IMAGE_ROWS = (
 
 
 # ---------------------------------------------------------------------------------------------- image inputs
-def _decode(value: str, max_pixels: int, fetch: Fetch = None) -> Any:
-    """An input image (base64, a ``data:`` prefix accepted, or an http(s) URL fetched under the egress policy)
-    as RGBA. Raises ``imaging.InvalidImage`` (the task ends ``Error``, as for any unusable input: S12)."""
-    import io
-
-    from PIL import Image
-
+def _get(value: str, max_pixels: int, fetch: Fetch) -> tuple[bytes, tuple[int, int]]:
+    """An input image (base64, a ``data:`` prefix accepted, or an http(s) URL fetched under the egress policy):
+    its bytes, validated (``imaging.validate``), and its size. Raises ``imaging.InvalidImage`` (the task ends
+    ``Error``, as for any unusable input: S12)."""
     if value.strip().lower().startswith(("http://", "https://")):
         if fetch is None:
             raise imaging.InvalidImage("image URLs are not fetched here")
         data = fetch(value.strip())
     else:
         data = imaging.decode_base64(value)
+    return data, imaging.validate(data, max_pixels)
+
+
+def _open(data: bytes) -> Any:
+    """Checked image bytes as RGBA pixels (render time)."""
+    import io
+
+    from PIL import Image
+
     try:
-        im = Image.open(io.BytesIO(data))
-        imaging.check_size(*im.size, max_pixels)
-        return im.convert("RGBA")
-    except imaging.InvalidImage:
-        raise
-    except Exception as e:
+        return Image.open(io.BytesIO(data)).convert("RGBA")
+    except Exception as e:  # validated earlier: only data corrupt past its checksums gets here
         raise imaging.InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
 
 
@@ -337,8 +352,9 @@ class EditFamily(_Painted):
         keep = {k: params.get(k) for k in ("prompt", "aspect_ratio", "width", "height")}
         return (keep, images), sum(len(i) for i in images)
 
-    def output_size(self, keep: dict[str, Any], first: Any | None) -> tuple[int, int]:
-        ratio = first.size[0] / first.size[1] if first is not None else 1.0
+    def output_size(self, keep: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int]:
+        """The output size for the request and the first input image's (width, height)."""
+        ratio = first[0] / first[1] if first is not None else 1.0
         if self.size == "kontext":
             if keep.get("aspect_ratio"):
                 w, h = parse_ratio(str(keep["aspect_ratio"]))
@@ -348,19 +364,23 @@ class EditFamily(_Painted):
         if width and height:  # down to multiples of 16 (docs), as the canny output size rounds down
             return _floor(width, 16), _floor(height, 16)
         if first is not None:  # the input's size, within 4 MP, in multiples of 16
-            scale = min(1.0, (4_194_304 / (first.size[0] * first.size[1])) ** 0.5)
-            return _floor(int(first.size[0] * scale), 16), _floor(int(first.size[1] * scale), 16)
+            scale = min(1.0, (4_194_304 / (first[0] * first[1])) ** 0.5)
+            return _floor(int(first[0] * scale), 16), _floor(int(first[1] * scale), 16)
         return 1024, 1024
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
-    ) -> Rendered:
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
+        keep, encoded = inputs
+        got = [_get(v, max_pixels, fetch) for v in encoded]
+        width, height = self.output_size(keep, got[0][1] if got else None)
+        imaging.check_size(width, height, max_pixels)
+        images = [data for data, _ in got]
+        return (keep, images, (width, height)), sum(len(d) for d in images) + 200
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         from PIL import Image
 
-        keep, encoded = inputs
-        images = [_decode(v, max_pixels, fetch) for v in encoded]
-        width, height = self.output_size(keep, images[0] if images else None)
-        imaging.check_size(width, height, max_pixels)
+        keep, encoded, (width, height) = checked
+        images = [_open(d) for d in encoded]
         out = self._background(width, height, seed, str(keep.get("prompt") or ""))
         if images:
             base = images[0].resize((width, height), Image.Resampling.LANCZOS)
@@ -383,20 +403,19 @@ class FillFamily(_Painted):
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         return (params["image"], params.get("mask"), str(params.get("prompt") or "")), len(params["image"])
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
-    ) -> Rendered:
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
+        image_b64, mask_b64, prompt = inputs
+        image, _ = _get(image_b64, max_pixels, fetch)
+        mask = _get(mask_b64, max_pixels, fetch)[0] if mask_b64 else None
+        return (image, mask, prompt), len(image) + len(mask or b"") + len(prompt)
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         from PIL import Image
 
-        image_b64, mask_b64, prompt = inputs
-        image = _decode(image_b64, max_pixels, fetch)
-        if mask_b64:
-            mask = (
-                _decode(mask_b64, max_pixels, fetch)
-                .convert("L")
-                .resize(image.size)
-                .point(lambda v: 255 if v > 127 else 0)
-            )
+        image_data, mask_data, prompt = checked
+        image = _open(image_data)
+        if mask_data:
+            mask = _open(mask_data).convert("L").resize(image.size).point(lambda v: 255 if v > 127 else 0)
         else:
             mask = image.getchannel("A").point(lambda v: 255 if v == 0 else 0)
         painted = self._background(image.size[0], image.size[1], seed, prompt)
@@ -415,13 +434,16 @@ class ExpandFamily(_Painted):
         sides = tuple(int(params.get(k) or 0) for k in ("top", "bottom", "left", "right"))
         return (params["image"], sides, str(params.get("prompt") or "")), len(params["image"])
 
-    def render(
-        self, inputs: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int, fetch: Fetch = None
-    ) -> Rendered:
+    def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
         image_b64, (top, bottom, left, right), prompt = inputs
-        image = _decode(image_b64, max_pixels, fetch)
+        image, (w, h) = _get(image_b64, max_pixels, fetch)
+        imaging.check_size(w + left + right, h + top + bottom, max_pixels)
+        return (image, (top, bottom, left, right), prompt), len(image) + len(prompt)
+
+    def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
+        image_data, (top, bottom, left, right), prompt = checked
+        image = _open(image_data)
         width, height = image.size[0] + left + right, image.size[1] + top + bottom
-        imaging.check_size(width, height, max_pixels)
         out = self._background(width, height, seed, prompt)
         out.paste(image, (left, top), image)
         return self._finish(out, output_format, jpeg_quality)

@@ -102,6 +102,47 @@ def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
     return rgb
 
 
+def validate(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """What deciding a task's outcome needs from an input image, without the pixel work: it opens, its size
+    is within the caps, and its data is whole. JPEG is decoded at 1/8 scale (every entropy-coded block is
+    still read, so truncation and corruption show; 1/64 of the pixels are produced); PNG has every chunk's
+    CRC checked; other formats are decoded. Raises ``InvalidImage``; returns (width, height)."""
+    if not data:
+        raise InvalidImage("empty image")
+    try:
+        im = Image.open(io.BytesIO(data))
+        width, height = im.size
+        check_size(width, height, max_pixels)
+        if im.format == "JPEG":
+            im.draft("L", (max(1, width // 8), max(1, height // 8)))
+            im.load()  # type: ignore[no-untyped-call]
+        elif im.format == "PNG":
+            im.verify()
+        else:
+            im.load()  # type: ignore[no-untyped-call]
+    except InvalidImage:
+        raise
+    except Exception as e:  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError ...)
+        raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+    return width, height
+
+
+def peek_size(value: str, limit: int = 65_536) -> tuple[int, int] | None:
+    """An input image's (width, height) from the first ``limit`` characters of its base64, or None (a URL,
+    or a header further in): the submit answer's ``input_mp`` and FLUX.2's price, without decoding it all."""
+    text = value.strip()
+    if text[:8].lower().startswith(("http://", "https:/")):
+        return None
+    m = _DATA_URL.match(text[:128])
+    head = "".join(text[m.end() if m else 0 :][:limit].split())
+    head = head[: len(head) // 4 * 4]
+    try:
+        raw = base64.b64decode(head, validate=False)
+        return Image.open(io.BytesIO(raw)).size
+    except Exception:  # truncated before the size, not an image: unknown here, the task's check decides
+        return None
+
+
 def canny_edges(im: Image.Image, low: int | None, high: int | None) -> np.ndarray:
     """BFL's preprocessing: resize (LANCZOS) to the output size, then cv2.Canny on RGB uint8."""
     size = output_size(*im.size)
@@ -131,9 +172,9 @@ class EdgeMap:
         return len(self.packed) + 64
 
 
-def edge_map_from_control(control_image: str, low: int | None, high: int | None, max_pixels: int) -> EdgeMap:
-    im = load_rgb(decode_base64(control_image), max_pixels)
-    return EdgeMap.from_array(canny_edges(im, low, high))
+def edge_map(data: bytes, low: int | None, high: int | None, max_pixels: int) -> EdgeMap:
+    """The edge map of a control image's bytes (BFL's preprocessing)."""
+    return EdgeMap.from_array(canny_edges(load_rgb(data, max_pixels), low, high))
 
 
 def _palette(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
