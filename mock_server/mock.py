@@ -15,7 +15,7 @@ from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
-from mock_server.core.errors import DEFAULT_ERROR, ApiError
+from mock_server.core.errors import DEFAULT_ERROR, ApiError, ConfigError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
@@ -45,6 +45,9 @@ class BflMock:
             settings = settings.replace(**overrides)
         self.settings = settings
         self.endpoints = tuple(ENDPOINTS if endpoints is None else endpoints)
+        unknown = settings.endpoint_names() - {e.name for e in self.endpoints}
+        if unknown:
+            raise ConfigError(f"settings name endpoints this fake does not serve: {', '.join(sorted(unknown))}")
         self.backend = BflBackend(settings, clock=clock)
         self.clock = self.backend.clock
         self.journal = Journal(settings.journal_size, settings.journal_bytes)

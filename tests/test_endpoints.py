@@ -151,6 +151,8 @@ def test_kontext_derives_from_its_input_at_about_one_megapixel(client, name):
 
 def test_kontext_max_allows_six_active_tasks(client):
     _, c = client
+    for _ in range(10):  # other endpoints' active tasks count toward the key's 24, not toward Kontext Max's 6
+        assert c.post("/v1/flux-pro-1.1", json={"prompt": "x"}).status_code == 200
     for _ in range(6):
         assert c.post("/v1/flux-kontext-max", json={"prompt": "x"}).status_code == 200
     r = c.post("/v1/flux-kontext-max", json={"prompt": "x"})
@@ -270,17 +272,29 @@ def test_input_image_urls_outside_the_allow_list_or_to_the_fake_are_refused(imag
     assert image_host.seen == []
 
 
+def _png(w: int, h: int) -> str:
+    return b64(Image.new("RGB", (w, h), (10, 200, 10)))
+
+
 @pytest.mark.parametrize(
     ("name", "body", "credits"),
     [
         ("flux-pro-1.1", {"prompt": "x"}, 4),
+        ("flux-dev", {"prompt": "x"}, 2.5),
         ("flux-pro-1.1-ultra", {"prompt": "x"}, 6),
+        ("flux-kontext-pro", {"prompt": "x"}, 4),
+        ("flux-kontext-max", {"prompt": "x"}, 8),
+        ("flux-pro-1.0-fill", {"prompt": "x", "image": "aGk="}, 5),
+        ("flux-pro-1.0-expand", {"prompt": "x", "image": "aGk="}, 5),
+        ("flux-pro-1.0-canny-finetuned", {"prompt": "x", "finetune_id": "f", "control_image": "aGk="}, 5),
         ("flux-2-pro", {"prompt": "x", "width": 1024, "height": 1024}, 3),  # 1 MP text to image: $0.03
         ("flux-2-pro", {"prompt": "x", "width": 2048, "height": 1024}, 4.5),  # a second megapixel
-        ("flux-2-pro", {"prompt": "x", "input_image": "aGk="}, 4.5),  # 1 MP editing: $0.045
+        ("flux-2-pro", {"prompt": "x", "input_image": _png(1024, 1024)}, 4.5),  # 1 MP editing: $0.045
+        ("flux-2-pro", {"prompt": "x", "input_image": _png(1024, 1024), "input_image_2": _png(600, 600)}, 6),
+        ("flux-2-pro", {"prompt": "x", "input_image": "https://127.0.0.1:9/a.png"}, 4.5),  # a URL: 1 MP
         ("flux-2-klein-4b", {"prompt": "x"}, 1.4),
+        ("flux-2-klein-9b-preview", {"prompt": "x"}, 1.5),
         ("flux-2-max", {"prompt": "x"}, 7),
-        ("flux-kontext-pro", {"prompt": "x"}, 5),  # not sourced yet: cost_per_request
     ],
 )
 def test_each_endpoint_charges_its_price(client, name, body, credits):
@@ -288,3 +302,63 @@ def test_each_endpoint_charges_its_price(client, name, body, credits):
     before = mock.credits("k")
     assert c.post(f"/v1/{name}", json=body).status_code == 200
     assert mock.credits("k") == pytest.approx(before - credits)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "fields"),
+    [
+        ("flux-pro-1.0-canny-finetuned", {"finetune_id": "f", "control_image": "aGk="}, None),  # dossier S3
+        ("flux-dev", {}, {"cost": None, "input_mp": None, "output_mp": None}),  # the Dec 2025 capture
+        ("flux-pro-1.1-ultra", {}, {"cost": None, "input_mp": None, "output_mp": None}),
+        # a reseller's recorded flux-2-pro answer: {"cost": 4.5, "input_mp": 0, "output_mp": 1.98}
+        ("flux-2-pro", {"width": 1440, "height": 1440}, {"cost": 4.5, "input_mp": 0.0, "output_mp": 1.98}),
+        # another's, for a 65 x 65 request: {"cost": 3.0, "input_mp": 0.0, "output_mp": 0.0}
+        ("flux-2-pro", {"width": 65, "height": 65}, {"cost": 3.0, "input_mp": 0.0, "output_mp": 0.0}),
+        ("flux-2-klein-4b", {"input_image": _png(1024, 512)}, {"cost": 1.5, "input_mp": 0.5, "output_mp": 0.5}),
+    ],
+)
+def test_submit_answers_carry_cost_fields_as_each_endpoint_does(client, name, body, fields):
+    _, c = client
+    answer = c.post(f"/v1/{name}", json={"prompt": "x", **body}).json()
+    assert set(answer) == {"id", "polling_url", *(fields or {})}
+    assert {k: answer[k] for k in fields or {}} == (fields or {})
+
+
+def test_prices_limits_and_cost_fields_are_settings_per_endpoint():
+    mock = BflMock(
+        frozen_clock=True,
+        progression="manual",
+        prices="flux-dev=3,flux-2-pro=10",
+        active_limits="flux-pro-1.1=1",
+        submit_cost_fields="flux-dev=values,flux-2-max=absent",
+    )
+    with mock, httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai") as c:
+        c.headers["x-key"] = "k"
+        dev = c.post("/v1/flux-dev", json={"prompt": "x", "width": 512, "height": 512}).json()
+        assert (dev["cost"], dev["input_mp"], dev["output_mp"]) == (3.0, 0.0, 0.25)
+        assert c.post("/v1/flux-2-pro", json={"prompt": "x"}).json()["cost"] == 10.0
+        assert "cost" not in c.post("/v1/flux-2-max", json={"prompt": "x"}).json()
+        assert mock.credits("k") == pytest.approx(10_000 - 3 - 10 - 7)
+        assert c.post("/v1/flux-pro-1.1", json={"prompt": "x"}).status_code == 200
+        assert c.post("/v1/flux-pro-1.1", json={"prompt": "x"}).status_code == 429  # its own limit of 1
+        assert c.post("/v1/flux-dev", json={"prompt": "x"}).status_code == 200  # others keep 24
+    everywhere = BflMock(frozen_clock=True, submit_cost_fields=True)  # the setting's first, boolean form
+    with everywhere, httpx.Client(transport=BflTransport(everywhere), base_url="https://api.bfl.ai") as c:
+        canny = {"prompt": "x", "finetune_id": "f", "control_image": "aGk="}
+        assert c.post("/v1/flux-pro-1.0-canny-finetuned", json=canny, headers={"x-key": "k"}).json()["cost"] is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"prices": "flux-3-ultra=4"}, "settings name endpoints this fake does not serve: flux-3-ultra"),
+        ({"prices": "flux-dev"}, "expected ENDPOINT=VALUE"),
+        ({"active_limits": "flux-dev=-1"}, "must not be negative"),
+        ({"submit_cost_fields": "flux-dev=some"}, "expected absent, null or values"),
+    ],
+)
+def test_per_endpoint_settings_are_checked(settings, message):
+    from mock_server.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        BflMock(**settings)

@@ -27,7 +27,7 @@ from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
 from mock_server.core.egress import EgressPolicy, TargetRefused
-from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Rendered
+from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     DEFAULT_REASONS,
@@ -94,6 +94,7 @@ class Task:
     rule_id: int | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
     image_error: str | None = None  # why the input image could not be used (admin only, never public)
+    quote: Quote | None = None  # its price and megapixels, as the submit answer may show them
     nbytes: int = 0  # what this task holds (prompt, key, params): the task store's byte budget
 
     @property
@@ -278,16 +279,11 @@ class BflBackend:
             if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
                 raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
             acc = self.account(api_key)
-            cost = endpoint.credits(params, self.settings.cost_per_request)
+            quote = self.quote(endpoint, params)
+            cost = quote.cost
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
-            limit = self.settings.active_task_limit  # 0 turns every active-task limit off
-            if limit and endpoint.active_limit is not None:
-                limit = endpoint.active_limit
-            if limit and len(acc.active) >= limit:
-                self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
-                if len(acc.active) >= limit:
-                    raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+            self._check_active(acc, endpoint, now)
             nbytes = _task_bytes(api_key, params, endpoint.family.image_fields)
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
@@ -323,6 +319,7 @@ class BflBackend:
                 rule_id=rule_id,
                 webhook_opts=dict(webhook_opts or {}),
                 nbytes=nbytes,
+                quote=quote,
             )
             task.events.append((now, "submitted"))
             self._task_bytes += nbytes
@@ -341,6 +338,39 @@ class BflBackend:
                 self._backlog.append(task.image_job)
             task.image_job.add_done_callback(functools.partial(self._prepared_cb, task, size))
         return task
+
+    def _check_active(self, acc: Account, endpoint: Endpoint, now: float) -> None:
+        """429 when the key has ``active_task_limit`` active tasks, or its endpoint's own limit of active tasks
+        of that endpoint (``active_limits``; flux-kontext-max: 6). 0 turns every limit off."""
+        limit = self.settings.active_task_limit
+        if not limit:
+            return
+        own = self.settings.for_endpoint(endpoint.name, "active_limits")
+        own_limit = int(own) if own is not None else endpoint.active_limit
+
+        def over() -> bool:
+            if len(acc.active) >= limit:
+                return True
+            if own_limit is None:
+                return False
+            mine = sum(1 for tid in acc.active if (t := self.tasks.get(tid)) is not None and t.endpoint is endpoint)
+            return mine >= own_limit
+
+        if over():
+            self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
+            if over():
+                raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+
+    def cost_fields(self, endpoint: Endpoint) -> str:
+        """Whether the submit answer has ``cost``/``input_mp``/``output_mp``: "absent", "null" or "values"."""
+        return self.settings.for_endpoint(endpoint.name, "submit_cost_fields") or endpoint.cost_fields
+
+    def quote(self, endpoint: Endpoint, params: dict[str, Any]) -> Quote:
+        """The submit's price in credits (the ``prices`` setting, else the endpoint's) and megapixels."""
+        flat = self.settings.for_endpoint(endpoint.name, "prices")
+        values = self.cost_fields(endpoint) == "values"
+        quote = endpoint.quote(params, self.settings.cost_per_request, megapixels=values)
+        return quote if flat is None else Quote(float(flat), quote.input_mp, quote.output_mp)
 
     def check_capacity(self) -> None:
         """Backpressure: while queued renders hold more than ``render_backlog_bytes`` of control images,

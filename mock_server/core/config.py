@@ -92,8 +92,10 @@ class Settings:
     ratelimit_refill_per_second: float = 2.0  # 0 limit disables
     # accounts
     credits: float = 10_000.0
-    cost_per_request: float = 5.0
+    cost_per_request: float = 5.0  # endpoints without a sourced price (README "Endpoints")
     active_task_limit: int = 24
+    prices: tuple[str, ...] = ()  # per endpoint, "flux-dev=3": a flat price in credits instead of the row's
+    active_limits: tuple[str, ...] = ()  # per endpoint, "flux-kontext-max=6": active tasks per key
     max_accounts: int = 50_000  # per-key accounts (credits, active tasks); idle ones forgotten LRU beyond it
     max_clients: int = 10_000  # get_result rate-limit buckets (per key or client address), LRU
     strict_finetunes: bool = False
@@ -114,7 +116,9 @@ class Settings:
     access_log: bool = False
     access_log_format: str = "text"  # text | json
     # presentation
-    submit_cost_fields: bool = False  # Dec 2025 flux-dev capture sent cost/input_mp/output_mp: null
+    # the submit answer's cost/input_mp/output_mp: "absent", "null" or "values", for every endpoint or as
+    # "endpoint=mode"; empty: each endpoint's evidence (canny absent, FLUX.1 null, FLUX.2 values)
+    submit_cost_fields: tuple[str, ...] = ()
     edge_headers: bool = True  # Strict-Transport-Security etc. as recorded from the real edge
     admin_token: str | None = None
     journal_size: int = 1000
@@ -123,6 +127,26 @@ class Settings:
     frozen_clock: bool = False
     clock_start: float | None = None
     rules: tuple[Any, ...] = ()
+
+    def for_endpoint(self, name: str, setting: str) -> str | None:
+        """A per-endpoint setting's value for endpoint ``name`` ("name=value" wins over a bare "value")."""
+        found = None
+        for entry in getattr(self, setting):
+            key, sep, value = entry.partition("=")
+            if not sep:
+                found = found if found is not None else str(key)
+            elif key.strip() == name:
+                return str(value).strip()
+        return found
+
+    def endpoint_names(self) -> set[str]:
+        """The endpoint names the per-endpoint settings mention (checked against the served endpoints)."""
+        return {
+            e.partition("=")[0].strip()
+            for setting in ("prices", "active_limits", "submit_cost_fields")
+            for e in getattr(self, setting)
+            if "=" in e
+        }
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **coerce(changes))
@@ -175,6 +199,28 @@ def coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_COST_MODES = {"absent": "absent", "null": "null", "values": "values", "false": "absent", "true": "null"}
+
+
+def _per_endpoint(name: str, entry: str) -> str:
+    key, sep, value = entry.partition("=")
+    key, value = key.strip(), value.strip()
+    if name == "submit_cost_fields":
+        mode = _COST_MODES.get((value if sep else key).lower())
+        if mode is None:
+            raise ValueError("expected absent, null or values, optionally as ENDPOINT=MODE")
+        return f"{key}={mode}" if sep else mode
+    if not sep or not key:
+        raise ValueError(f"expected ENDPOINT=VALUE, not {entry!r}")
+    number = float(value) if name == "prices" else int(value)
+    if number < 0:
+        raise ValueError("must not be negative")
+    return f"{key}={number:g}"
+
+
+_PER_ENDPOINT = {"prices", "active_limits", "submit_cost_fields"}
+
+
 def _coerce_one(name: str, value: Any, default: Any) -> Any:
     if name == "progression":
         return Progression.parse(value)
@@ -189,10 +235,14 @@ def _coerce_one(name: str, value: Any, default: Any) -> Any:
         if s in _FALSE:
             return False
         raise ValueError("expected a boolean")
+    if name == "submit_cost_fields" and isinstance(value, bool):  # the setting's first form: on = null fields
+        value = "null" if value else "absent"
     if isinstance(default, tuple):
         items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
         if name == "webhook_backoff":
             return tuple(float(v) for v in items)
+        if name in _PER_ENDPOINT:
+            return tuple(_per_endpoint(name, str(v)) for v in items)
         return tuple(str(v) for v in items)
     if isinstance(default, int) and not isinstance(default, bool):
         return int(value)

@@ -39,9 +39,15 @@ class Family(Protocol):
 
     name: str
     image_fields: tuple[str, ...]  # input fields holding images (journaled as length + SHA-256)
+    size_rule: str  # the output size rule, as the README's endpoint table states it
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         """What image work needs from the validated params, and its size in bytes (render backlog)."""
+        ...
+
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The output's (width, height) for the params and the first input image's size (None: unknown, as
+        before the input is read). Prices by megapixel and the submit answer's ``output_mp`` use it."""
         ...
 
     def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
@@ -64,11 +70,15 @@ class CannyFamily:
     ``control_image``; the output shows those edges on a seeded gradient (``imaging``)."""
 
     name = "canny"
+    size_rule = "the control image's size, down to multiples of 16"
     image_fields: tuple[str, ...] = ("control_image",)
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         control = params["control_image"]
         return (control, params.get("canny_low_threshold"), params.get("canny_high_threshold")), len(control)
+
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if first is None else imaging.output_size(*first)
 
     def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
         control, low, high = inputs
@@ -89,24 +99,49 @@ class CannyFamily:
         return data
 
 
+MEGAPIXEL = 1_048_576  # BFL's pricing: 1024 x 1024 is one megapixel
+
+
+@dataclass(frozen=True)
+class Quote:
+    cost: float  # credits
+    input_mp: float | None
+    output_mp: float | None
+
+
 @dataclass(frozen=True)
 class Endpoint:
     name: str  # the path after /v1/
     schema: str | dict[str, Any]  # a schema in schemas/ by name, or an inline JSON Schema
     family: Family
     summary: str = ""
-    price: float | Callable[[dict[str, Any]], float] | None = None  # credits; None: ``cost_per_request``
+    price: float | Callable[[float, float], float] | None = None  # credits (or of input/output MP); None: setting
     active_limit: int | None = None  # active tasks per key; None: the ``active_task_limit`` setting
     requires_finetune: bool = False  # ``finetune_id`` must name a usable finetune of the key's account
     checks: tuple[Check, ...] = ()  # validation beyond the schema (what the OpenAPI cannot express)
+    cost_fields: str = "null"  # the submit answer's cost/input_mp/output_mp: "absent", "null" or "values"
     evidence: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def credits(self, params: dict[str, Any], default: float) -> float:
-        """What a submit costs: the row's ``price`` (a number, or a function of the params), else ``default``."""
-        if self.price is None:
-            return default
-        return float(self.price(params) if callable(self.price) else self.price)
+    def quote(self, params: dict[str, Any], default: float, *, megapixels: bool = True) -> Quote:
+        """What a submit costs in credits (the row's ``price``: a number, or a function of the input and output
+        megapixels; None: ``default``) and, with ``megapixels``, the input/output MP the answer reports."""
+        if not megapixels and not callable(self.price):
+            return Quote(float(default if self.price is None else self.price), None, None)
+        first, input_mp = None, 0.0
+        for f in self.family.image_fields:
+            value = params.get(f)
+            if isinstance(value, str) and value:
+                size = imaging.peek_size(value)
+                first = first or size
+                input_mp += size[0] * size[1] / MEGAPIXEL if size else 1.0  # a URL: read later, counted as 1 MP
+        out = self.family.output_size(params, first)
+        output_mp = out[0] * out[1] / MEGAPIXEL if out else 1.0
+        if callable(self.price):
+            cost = self.price(input_mp, output_mp)
+        else:
+            cost = default if self.price is None else self.price
+        return Quote(round(float(cost), 4), round(input_mp, 2), round(output_mp, 2))
 
     @property
     def path(self) -> str:
@@ -130,7 +165,11 @@ CANNY_FINETUNED = Endpoint(
     family=CannyFamily(),
     summary="Generate an image with FLUX.1 Canny [pro] finetune using a control image.",
     requires_finetune=True,
-    evidence="the published endpoint page (canny-finetuned-endpoint.json); dossier S1-S14",
+    cost_fields="absent",  # dossier S3: no cost fields in the FLUX.1 captures of its time
+    evidence=(
+        "schema: its published page (high); behaviour: dossier S1-S14; size: assumption; price: `cost_per_request` "
+        "(docs list FLUX.1 [pro] Finetuned at 6)"
+    ),
 )
 
 
@@ -189,8 +228,13 @@ class TextToImageFamily:
 
     def __init__(self, size: str = "width_height") -> None:
         self.size = size
+        self.size_rule = (
+            "~4 MP at `aspect_ratio` (16:9 -> 2752 x 1536, 1:1 -> 2048 x 2048; 21:9 .. 9:21)"
+            if size == "ultra"
+            else "`width` x `height` (default 1024 x 768, multiples of 32)"
+        )
 
-    def output_size(self, params: dict[str, Any]) -> tuple[int, int]:
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None = None) -> tuple[int, int]:
         if self.size == "ultra":
             return ultra_size(str(params.get("aspect_ratio") or "16:9"))
         return int(params.get("width") or 1024), int(params.get("height") or 768)
@@ -247,24 +291,31 @@ _TEXT_TO_IMAGE_ROWS = (
         schema="spec:FluxPro11Inputs",
         family=TEXT_TO_IMAGE,
         summary="Generate an image with FLUX 1.1 [pro] with optional Redux image prompt.",
-        price=4,  # docs.bfl.ai pricing: $0.04
-        evidence="BFL OpenAPI 2026-04-23 (schema); output = width x height",
+        price=4,
+        evidence="spec (high); output = width x height; price: docs.bfl.ai pricing (high)",
     ),
     Endpoint(
         name="flux-dev",
         schema="spec:FluxDevInputs",
         family=TEXT_TO_IMAGE,
         summary="Generate an image with FLUX.1 [dev].",
-        evidence="BFL OpenAPI 2026-04-23 (schema); recorded flux-dev exchanges (fixtures/recordings)",
+        price=2.5,
+        evidence=(
+            "spec (high); recorded flux-dev exchanges, cost/input_mp/output_mp null (high); price: $0.025 "
+            "quoted by a reseller as BFL's (medium)"
+        ),
     ),
     Endpoint(
         name="flux-pro-1.1-ultra",
         schema="spec:FluxUltraInput",
         family=ULTRA,
         summary="Generate an image with FLUX 1.1 [pro] with ultra mode and optional raw mode.",
-        price=6,  # $0.06 (resellers quoting BFL's price)
+        price=6,
         checks=(aspect_ratio_between("21:9", "9:21"),),
-        evidence="BFL OpenAPI 2026-04-23 (schema); docs: aspect ratio 21:9 to 9:21, up to 4 MP",
+        evidence=(
+            "spec (high); aspect ratio 21:9 .. 9:21: docs (medium); ~4 MP size rule: one provider's table (medium); "
+            "price: docs.bfl.ai pricing (high)"
+        ),
     ),
 )
 
@@ -346,6 +397,11 @@ class EditFamily(_Painted):
     def __init__(self, inputs: int, size: str) -> None:
         self.image_fields: tuple[str, ...] = ("input_image", *(f"input_image_{i}" for i in range(2, inputs + 1)))
         self.size = size  # "kontext": ~1 MP at aspect_ratio or the input's; "flux2": width/height or the input's
+        self.size_rule = (
+            "~1 MP at `aspect_ratio` (3:7 .. 7:3) or the input's ratio"
+            if size == "kontext"
+            else "`width` x `height` down to multiples of 16, else the first input's size within 4 MP, else 1024 x 1024"
+        )
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         images = [params[f] for f in self.image_fields if isinstance(params.get(f), str)]
@@ -398,10 +454,14 @@ class FillFamily(_Painted):
     of ``image`` when there is no mask) repainted with the seeded background; unmasked pixels are kept."""
 
     name = "fill"
+    size_rule = "the input image's size"
     image_fields: tuple[str, ...] = ("image", "mask")
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         return (params["image"], params.get("mask"), str(params.get("prompt") or "")), len(params["image"])
+
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
+        return first
 
     def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
         image_b64, mask_b64, prompt = inputs
@@ -428,11 +488,18 @@ class ExpandFamily(_Painted):
     their place and the new area painted with the seeded background."""
 
     name = "expand"
+    size_rule = "the input grown by `top`/`bottom`/`left`/`right`"
     image_fields: tuple[str, ...] = ("image",)
 
     def render_inputs(self, params: dict[str, Any]) -> tuple[Any, int]:
         sides = tuple(int(params.get(k) or 0) for k in ("top", "bottom", "left", "right"))
         return (params["image"], sides, str(params.get("prompt") or "")), len(params["image"])
+
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
+        if first is None:
+            return None
+        sides = [int(params.get(k) or 0) for k in ("top", "bottom", "left", "right")]
+        return first[0] + sides[2] + sides[3], first[1] + sides[0] + sides[1]
 
     def check(self, inputs: Any, *, max_pixels: int, fetch: Fetch) -> tuple[Any, int]:
         image_b64, (top, bottom, left, right), prompt = inputs
@@ -449,20 +516,24 @@ class ExpandFamily(_Painted):
         return self._finish(out, output_format, jpeg_quality)
 
 
-def per_megapixel(first: float, extra: float) -> Callable[[dict[str, Any]], float]:
-    """FLUX.2's megapixel pricing (docs.bfl.ai pricing): ``first`` credits for the first output megapixel,
-    ``extra`` for each further one started, and (an approximation) ``extra`` per input image, as image editing
-    is listed at first + extra for 1 MP."""
+class per_megapixel:  # lower case: reads as a price in the rows, price=per_megapixel(3, 1.5)
+    """FLUX.2's megapixel pricing (docs.bfl.ai pricing; BFL's skills repo: "(firstMP + (outputMP - 1) *
+    mpPrice) + inputMP * mpPrice"): ``first`` credits for the first output megapixel, ``extra`` for each further
+    one started and for each input megapixel started. A recorded answer (cost 4.5 for output_mp 1.98 on
+    flux-2-pro) shows megapixels rounded up."""
 
-    def price(params: dict[str, Any]) -> float:
+    def __init__(self, first: float, extra: float) -> None:
+        self.first, self.extra = first, extra
+
+    def __call__(self, input_mp: float, output_mp: float) -> float:
         import math
 
-        width, height = int(params.get("width") or 0), int(params.get("height") or 0)
-        megapixels = (width * height) / 1_048_576 if width and height else 1.0  # 1024 x 1024 is "1 MP"
-        inputs = sum(1 for k, v in params.items() if k.startswith("input_image") and isinstance(v, str) and v)
-        return round(first + extra * max(0, math.ceil(megapixels - 1e-9) - 1) + extra * inputs, 4)
+        started = max(1, math.ceil(round(output_mp, 2) - 1e-9))
+        inputs = math.ceil(round(input_mp, 2) - 1e-9) if input_mp else 0
+        return round(self.first + self.extra * (started - 1) + self.extra * inputs, 4)
 
-    return price
+    def __str__(self) -> str:
+        return f"{self.first:g} + {self.extra:g}/MP"
 
 
 KONTEXT = EditFamily(inputs=4, size="kontext")
@@ -477,6 +548,13 @@ def _row(name: str, schema: str, family: Family, summary: str, **kw: Any) -> End
     return Endpoint(name=name, schema=f"spec:{schema}", family=family, summary=summary, **kw)
 
 
+_SPEC = "spec (high)"
+_DOCS_PRICE = "price: docs.bfl.ai pricing (high)"
+_FLUX2 = (
+    f"{_SPEC}; size: docs (medium); {_DOCS_PRICE}, megapixels rounded up as in a recorded answer (medium); "
+    "cost/input_mp/output_mp: docs' response schema and resellers' recorded answers (medium)"
+)
+
 ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's OpenAPI of 2026-04-23
     CANNY_FINETUNED,
     *_TEXT_TO_IMAGE_ROWS,
@@ -486,6 +564,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's
         KONTEXT,
         "Edit or create an image with Flux Kontext",
         checks=(_KONTEXT_RATIO,),
+        price=4,
+        evidence=f"{_SPEC}; ratio 3:7 .. 7:3, ~1 MP: docs (medium); {_DOCS_PRICE}",
     ),
     _row(
         "flux-kontext-max",
@@ -494,58 +574,53 @@ ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's
         "Edit or create an image with Flux Kontext Max",
         checks=(_KONTEXT_RATIO,),
         active_limit=6,  # help.bfl.ai (dossier A6)
+        price=8,
+        evidence=f"{_SPEC}; 6 active tasks: help.bfl.ai (high); {_DOCS_PRICE}",
     ),
-    _row(
-        "flux-2-pro", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [pro]", price=per_megapixel(3, 1.5)
-    ),
-    _row(
-        "flux-2-pro-preview",
-        "Flux2Inputs",
-        FLUX2,
-        "Generate or edit an image with FLUX.2 [pro] (preview)",
-        price=per_megapixel(3, 1.5),
-    ),
-    _row("flux-2-max", "Flux2Inputs", FLUX2, "Generate or edit an image with FLUX.2 [max]", price=per_megapixel(7, 3)),
-    _row(
-        "flux-2-flex",
-        "Flux2FlexInputs",
-        FLUX2,
-        "Generate or edit an image with FLUX.2 [flex]",
-        price=per_megapixel(5, 5),
-    ),
-    _row(
-        "flux-2-klein-4b",
-        "Flux2KleinInputs",
-        FLUX2_KLEIN,
-        "Generate or edit an image with FLUX.2 [klein] 4B",
-        price=per_megapixel(1.4, 0.1),
-    ),
-    _row(
-        "flux-2-klein-9b",
-        "Flux2KleinInputs",
-        FLUX2_KLEIN,
-        "Generate or edit an image with FLUX.2 [klein] 9B",
-        price=per_megapixel(1.5, 0.2),
-    ),
-    _row(
-        "flux-2-klein-9b-preview",
-        "Flux2KleinInputs",
-        FLUX2_KLEIN,
-        "Generate or edit an image with FLUX.2 [klein] 9B (preview)",
+    *(
+        _row(
+            name,
+            schema,
+            family,
+            f"Generate or edit an image with FLUX.2 {label}",
+            price=per_megapixel(first, extra),
+            cost_fields="values",
+            evidence=_FLUX2 if "preview" not in name else f"{_FLUX2}; preview priced as its model (assumption)",
+        )
+        for name, schema, family, label, first, extra in (
+            ("flux-2-pro", "Flux2Inputs", FLUX2, "[pro]", 3, 1.5),
+            ("flux-2-pro-preview", "Flux2Inputs", FLUX2, "[pro] (preview)", 3, 1.5),
+            ("flux-2-max", "Flux2Inputs", FLUX2, "[max]", 7, 3),
+            ("flux-2-flex", "Flux2FlexInputs", FLUX2, "[flex]", 5, 5),
+            ("flux-2-klein-4b", "Flux2KleinInputs", FLUX2_KLEIN, "[klein] 4B", 1.4, 0.1),
+            ("flux-2-klein-9b", "Flux2KleinInputs", FLUX2_KLEIN, "[klein] 9B", 1.5, 0.2),
+            ("flux-2-klein-9b-preview", "Flux2KleinInputs", FLUX2_KLEIN, "[klein] 9B (preview)", 1.5, 0.2),
+        )
     ),
     _row(
         "flux-pro-1.0-fill",
         "FluxProFillInputs",
         FILL,
         "Generate an image with FLUX.1 Fill [pro] using an input image and mask.",
+        price=5,
+        evidence=f"{_SPEC}; output = the input's size (assumption); {_DOCS_PRICE}",
     ),
-    _row("flux-pro-1.0-expand", "FluxProExpandInputs", EXPAND, "Expand an image by adding pixels on any side."),
+    _row(
+        "flux-pro-1.0-expand",
+        "FluxProExpandInputs",
+        EXPAND,
+        "Expand an image by adding pixels on any side.",
+        price=5,
+        evidence=f"{_SPEC}; price: not in BFL's table, as Fill (the other FLUX tool; assumption)",
+    ),
     _row(
         "flux-pro-1.0-fill-finetuned",
         "FinetuneFluxProFillInputs",
         FILL,
         "Generate an image with FLUX.1 Fill [pro] finetune using an input image and mask.",
         requires_finetune=True,
+        price=6,
+        evidence=f"{_SPEC}; {_DOCS_PRICE} (FLUX.1 Fill [pro] Finetuned)",
     ),
     _row(
         "flux-pro-1.1-ultra-finetuned",
@@ -554,5 +629,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's
         "Generate an image with FLUX 1.1 [pro] with ultra mode and a finetune.",
         checks=(aspect_ratio_between("21:9", "9:21"),),
         requires_finetune=True,
+        price=7,
+        evidence=f"{_SPEC}; size as Ultra (medium); {_DOCS_PRICE} (FLUX1.1 [pro] Ultra Finetuned)",
     ),
 )

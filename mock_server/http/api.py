@@ -106,8 +106,12 @@ class ApiHandlers:
             answer: dict[str, Any] = {"id": task.id, "status": TaskStatus.PENDING, "webhook_url": task.webhook_url}
         else:
             answer = {"id": task.id, "polling_url": f"{self.api_origin(req)}/v1/get_result?id={task.id}"}
-        if self.settings.submit_cost_fields:
+        mode = backend.cost_fields(endpoint)
+        if mode == "null":
             answer.update({"cost": None, "input_mp": None, "output_mp": None})
+        elif mode == "values" and task.quote is not None:
+            q = task.quote
+            answer.update({"cost": q.cost, "input_mp": q.input_mp, "output_mp": q.output_mp})
         resp = HttpResponse.json(200, answer)
         resp.delay = delay
         return resp
