@@ -28,6 +28,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bfl-report", default=None, help="write a report: FILE.md or FILE.json")
     g.addoption("--bfl-drift-live", action="store_true", help="include BFL's live OpenAPI in the drift report")
     g.addoption(
+        "--bfl-endpoint",
+        action="append",
+        default=[],
+        help="only this endpoint's tests (repeat or comma-separate); endpoint-free checks still run",
+    )
+    g.addoption(
         "--bfl-strict-settings",
         action="store_true",
         help="a bfl-mock target's deliberate, configured deviations (e.g. strict_finetunes=false) count as DIFFERS",
@@ -37,6 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(name, evidence): the real-API behaviour a contract test checks")
     config.addinivalue_line("markers", "paid: needs paid submits on a live target")
+    config.addinivalue_line("markers", "endpoint(name): the generation endpoint a test exercises (--bfl-endpoint)")
     config.addinivalue_line("markers", "local_only: needs to reach a receiver on this machine (webhooks)")
     config.addinivalue_line(
         "markers",
@@ -79,6 +86,34 @@ class Target:
             self.budget.spend(what)
         except BudgetExhausted as e:
             pytest.skip(str(e))
+
+
+def _endpoint_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    endpoint = callspec.params.get("endpoint") if callspec is not None else None
+    if endpoint is not None:
+        return str(endpoint.name)
+    marker = item.get_closest_marker("endpoint")
+    return None if marker is None or marker.args[0] is None else str(marker.args[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from mock_server.contract import endpoint_selection
+    from mock_server.core.endpoints import ENDPOINTS
+
+    chosen = set(endpoint_selection(config.getoption("--bfl-endpoint")))
+    if not chosen:
+        return
+    unknown = chosen - {e.name for e in ENDPOINTS}
+    if unknown:
+        raise pytest.UsageError(f"--bfl-endpoint {', '.join(sorted(unknown))}: not an endpoint")
+    keep, drop = [], []
+    for item in items:
+        name = _endpoint_of(item)
+        (keep if name is None or name in chosen else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,52 @@ def raw_payloads() -> st.SearchStrategy[bytes]:
             [b"", b"{", b"}", b"[", b"nul", b'{"a":}', b'{"a":1,}', b"  ", b"\n{}\n", b"{}{}", b'{"a":1} x']
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------- every endpoint
+NOT_GENERATED = {"webhook_url", "webhook_secret", "input_image_blob_path", "image_prompt"}  # separate checks
+# aspect ratios with a published output size (Ultra) and inside Kontext's documented 3:7 .. 7:3
+ULTRA_RATIOS = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
+KONTEXT_RATIOS = ["7:3", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "3:7"]
+
+
+@st.composite
+def png_b64(draw: st.DrawFn) -> str:
+    """A small real PNG (its size and colours drawn), as base64."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    w, h = draw(st.integers(16, 160)), draw(st.integers(16, 160))
+    im = Image.new("RGB", (w, h), draw(st.tuples(*[st.integers(0, 255)] * 3)))
+    im.paste(Image.new("RGB", (max(1, w // 2), max(1, h // 2)), (20, 20, 20)), (w // 4, h // 4))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@st.composite
+def valid_bodies(draw: st.DrawFn, schema: dict[str, Any], image_fields: tuple[str, ...]) -> dict[str, Any]:
+    """A body the real endpoint accepts and can finish: every property present or not and valid, images real,
+    sizes within the documented 4 MP (FLUX.2's width/height have no upper bound in the spec), ratios from the
+    documented ranges, and a finetune that exists."""
+    defs, required = schema.get("$defs", {}), schema.get("required", [])
+    inputs = [f for f in image_fields if f != "image_prompt"]
+    n_inputs = draw(st.integers(1 if inputs and inputs[0] in required else 0, min(3, len(inputs))))
+    out: dict[str, Any] = {f: draw(png_b64()) for f in inputs[:n_inputs]}
+    ratios = ULTRA_RATIOS if "finetune_strength" in schema["properties"] or "raw" in schema["properties"] else None
+    for name, prop in schema["properties"].items():
+        if name in NOT_GENERATED or name in image_fields or (name not in required and draw(st.booleans())):
+            continue
+        if name == "finetune_id":
+            out[name] = "my-finetune"
+        elif name == "aspect_ratio":
+            out[name] = draw(st.sampled_from(ratios or KONTEXT_RATIOS))
+        elif name in ("width", "height") and "multipleOf" not in _branch(prop, defs)[0]:
+            out[name] = draw(st.integers(64, 2048))
+        elif name in ("top", "bottom", "left", "right"):
+            out[name] = draw(st.integers(0, 256))
+        else:
+            out[name] = draw(valid_value(prop, defs))
+    return out

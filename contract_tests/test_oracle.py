@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from .strategies import bodies, raw_payloads
 
+pytestmark = pytest.mark.endpoint("flux-pro-1.0-canny-finetuned")
+
 EXAMPLES = int(os.environ.get("BFL_CONTRACT_EXAMPLES", "300"))
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 

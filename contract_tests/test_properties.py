@@ -17,6 +17,7 @@ from PIL import Image
 from mock_server.core.schemas import load_schema
 
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+pytestmark = pytest.mark.endpoint("flux-pro-1.0-canny-finetuned")  # every submit here is canny's (--bfl-endpoint)
 SCHEMA = load_schema("FinetuneCannyInputs")
 FINAL = re.compile(r"^(Pending,)*(Ready|Error|Request Moderated|Content Moderated)$")
 
@@ -102,6 +103,7 @@ def test_unknown_finetune(target):
     assert (r.status_code, r.json()) == (400, {"detail": "Finetune not found or not ready"})
 
 
+@pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("S10 unknown path -> 404 Not Found", evidence="high")
 def test_unknown_path(target):
     r = target.client.post("/v1/bad model", json={}, headers={"x-key": target.key})
@@ -109,6 +111,7 @@ def test_unknown_path(target):
     assert r.headers["content-type"] == "application/json"
 
 
+@pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("P5 unknown task id -> 404 with the full result body", evidence="medium-high")
 def test_unknown_task(target):
     r = target.client.get("/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
@@ -118,6 +121,7 @@ def test_unknown_task(target):
     assert body["status"] == "Task not found" and body["result"] is None
 
 
+@pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("get_result without id -> 422 at query.id", evidence="high")
 def test_missing_id(target):
     r = target.client.get("/v1/get_result")

@@ -359,6 +359,13 @@ def add_contract_parser(sub: Any) -> None:
     p.add_argument("--drift-live", action="store_true", help="also fetch https://api.bfl.ai/openapi.json")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
     p.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this endpoint's tests, e.g. flux-2-pro (repeat or comma-separate; endpoint-free checks still run)",
+    )
+    p.add_argument(
         "--strict-settings",
         action="store_true",
         help="count a bfl-mock target's configured deviations (e.g. strict_finetunes=false) as DIFFERS (exit 1)",
@@ -392,6 +399,10 @@ def preflight(args: argparse.Namespace) -> None:
         raise PreflightError("--target live needs your API key in BFL_API_KEY (free calls only unless --budget N)")
     if args.budget < 0:
         raise PreflightError("--budget is a number of paid submits (0 or more)")
+    unknown = set(endpoint_selection(args.endpoint)) - {e.name for e in _endpoints()}
+    if unknown:
+        known = ", ".join(e.name for e in _endpoints())
+        raise PreflightError(f"--endpoint {', '.join(sorted(unknown))}: not an endpoint (known: {known})")
     if args.report:
         if not args.report.endswith((".md", ".json")):
             raise PreflightError(f"--report takes FILE.md or FILE.json, not {args.report!r}")
@@ -407,6 +418,17 @@ def preflight(args: argparse.Namespace) -> None:
         httpx.get(f"{base.rstrip('/')}/v1/get_result", params={"id": "bfl-mock-preflight"}, timeout=10)
     except httpx.HTTPError as e:
         raise PreflightError(f"cannot reach {base}: {type(e).__name__}: {e}") from None
+
+
+def endpoint_selection(values: list[str] | None) -> list[str]:
+    """``--endpoint`` values (repeated and/or comma-separated) as a list of names."""
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def _endpoints() -> tuple[Any, ...]:
+    from mock_server.core.endpoints import ENDPOINTS
+
+    return ENDPOINTS
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
@@ -469,6 +491,8 @@ def cmd_contract(args: argparse.Namespace) -> int:
         argv.append("--bfl-strict-settings")
     if args.keyword:
         argv += ["-k", args.keyword]
+    for name in endpoint_selection(args.endpoint):
+        argv.append(f"--bfl-endpoint={name}")
     os.environ.setdefault("BFL_CONTRACT_EXAMPLES", "200")
     code = pytest.main(argv)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:

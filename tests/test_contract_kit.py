@@ -63,7 +63,7 @@ def run_contract(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "BFL_CONTRACT_EXAMPLES": "60", **(env or {})},
+        env={**os.environ, "BFL_CONTRACT_EXAMPLES": "60", "BFL_CONTRACT_PROPERTY_EXAMPLES": "2", **(env or {})},
     )
 
 
@@ -92,6 +92,8 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
         "S5 invalid key -> 403 Not authenticated - Invalid Authentication",  # the message
         "S10 unknown path -> 404 Not Found",  # the status code
         "S3/P1/P2/D1-D3 submit -> Pending* Ready, progress never decreases, sample downloads",  # the poll status
+        "S3/P1/D1 every endpoint: a valid body -> accepted, Pending* Ready, the sample downloads at the documented "
+        "size",  # the poll status, on every endpoint
     }, result.stdout[-3000:]
     assert "Invalid API key" in outcome["S5 invalid key -> 403 Not authenticated - Invalid Authentication"]["detail"]
     assert "DIFFERS" in result.stdout and "S10 unknown path" in result.stdout
@@ -130,6 +132,22 @@ def test_live_mode_against_a_local_stand_in_keeps_the_budget_and_scrubs(tmp_path
     assert bodies and not any("iVBOR" in b for b in bodies)  # no PNG payload survives
     assert any("<scrubbed image:" in b for b in bodies)
     assert all(i["request"]["headers"].get("X-Key", ["REDACTED"]) == ["REDACTED"] for i in cassette["interactions"])
+
+
+def test_endpoint_selection_runs_that_endpoints_tests_and_refuses_unknown_names():
+    result = run_contract("--bfl-endpoint=flux-2-pro,flux-kontext-max", "-rA")
+    assert result.returncode == 0, result.stdout[-3000:]
+    ran = {line.split("::")[1] for line in result.stdout.splitlines() if line.startswith("PASSED ")}
+    assert any("[flux-2-pro" in t for t in ran) and any("[flux-kontext-max" in t for t in ran)
+    assert not any("canny" in t or "flux-dev" in t or "test_lifecycle_and_download" in t for t in ran)
+    assert "test_unknown_path" in ran  # checks of no endpoint still run
+    cli = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "contract", "--endpoint", "flux-3-turbo"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert cli.returncode == 2 and "--endpoint flux-3-turbo: not an endpoint" in cli.stderr
 
 
 def test_live_mode_without_a_key_is_skipped_not_failed():
