@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
+.PHONY: install serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,21 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(PY) scripts/pytest_strict.py -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
+# The dashboard in headless Chromium (Debian's chromium + chromium-driver, installed here when missing:
+# Playwright's own browser download is not reachable from CI). Screenshots go to reports/ui/.
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver) || \
+		(echo "make test-ui needs Debian's chromium and chromium-driver packages"; exit 1)
+
+test-ui: $(STAMP) chromium
+	$(PY) scripts/pytest_strict.py -q -p no:cacheprovider tests_ui $(PYTEST_ARGS)
+	cp reports/ui/task.png docs/dashboard-task.png  # the README's screenshot, as this run rendered it
+
 # ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
 lint: $(STAMP)
-	$(VENV)/bin/ruff check mock_server tests contract_tests scripts
-	$(VENV)/bin/ruff format --check mock_server tests contract_tests scripts
+	$(VENV)/bin/ruff check mock_server tests tests_ui contract_tests scripts
+	$(VENV)/bin/ruff format --check mock_server tests tests_ui contract_tests scripts
 	$(VENV)/bin/mypy
 
 contract: $(STAMP)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.core import imaging
+from mock_server.core import imaging, previews
 from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
@@ -46,7 +46,7 @@ from mock_server.core.errors import (
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
-from mock_server.core.redact import control_summary
+from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome, RequestContext, RuleSet
 from mock_server.core.status import TERMINAL, TaskStatus
@@ -92,6 +92,7 @@ class Task:
     webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
     hold_until: float | None = None  # "early" webhook fault: get_result shows Pending until then
     rule_id: int | None = None
+    scenario: str | None = None  # the X-Mock-Scenario the request named
     events: list[tuple[float, str]] = field(default_factory=list)
     image_error: str | None = None  # why the input image could not be used (admin only, never public)
     quote: Quote | None = None  # its price and megapixels, as the submit answer may show them
@@ -111,6 +112,24 @@ class Task:
             "preview": None,
         }
 
+    def brief(self) -> dict[str, Any]:
+        """A list row: what the dashboard's task table shows (no parameters, no images, no key)."""
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint.name,
+            "status": TaskStatus.TASK_NOT_FOUND if self.lost else self.status,
+            "progress": self.progress,
+            "key_id": key_fingerprint(self.api_key),
+            "api_key": _redact(self.api_key),
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "polls": self.polls,
+            "rule": self.rule_id,
+            "scenario": self.scenario,
+            "webhook": self.webhook_url is not None,
+            "image_error": self.image_error,
+        }
+
     def summary(self) -> dict[str, Any]:
         return {
             **self.view(),
@@ -126,6 +145,8 @@ class Task:
             "webhook_url": self.webhook_url,
             "params": self.params,
             "rule": self.rule_id,
+            "scenario": self.scenario,
+            "key_id": key_fingerprint(self.api_key),
             "events": [{"at": t, "event": e} for t, e in self.events],
             "image_error": self.image_error,
         }
@@ -144,10 +165,12 @@ class BflBackend:
         self.rules = RuleSet()
         self.moderator = Moderator()
         self.finetunes = FinetuneRegistry(strict=self.settings.strict_finetunes)
-        from mock_server.core.store import BytesLRU, ResultStore
+        from mock_server.core.store import BytesLRU, ResultStore, SizedLRU
 
         self.results = ResultStore(self.settings.result_memory_bytes)
         self.images = BytesLRU(self.settings.image_cache_bytes)
+        self.previews = BytesLRU(8 * 1024 * 1024)  # dashboard thumbnails
+        self.kept_inputs = SizedLRU(self.settings.keep_inputs_bytes)  # input images as sent, for the dashboard
         self.egress = EgressPolicy(self.settings)  # where the fake may connect (webhooks, image URLs)
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
         self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
@@ -178,6 +201,8 @@ class BflBackend:
             self.moderator.reset()
             self.results.clear()
             self.images.clear()
+            self.previews.clear()
+            self.kept_inputs.clear()
             self.errors.clear()
             self._encoding.clear()
         self.clock.reset()
@@ -317,6 +342,7 @@ class BflBackend:
                 webhook_secret=params.get("webhook_secret"),
                 not_found_polls=outcome.not_found_polls,
                 rule_id=rule_id,
+                scenario=scenario,
                 webhook_opts=dict(webhook_opts or {}),
                 nbytes=nbytes,
                 quote=quote,
@@ -329,6 +355,10 @@ class BflBackend:
             self.tasks[task_id] = task
             if task.webhook_url is not None:
                 self._watched.add(task_id)
+        if self.settings.keep_inputs_bytes:  # kept for inspection (admin API, dashboard): newest first, bounded
+            sources = {f: params[f] for f in endpoint.family.image_fields if isinstance(params.get(f), str)}
+            if sources:
+                self.kept_inputs.put(task.id, sources, sum(len(v) for v in sources.values()))
         if outcome.status == TaskStatus.READY:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
@@ -382,6 +412,58 @@ class BflBackend:
                 raise WaitFor(self._backlog[0])
 
     # ------------------------------------------------------------------ image work (worker threads)
+    def input_image(self, task_id: str, field: str) -> bytes | None:
+        """An input image of a task as its bytes (decoded from base64), or None (not kept, a URL, unusable)."""
+        kept = self.kept_inputs.get(task_id)
+        value = kept.get(field) if isinstance(kept, dict) else None
+        if not isinstance(value, str) or value.strip().lower().startswith(("http://", "https://")):
+            return None
+        try:
+            return imaging.decode_base64(value)
+        except imaging.InvalidImage:
+            return None
+
+    def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
+        """A thumbnail of one of ``task``'s images, made on a render thread: an input field (as kept),
+        ``edges`` (canny: the edge map of the control image at the request's thresholds) or ``result`` (its
+        encoded bytes given). The future's result is (bytes, content type), or it raises LookupError."""
+        key = f"{task.id}/{name}/{max_side}"
+        cached = self.previews.get(key)
+        if cached is not None:
+            done: cf.Future[Any] = cf.Future()
+            done.set_result((cached[1:], "image/png" if cached[:1] == b"p" else "image/jpeg"))
+            return done
+
+        def job() -> tuple[bytes, str]:
+            try:
+                if name == "result" and result is not None:
+                    out = previews.thumbnail(result, max_side)
+                elif name == "edges" and task.endpoint.family.name == "canny":
+                    control = self.input_image(task.id, "control_image")
+                    if control is None:
+                        raise LookupError("the control image is no longer kept (keep_inputs_bytes) or is a URL")
+                    p = task.params
+                    out = previews.edge_map(
+                        control,
+                        p.get("canny_low_threshold"),
+                        p.get("canny_high_threshold"),
+                        self.settings.max_image_pixels,
+                        max_side,
+                    )
+                elif name in task.endpoint.family.image_fields:
+                    data = self.input_image(task.id, name)
+                    if data is None:
+                        raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
+                    out = previews.thumbnail(data, max_side)
+                else:
+                    raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
+            except imaging.InvalidImage as e:
+                raise LookupError(f"{name} is not a usable image: {e.reason}") from None
+            self.previews.put(key, (b"p" if out[1] == "image/png" else b"j") + out[0])
+            return out
+
+        return self.executor.submit(job)
+
     def _prepare_job(self, task: Task, inputs: Any) -> None:
         """Before the task can finish: get and check its input images (what decides Ready or Error). The
         pixel work waits for the first download (``lazy_render``), or is done here with it off."""
@@ -734,6 +816,11 @@ class BflBackend:
             task = self.tasks.get(task_id) if task_id else None
             if task is None:
                 raise blob_not_found()
+        return task, self.result_bytes(task)
+
+    def result_bytes(self, task: Task) -> bytes:
+        """A Ready task's encoded result (raises AzureError when it is gone, WaitFor while it renders)."""
+        with self._lock:
             data = self.images.get(task.id)
             if data is None:
                 fut = self._encoding.get(task.id)
@@ -756,7 +843,7 @@ class BflBackend:
                 self.images.put(task.id, data)
         if task.md5 is None:
             task.md5 = md5_b64(data)
-        return task, data
+        return data
 
     def blob_task(self, path: str) -> Task | None:
         """The task whose result lives at a delivery path (for its download latency), if any."""
@@ -774,6 +861,7 @@ class BflBackend:
         if task.blob_path:
             self._blobs.pop(task.blob_path, None)
         self.results.delete(task_id)
+        self.kept_inputs.pop(task_id)
         self.images.pop(task_id)
         acc = self._account_if_any(task.api_key)
         if acc is not None:

@@ -59,6 +59,50 @@ class BytesLRU:
         return self._size
 
 
+class SizedLRU:
+    """Values with a declared size, newest kept up to a byte budget (the oldest are forgotten): what is
+    nice to have (the dashboard's input images) and must never cost disk I/O or unbounded memory."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: Any, nbytes: int) -> None:
+        if nbytes > self.budget:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._items[key] = (value, nbytes)
+            self._size += nbytes
+            while self._size > self.budget:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._size -= evicted
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            return None if item is None else item[0]
+
+    def pop(self, key: str) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
 class ResultStore:
     def __init__(self, memory_budget: int) -> None:
         self.memory_budget = memory_budget

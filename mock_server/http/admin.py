@@ -21,6 +21,7 @@ from mock_server.core.errors import (
     DEFAULT_ERROR,
     NOT_FOUND,
     ApiError,
+    AzureError,
     ConfigError,
     TaskNotFound,
 )
@@ -59,6 +60,64 @@ INDEX = {
     ],  # the route table itself: nothing listed twice
     "spec": "/openapi.json (tag: bfl-mock admin)",
 }
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+UI_COOKIE = "bfl_mock_admin"
+UI_PUBLIC = frozenset({"/_mock/ui", "/_mock/ui/app.js", "/_mock/ui/app.css", "/_mock/ui/login"})
+CROSS_SITE = (
+    "bfl-mock admin API: cross-site request refused (the Origin / Sec-Fetch-Site of another site); "
+    "call it from the dashboard, a script or curl"
+)
+
+
+def refuse_cross_site(req: HttpRequest) -> None:
+    """CSRF: a page on another origin must not change the fake (a form or fetch() to 127.0.0.1 is a simple
+    request that needs no CORS). Browsers send ``Sec-Fetch-Site`` and ``Origin`` on such requests; scripts
+    and curl send neither and are not affected."""
+    site = req.headers.get("sec-fetch-site")
+    if site is not None and site.lower() not in ("same-origin", "none"):
+        raise ApiError(403, CROSS_SITE)
+    origin = req.headers.get("origin")
+    if origin is not None:
+        from urllib.parse import urlsplit
+
+        host = req.headers.get("host") or req.host
+        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
+            raise ApiError(403, CROSS_SITE)
+
+
+def ui_session(token: str) -> str:
+    """The dashboard cookie's value: derived from the admin token, never the token itself."""
+    return hmac.new(token.encode(), b"bfl-mock dashboard session", "sha256").hexdigest()
+
+
+def _cookie(req: HttpRequest, name: str) -> str | None:
+    for part in req.headers.get("cookie", "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+def _ui_file(name: str) -> bytes:
+    from importlib.resources import files
+
+    return (files("mock_server") / "ui" / name).read_bytes()
+
+
+UI_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+UI_HEADERS = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),  # no clickjacking of the control buttons
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
+]
 
 
 def _no_constant(name: str) -> Any:
@@ -108,12 +167,20 @@ class Admin:
     def authorize(self, req: HttpRequest) -> None:
         if req.headers.get("user-agent", "").startswith(WEBHOOK_USER_AGENT):
             raise ApiError(403, ADMIN_SELF_REQUEST)  # a webhook aimed at ourselves: never an admin call
+        if req.method not in SAFE_METHODS:
+            refuse_cross_site(req)  # before the token: a browser's cookie must not act for another site
         token = self.settings.admin_token
         if token:
+            if req.path in UI_PUBLIC and req.method in ("GET", "HEAD", "POST"):
+                return  # the dashboard's own files and its sign-in (data stays behind the token)
             given = req.headers.get("x-admin-token") or ""
             auth = req.headers.get("authorization", "")
             if auth.lower().startswith("bearer "):
                 given = given or auth[7:]
+            if not given:
+                given = _cookie(req, UI_COOKIE) or ""
+                if given and hmac.compare_digest(given.encode(), ui_session(token).encode()):
+                    return
             if not hmac.compare_digest(given.encode(), token.encode()):
                 raise ApiError(403, ADMIN_BAD_TOKEN)
         elif not _loopback(req.client):
@@ -153,7 +220,40 @@ class Admin:
 
     # ------------------------------------------------------------------ the fake
     def index(self, req: HttpRequest) -> HttpResponse:
+        if "text/html" in req.headers.get("accept", ""):  # a browser: the dashboard
+            return HttpResponse(303, b"", [("location", "/_mock/ui")])
         return HttpResponse.json(200, INDEX)
+
+    # ------------------------------------------------------------------ dashboard
+    def ui(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, _ui_file("index.html"), [("content-type", "text/html; charset=utf-8"), *UI_HEADERS])
+
+    def ui_file(self, req: HttpRequest, file: str) -> HttpResponse:
+        if file not in UI_TYPES:
+            raise ApiError(404, NOT_FOUND)
+        return HttpResponse(200, _ui_file(file), [("content-type", UI_TYPES[file]), *UI_HEADERS])
+
+    def ui_login(self, req: HttpRequest) -> HttpResponse:
+        token = self.settings.admin_token
+        given = str(self._body(req, "MockLogin")["token"])
+        if not token:
+            return HttpResponse.json(200, {"signed_in": True, "needed": False})
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise ApiError(403, ADMIN_BAD_TOKEN)
+        cookie = f"{UI_COOKIE}={ui_session(token)}; Path=/_mock; HttpOnly; SameSite=Strict"
+        return HttpResponse.json(200, {"signed_in": True, "needed": True}, [("set-cookie", cookie)])
+
+    def scenarios_list(self, req: HttpRequest) -> HttpResponse:
+        from mock_server.core.rules import BUILTIN_SCENARIOS
+
+        defined = self.backend.rules.scenarios
+        return HttpResponse.json(
+            200,
+            {
+                "builtin": {k: v.to_dict() for k, v in BUILTIN_SCENARIOS.items()},
+                "defined": {k: v.to_dict() for k, v in defined.items()},
+            },
+        )
 
     def reset(self, req: HttpRequest) -> HttpResponse:
         scope = self._scope(req)
@@ -230,7 +330,47 @@ class Admin:
     # ------------------------------------------------------------------ tasks
     def tasks_list(self, req: HttpRequest) -> HttpResponse:
         tasks = self.backend.list_tasks(status=req.query("status"), api_key=self._scope(req))
-        return HttpResponse.json(200, {"tasks": [t.summary() for t in tasks]})
+        endpoint, key_id, limit = req.query("endpoint"), req.query("key_id"), _count(req, "limit")
+        picked = []
+        for t in reversed(tasks):  # newest first
+            if endpoint is not None and t.endpoint.name != endpoint:
+                continue
+            if key_id is not None and t.brief()["key_id"] != key_id:
+                continue
+            picked.append(t)
+            if limit is not None and len(picked) >= limit:
+                break
+        brief = req.query("brief") not in (None, "", "0", "false")
+        return HttpResponse.json(200, {"tasks": [t.brief() if brief else t.summary() for t in picked]})
+
+    def task_image(self, req: HttpRequest, task_id: str, name: str) -> Answer:
+        max_side = min(1024, max(16, _count(req, "max") or 256))
+        try:
+            task = self.backend.get_task(task_id)
+        except TaskNotFound:
+            raise ApiError(404, f"no task {task_id}") from None
+
+        def step() -> Answer:
+            result = None
+            if name == "result":
+                if task.blob_path is None:
+                    raise ApiError(404, f"task {task_id} has no result ({task.status})")
+                try:
+                    result = self.backend.result_bytes(task)  # WaitFor while it renders: waited for off the loop
+                except AzureError:
+                    raise ApiError(404, f"task {task_id}'s result is gone") from None
+            fut = self.backend.preview(task, name, max_side, result)
+
+            def answer() -> HttpResponse:
+                try:
+                    data, ctype = fut.result()
+                except LookupError as e:
+                    raise ApiError(404, f"bfl-mock admin API: {e}") from None
+                return HttpResponse(200, data, [("content-type", ctype), ("cache-control", "private, max-age=60")])
+
+            return Deferred(fut, answer)
+
+        return waits(step)
 
     def task_get(self, req: HttpRequest, task_id: str) -> HttpResponse:
         try:

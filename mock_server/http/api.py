@@ -92,6 +92,7 @@ class ApiHandlers:
                 delivery_origin=self.delivery_origin(req),
                 outcome=outcome,
                 rule_id=rule_id,
+                scenario=req.headers.get("x-mock-scenario"),
                 webhook_opts=webhook_opts,
                 images=req.images,
                 endpoint=endpoint,

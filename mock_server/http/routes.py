@@ -185,6 +185,12 @@ ADMIN_ROUTES: list[Route] = [
     _admin("POST", "/_mock/clock/set", "clock_set", "Set the clock", "MockClockSet"),
     _admin("POST", "/_mock/clock/freeze", "clock_freeze", "Freeze the clock", "MockClockFreeze"),
     _admin("POST", "/_mock/clock/unfreeze", "clock_unfreeze", "Let the clock run"),
+    _admin("GET", "/_mock/ui", "ui", "The dashboard (HTML; no build step, nothing from the internet)"),
+    _admin("GET", "/_mock/ui/{file}", "ui_file", "The dashboard's script and style sheet"),
+    _admin(
+        "POST", "/_mock/ui/login", "ui_login", "Sign the dashboard in with the admin token (sets a cookie)", "MockLogin"
+    ),
+    _admin("GET", "/_mock/scenarios", "scenarios_list", "Built-in and defined scenarios"),
     _admin("GET", "/_mock/rules", "rules_list", "List rules"),
     _admin("POST", "/_mock/rules", "rules_add", "Add rule(s)", "MockRules"),
     _admin("DELETE", "/_mock/rules", "rules_clear", "Clear rules"),
@@ -195,8 +201,21 @@ ADMIN_ROUTES: list[Route] = [
     _admin(
         "POST", "/_mock/scenarios/{name}", "scenario_define", "Define a scenario for X-Mock-Scenario", "MockScenario"
     ),
-    _admin("GET", "/_mock/tasks", "tasks_list", "List tasks", optional_query=("status",)),
+    _admin(
+        "GET",
+        "/_mock/tasks",
+        "tasks_list",
+        "List tasks, newest first",
+        optional_query=("status", "endpoint", "key_id", "limit", "brief"),
+    ),
     _admin("GET", "/_mock/tasks/{task_id}", "task_get", "Inspect a task"),
+    _admin(
+        "GET",
+        "/_mock/tasks/{task_id}/images/{name}",
+        "task_image",
+        "A thumbnail of a task's input image (by field), its edge map (edges, canny) or its result",
+        optional_query=("max",),
+    ),
     _admin("POST", "/_mock/tasks/{task_id}/complete", "task_complete", "Finish a task as Ready"),
     _admin("POST", "/_mock/tasks/{task_id}/fail", "task_fail", "Finish a task as Error", "MockTaskFail"),
     _admin(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,14 +21,40 @@ class DeliveryError(Exception):
     """A retryable transport failure (connection refused/reset, timeout, malformed answer)."""
 
 
+ANSWER_BYTES = 1024  # how much of the receiver's answer is read (and kept in the webhook journal)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes  # the first ANSWER_BYTES of the receiver's answer
+
+
+def _unchunk(data: bytes) -> bytes:
+    """The payload of (the start of) a chunked body: as much as the bytes read contain."""
+    out, rest = b"", data
+    while rest:
+        size_line, sep, rest = rest.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            return out or data
+        if not sep or size == 0:
+            break
+        out += rest[:size]
+        rest = rest[size + 2 :]
+    return out
+
+
 async def post_once(
     url: str,
     body: bytes,
     headers: dict[str, str],
     timeout: float,
     check: Any = None,
-) -> int:
-    """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code.
+) -> Reply:
+    """POST ``body`` to ``url`` on a fresh connection (``Connection: close``); return the status code and the
+    start of the receiver's answer.
 
     A deliberately small HTTP/1.1 client: one request per connection, nothing pooled, TLS for https. The
     whole exchange (resolve, connect, send, status line and headers) is bounded by ``timeout``. The host is
@@ -49,7 +76,7 @@ async def post_once(
     lines += [f"{k}: {v}" for k, v in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
-    async def exchange() -> int:
+    async def exchange() -> Reply:
         ssl_ctx = True if parts.scheme == "https" else None
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [str(info[4][0]) for info in infos]
@@ -67,9 +94,23 @@ async def post_once(
             fields = status_line.split(b" ", 2)
             if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
                 raise DeliveryError(f"malformed response: {status_line[:80]!r}")
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass  # headers; the body is not needed
-            return int(fields[1])
+            length: int | None = None
+            chunked = False
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.partition(b":")
+                name, value = name.strip().lower(), value.strip()
+                if name == b"content-length" and value.isdigit():
+                    length = int(value)
+                elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
+            want = ANSWER_BYTES if length is None else min(length, ANSWER_BYTES)
+            answer = b""
+            while len(answer) < want:  # bounded by size here and by ``timeout`` around the whole exchange
+                chunk = await reader.read(want - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+            return Reply(int(fields[1]), _unchunk(answer) if chunked else answer)
         finally:
             writer.close()
             try:
@@ -87,4 +128,4 @@ async def post_once(
         raise DeliveryError(f"{type(e).__name__}: {e}") from None
 
 
-__all__ = ["DeliveryError", "TargetRefused", "ip_address_of", "is_loopback", "post_once"]
+__all__ = ["DeliveryError", "Reply", "TargetRefused", "ip_address_of", "is_loopback", "post_once"]

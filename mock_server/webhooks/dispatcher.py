@@ -45,6 +45,7 @@ class Attempt:
     status: int | None = None
     error: str | None = None
     latency_ms: float = 0.0
+    answer: str | None = None  # the start of the receiver's answer (its first 1 KiB)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Attempt:
             "status": self.status,
             "error": self.error,
             "latency_ms": round(self.latency_ms, 3),
+            "answer": self.answer,
         }
 
 
@@ -366,9 +368,10 @@ class WebhookDispatcher:
             start = time.perf_counter()
             try:
                 for _ in range(d.copies):
-                    attempt.status = await post_once(
+                    reply = await post_once(
                         d.url, d.body, d.headers, self.settings.webhook_timeout_seconds, self.check_target
                     )
+                    attempt.status, attempt.answer = reply.status, reply.body.decode("utf-8", "replace")
                 status = attempt.status
                 retry = status is not None and (status >= 500 or status in RETRY_STATUSES)
             except TargetRefused as e:

@@ -1,0 +1,45 @@
+"""Thumbnails for the admin API and the dashboard: a task's input images, its intermediate (canny's edge map,
+with the request's thresholds) and its result. They run on render threads and are cached by size."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from mock_server.core import imaging
+
+MAX_SIDE = 1024
+
+
+def thumbnail(data: bytes, max_side: int) -> tuple[bytes, str]:
+    """An image's thumbnail (longest side ``max_side``): JPEG for photos, PNG when it has transparency or is
+    grey (masks, edge maps). Raises ``imaging.InvalidImage`` for bytes that are not an image."""
+    from PIL import Image
+
+    try:
+        im = Image.open(io.BytesIO(data))
+        im.draft("RGB", (max_side, max_side))
+        return _encode(im, max_side)
+    except imaging.InvalidImage:
+        raise
+    except Exception as e:
+        raise imaging.InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+
+
+def _encode(im: Any, max_side: int) -> tuple[bytes, str]:
+    im.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    if im.mode in ("RGBA", "LA", "L", "1", "P"):
+        im.save(buf, "PNG", optimize=False)
+        return buf.getvalue(), "image/png"
+    im.convert("RGB").save(buf, "JPEG", quality=82)
+    return buf.getvalue(), "image/jpeg"
+
+
+def edge_map(control: bytes, low: int | None, high: int | None, max_pixels: int, max_side: int) -> tuple[bytes, str]:
+    """The edge map BFL's preprocessing gives ``control`` (white edges on black), as a thumbnail."""
+    from PIL import Image
+
+    edges = imaging.edge_map(control, low, high, max_pixels)
+    im = Image.fromarray((edges.to_array() * 255).astype("uint8"), "L")
+    return _encode(im, max_side)

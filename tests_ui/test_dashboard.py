@@ -1,0 +1,266 @@
+"""The dashboard in a real browser (Debian's chromium + chromium-driver through Selenium; ``make test-ui``).
+
+Tasks are submitted through the public API of a served fake; the browser then sees them appear, opens them,
+sees their images actually rendered, completes a Pending task, reads a failed webhook's attempts and a 422's
+detail, and a page on another origin fails to reset the fake. Screenshots of every page go to ``reports/ui/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from mock_server.frontends.server import LiveServer, WebhookReceiver
+from mock_server.mock import BflMock
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "reports" / "ui"
+PHOTO = ROOT / "fixtures" / "images" / "camera.png"
+WAIT = 20  # seconds a page may take to show something (polling, not sleeping)
+
+
+def b64_photo(size: int = 384) -> str:
+    im = Image.open(PHOTO).convert("RGB")
+    im.thumbnail((size, size))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(WAIT)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def until(driver, predicate, what: str):
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def safe(d):
+        try:
+            return predicate(d)
+        except WebDriverException:
+            return False
+
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(safe, what)
+    except TimeoutException:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SHOTS / "failure.png"))
+        page = driver.execute_script("return document.body ? document.body.innerText : ''")
+        raise AssertionError(
+            f"{what}: not seen within {WAIT}s at {driver.current_url}; the page said:\n{page[:2000]}"
+        ) from None
+
+
+def shot(driver, name: str) -> Path:
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 5000
+    return path
+
+
+def rendered(driver, css: str) -> int:
+    """The naturalWidth of the image matched by ``css`` once it has loaded (0 until then)."""
+    return driver.execute_script(
+        "const i = document.querySelector(arguments[0]); return i && i.complete ? i.naturalWidth : 0;", css
+    )
+
+
+@pytest.fixture(scope="module")
+def fake():
+    mock = BflMock(frozen_clock=True, progression="polls:2", seed=3, webhook_allow=("loopback",), webhook_backoff=())
+    mock.add_rule(match={"prompt_contains": "hold"}, outcome={"progression": "manual"}, name="held for the UI")
+    with LiveServer(mock) as server, WebhookReceiver(statuses=[500]) as receiver:
+        with httpx.Client(base_url=server.url, headers={"x-key": "ui-test-key"}, timeout=30) as c:
+            canny = c.post(
+                "/v1/flux-pro-1.0-canny-finetuned",
+                json={"finetune_id": "ft", "prompt": "a camera", "control_image": b64_photo(), "seed": 7},
+            ).json()
+            for _ in range(2):
+                ready = c.get(canny["polling_url"]).json()
+            assert ready["status"] == "Ready"
+            held = c.post("/v1/flux-pro-1.1", json={"prompt": "hold this one", "width": 512, "height": 512}).json()
+            rejected = c.post("/v1/flux-pro-1.1", json={"prompt": "too wide", "width": 1000})
+            assert rejected.status_code == 422
+            hooked = c.post(
+                "/v1/flux-kontext-pro",
+                json={"prompt": "notify me", "input_image": b64_photo(256), "webhook_url": receiver.url + "/hook"},
+            ).json()
+            mock.clock.advance(2)
+            mock.webhooks.wait_for(hooked["id"])
+        yield {"server": server, "mock": mock, "canny": canny["id"], "held": held["id"], "hooked": hooked["id"]}
+
+
+def test_tasks_appear_and_the_task_page_shows_its_images(browser, fake):
+    url = fake["server"].url
+    browser.get(url + "/_mock/")  # the admin root leads a browser to the dashboard
+    until(browser, lambda d: d.current_url.endswith("/_mock/ui"), "redirect to /_mock/ui")
+    rows = until(browser, lambda d: len(d.find_elements("css selector", "#tasks tbody tr")) >= 3 or None, "task rows")
+    statuses = {
+        r.get_attribute("data-task"): r.get_attribute("data-status")
+        for r in browser.find_elements("css selector", "#tasks tbody tr")
+    }
+    assert rows and statuses[fake["canny"]] == "Ready" and statuses[fake["held"]] == "Pending"
+    shot(browser, "tasks")
+    with httpx.Client(base_url=url, headers={"x-key": "ui-test-key"}) as c:  # a new task appears without a reload
+        new = c.post("/v1/flux-dev", json={"prompt": "appears live"}).json()["id"]
+    until(browser, lambda d: d.find_elements("css selector", f'#tasks tr[data-task="{new}"]'), "the new task, live")
+
+    browser.get(f"{url}/_mock/ui#/task/{fake['canny']}")
+    for image in ("control_image", "edges", "result"):
+        until(browser, lambda d, i=image: rendered(d, f'img[data-image="{i}"]') > 0, f"{image} rendered")
+    caption = browser.find_element("css selector", 'img[data-image="edges"] + figcaption').text
+    assert "low=50, high=200" in caption
+    assert "se=" in browser.find_element("id", "sample").text
+    shot(browser, "task")
+
+
+def test_completing_a_pending_task_from_the_ui(browser, fake):
+    browser.get(f"{fake['server'].url}/_mock/ui#/task/{fake['held']}")
+    button = until(browser, lambda d: d.find_element("id", "complete"), "the complete button")
+    assert "Pending" in browser.find_element("id", "task-status").text
+    button.click()
+    until(browser, lambda d: "Ready" in d.find_element("id", "task-status").text, "status Ready after complete")
+    assert fake["mock"].task(fake["held"]).status == "Ready"
+    until(browser, lambda d: rendered(d, 'img[data-image="result"]') > 0, "its result rendered")
+
+
+def test_a_failed_webhook_shows_each_attempt(browser, fake):
+    browser.get(f"{fake['server'].url}/_mock/ui#/task/{fake['hooked']}")
+    card = until(browser, lambda d: d.find_element("css selector", ".delivery"), "the delivery")
+    assert "failed" in card.text
+    cells = [td.text for td in card.find_elements("css selector", "table.attempts tbody td")]
+    assert cells[2] == "500" and '"received"' in cells[5]  # the receiver's status and its own answer
+    until(browser, lambda d: rendered(d, 'img[data-image="input_image"]') > 0, "the input image rendered")
+    shot(browser, "webhooks")
+
+
+def test_a_422_shows_its_detail_next_to_the_field(browser, fake):
+    browser.get(f"{fake['server'].url}/_mock/ui#/requests")
+    cell = until(browser, lambda d: d.find_element("css selector", '[data-error-for="width"]'), "the 422 detail")
+    assert "multiple of 32" in cell.text
+    row = cell.find_element("xpath", "./..")
+    assert "1000" in row.text  # the offending value next to its message
+    shot(browser, "requests")
+
+
+def test_the_control_page_moves_the_clock(browser, fake):
+    before = fake["mock"].clock.now()
+    browser.get(f"{fake['server'].url}/_mock/ui#/control")
+    until(browser, lambda d: d.find_element("id", "advance"), "the clock controls").click()
+    until(browser, lambda d: fake["mock"].clock.now() >= before + 5, "the clock advanced by 5 s")
+    wanted = {"match.prompt_contains", "match.endpoint", "outcome.status", "outcome.http_status"}
+    until(
+        browser,
+        lambda d: wanted <= {i.get_attribute("name") for i in d.find_elements("css selector", "#rule-form input")},
+        "the rule form built from the rule schema",
+    )
+    shot(browser, "control")
+
+
+class _Attacker(BaseHTTPRequestHandler):
+    page = b""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.end_headers()
+        self.wfile.write(self.page)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_page_on_another_origin_cannot_reset_the_fake(browser, fake):
+    url = fake["server"].url
+    tasks_before = len(fake["mock"].tasks())
+    _Attacker.page = f"""<!doctype html><body>
+<form id=f method=POST action="{url}/_mock/reset" enctype="text/plain"><input name=x value=1></form>
+<script>
+fetch("{url}/_mock/reset", {{method: "POST", mode: "no-cors", body: "{{}}"}}).finally(() => {{
+  document.title = "fetched"; document.getElementById("f").submit();
+}});
+</script></body>""".encode()
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), _Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{attacker.server_address[1]}/")
+        until(browser, lambda d: "cross-site" in d.page_source, "the form's answer")  # the refusal, rendered
+    finally:
+        attacker.shutdown()
+    assert len(fake["mock"].tasks()) == tasks_before > 0  # neither the fetch nor the form reset anything
+    shot(browser, "csrf-refused")
+    browser.get(f"{url}/_mock/ui#/control")  # the dashboard itself (same origin) may
+    until(browser, lambda d: d.find_element("id", "reset"), "the reset button").click()
+    browser.switch_to.alert.accept()
+    until(browser, lambda d: len(fake["mock"].tasks()) == 0, "reset from the dashboard")
+
+
+def test_a_token_protected_fake_signs_the_browser_in_once(browser):
+    mock = BflMock(frozen_clock=True, admin_token="s3cret-token")
+    with LiveServer(mock) as server:
+        httpx.post(server.url + "/v1/flux-dev", json={"prompt": "x"}, headers={"x-key": "k"})
+        browser.get(server.url + "/_mock/ui")
+        field = until(browser, lambda d: d.find_element("id", "token"), "the sign-in form")
+        field.send_keys("s3cret-token")
+        field.submit()
+        until(browser, lambda d: len(d.find_elements("css selector", "#tasks tbody tr")) == 1, "tasks after sign-in")
+        cookie = browser.get_cookie("bfl_mock_admin")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and "s3cret" not in cookie["value"]
+        assert httpx.get(server.url + "/_mock/tasks").status_code == 403  # still closed to anyone else
+
+
+def test_a_thousand_tasks_load_and_stay_responsive(browser):
+    mock = BflMock(frozen_clock=True, progression="polls:1", active_task_limit=0, credits=1e9, ratelimit_limit=0)
+    with LiveServer(mock) as server, httpx.Client(base_url=server.url, headers={"x-key": "k"}) as c:
+        for i in range(1000):
+            c.post("/v1/flux-pro-1.1", json={"prompt": f"task {i}"})
+        start = time.perf_counter()
+        browser.get(server.url + "/_mock/ui")
+        until(browser, lambda d: d.execute_script("return (window.bflMockRendered || {}).rows") == 1000, "1,000 rows")
+        load_s = time.perf_counter() - start
+        nav = browser.execute_script("return performance.getEntriesByType('navigation')[0].toJSON()")
+        rendered_ms = browser.execute_script("return window.bflMockRendered.at")
+        start = time.perf_counter()
+        browser.find_element("css selector", "select[name=status]").send_keys("Pending")  # a filter re-renders
+        until(browser, lambda d: d.find_element("id", "count").text.startswith("1000 of 1000"), "the filter applied")
+        filter_s = time.perf_counter() - start
+        figures = {
+            "tasks": 1000,
+            "page_load_to_1000_rows_s": round(load_s, 3),
+            "rows_rendered_at_ms_after_navigation": round(rendered_ms, 1),
+            "dom_content_loaded_ms": round(nav["domContentLoadedEventEnd"], 1),
+            "filter_rerender_s": round(filter_s, 3),
+        }
+        (SHOTS / "timings.json").write_text(json.dumps(figures, indent=2))
+        print("dashboard with 1,000 tasks:", figures)
+        shot(browser, "tasks-1000")
