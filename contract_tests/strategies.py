@@ -193,3 +193,23 @@ def valid_bodies(draw: st.DrawFn, schema: dict[str, Any], image_fields: tuple[st
         else:
             out[name] = draw(valid_value(prop, defs))
     return out
+
+
+def violations(schema: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, bad value) for every bound, enum, multiple, URL length and type in ``schema``, one at a time."""
+    out: list[tuple[str, Any]] = []
+    for name, prop in schema["properties"].items():
+        inner, _ = _branch(prop, schema.get("$defs", {}))
+        t = inner.get("type")
+        if "maximum" in inner:
+            out.append((name, int(inner["maximum"]) + 1))
+        if "minimum" in inner:
+            out.append((name, int(inner["minimum"]) - 1))
+        if "multipleOf" in inner:
+            out.append((name, int(inner.get("minimum", 0)) + int(inner["multipleOf"]) + 1))
+        if "enum" in inner:
+            out.append((name, "not-" + str(inner["enum"][0])))
+        if inner.get("maxLength") is not None and inner.get("format") == "uri":
+            out.append((name, "http://x.test/" + "a" * inner["maxLength"]))
+        out.append((name, {"string": 12, "integer": "twelve", "number": "big", "boolean": "maybe"}.get(t, [1])))
+    return out

@@ -20,7 +20,7 @@ from PIL import Image
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
 from mock_server.core.schemas import SPEC_PREFIX, load_schema, load_spec_component
 
-from .strategies import valid_bodies
+from .strategies import valid_bodies, violations
 from .test_properties import FINAL, poll_to_final, validate
 
 EXAMPLES = int(os.environ.get("BFL_CONTRACT_PROPERTY_EXAMPLES", "5"))
@@ -42,26 +42,6 @@ def schema_of(endpoint: Endpoint) -> dict:
     if endpoint.schema.startswith(SPEC_PREFIX):
         return load_spec_component(endpoint.schema_name)
     return load_schema(endpoint.schema)
-
-
-def violations(schema: dict) -> list[tuple[str, object]]:
-    """(field, bad value) for every bound, enum, multiple and type in the schema, one field at a time."""
-    out: list[tuple[str, object]] = []
-    for name, prop in schema["properties"].items():
-        inner = next((m for m in prop.get("anyOf", [prop]) if m.get("type") != "null"), prop)
-        if "$ref" in inner:
-            inner = schema["$defs"][inner["$ref"].rsplit("/", 1)[-1]]
-        t = inner.get("type")
-        if "maximum" in inner:
-            out.append((name, int(inner["maximum"]) + 1))
-        if "minimum" in inner:
-            out.append((name, int(inner["minimum"]) - 1))
-        if "multipleOf" in inner:
-            out.append((name, int(inner.get("minimum", 0)) + int(inner["multipleOf"]) + 1))
-        if "enum" in inner:
-            out.append((name, "not-" + str(inner["enum"][0])))
-        out.append((name, {"string": 12, "integer": "twelve", "number": "big", "boolean": "maybe"}.get(t, [1])))
-    return out
 
 
 def _minimal(endpoint: Endpoint, schema: dict) -> dict:

@@ -16,6 +16,8 @@ from PIL import Image
 
 from mock_server.core.schemas import load_schema
 
+from .strategies import violations
+
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 pytestmark = pytest.mark.endpoint("flux-pro-1.0-canny-finetuned")  # every submit here is canny's (--bfl-endpoint)
 SCHEMA = load_schema("FinetuneCannyInputs")
@@ -41,28 +43,8 @@ def validate(name, instance):
     jsonschema.Draft202012Validator(load_schema(name)).validate(instance)
 
 
-def violations():
-    """(field, bad value) for every bound and type in the schema, one field at a time."""
-    out = []
-    for name, prop in SCHEMA["properties"].items():
-        inner = next((m for m in prop.get("anyOf", [prop]) if m.get("type") != "null"), prop)
-        if "$ref" in inner:
-            inner = SCHEMA["$defs"][inner["$ref"].rsplit("/", 1)[-1]]
-        t = inner.get("type")
-        if "maximum" in inner:
-            out.append((name, inner["maximum"] + 1))
-        if "minimum" in inner:
-            out.append((name, inner["minimum"] - 1))
-        if "enum" in inner:
-            out.append((name, "not-" + str(inner["enum"][0])))
-        if inner.get("maxLength") is not None and inner.get("format") == "uri":
-            out.append((name, "http://x.test/" + "a" * inner["maxLength"]))
-        out.append((name, {"string": 12, "integer": "twelve", "number": "big", "boolean": "maybe"}.get(t, [1])))
-    return out
-
-
 @pytest.mark.behaviour("S2 each constraint violated -> 422 naming that field", evidence="high")
-@pytest.mark.parametrize(("field", "value"), violations(), ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(("field", "value"), violations(SCHEMA), ids=lambda v: str(v)[:30])
 def test_each_violation_is_a_422_naming_the_field(target, field, value):
     r = target.client.post(SUBMIT, json=valid(**{field: value}), headers={"x-key": target.key})
     assert r.status_code == 422, r.text[:300]

@@ -107,3 +107,25 @@ def test_tasks_not_ready_keep_no_checked_inputs():
         assert mock.backend.results.stats()["in_memory"] == 1  # checked, waiting for the outcome
         mock.fail(tid)
         assert mock.task(tid).status == "Error" and mock.backend.results.stats()["in_memory"] == 0
+
+
+def test_kept_inputs_are_bounded_the_oldest_render_in_the_background():
+    from mock_server.core.backend import Unrendered
+
+    out = {}
+    for budget in (1, 10**9):  # 1 byte: every task's inputs are rendered as soon as the next one is checked
+        mock = BflMock(frozen_clock=True, progression="polls:1", seed=9, lazy_render_bytes=budget, render_workers=1)
+        with mock, httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai") as c:
+            c.headers["x-key"] = "k"
+            ids = []
+            for i in range(4):
+                r = c.post("/v1/flux-kontext-pro", json={"prompt": f"p{i}", "input_image": _b64(_photo()), "seed": i})
+                ids.append(c.get(r.json()["polling_url"]).json()["id"])
+            mock.backend.executor.submit(lambda: None).result(10)  # one worker, in order: every queued job is done
+            kept = [isinstance(mock.backend.results.get(t), Unrendered) for t in ids]
+            out[budget] = [c.get(c.get(f"/v1/get_result?id={t}").json()["result"]["sample"]).content for t in ids]
+        if budget == 1:
+            assert not any(kept[:-1]), kept  # rendered in the background, compact
+        else:
+            assert all(kept), kept
+    assert out[1] == out[10**9]  # the same bytes either way

@@ -113,7 +113,8 @@ class Task:
         }
 
     def brief(self) -> dict[str, Any]:
-        """A list row: what the dashboard's task table shows (no parameters, no images, no key)."""
+        """A list row: what the dashboard's task table shows (no parameters or images; the key only redacted
+        and as its fingerprint)."""
         return {
             "id": self.id,
             "endpoint": self.endpoint.name,
@@ -190,6 +191,8 @@ class BflBackend:
             self._finished: OrderedDict[str, float] = OrderedDict()
             self._blobs: dict[str, str] = {}
             self._encoding: dict[str, cf.Future[bytes]] = {}
+            self._unrendered: OrderedDict[str, int] = OrderedDict()  # Ready tasks' kept inputs, oldest first
+            self._unrendered_bytes = 0
             self.accounts = Accounts(self.settings)  # credits and active tasks per key, LRU
             self.buckets = TokenBuckets(self.settings)  # get_result rate limit per key / client, LRU
             self._task_bytes = 0
@@ -298,13 +301,13 @@ class BflBackend:
                 outcome.detail if outcome.detail is not None else TaskStatus.ERROR,
                 dict(outcome.headers),
             )
+        quote = self.quote(endpoint, params)  # may read input image headers: outside the lock
         now = self.clock.now()
         with self._lock:
             self._evict(now)
             if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
                 raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
             acc = self.account(api_key)
-            quote = self.quote(endpoint, params)
             cost = quote.cost
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
@@ -475,16 +478,50 @@ class BflBackend:
         except imaging.InvalidImage as e:
             task.image_error = e.reason
             raise
+        overflow: list[Task] = []
         with self._lock:  # a reset (or eviction) while this ran: keep nothing for a forgotten task
             if self.tasks.get(task.id) is not task:
                 raise LookupError("task forgotten while its images were checked")
             if out is None:
                 self.results.put(task.id, Unrendered(checked), nbytes)
+                self._unrendered[task.id] = nbytes
+                self._unrendered_bytes += nbytes
+                while self._unrendered_bytes > settings.lazy_render_bytes and self._unrendered:
+                    oldest, size = self._unrendered.popitem(last=False)
+                    self._unrendered_bytes -= size
+                    if (t := self.tasks.get(oldest)) is not None:
+                        overflow.append(t)
             else:
                 self.results.put(task.id, out.intermediate, out.intermediate_bytes)
                 self.images.put(task.id, out.data)
         if out is not None:
             task.md5 = md5_b64(out.data)
+        for t in overflow:  # beyond lazy_render_bytes of kept inputs: the oldest become compact intermediates
+            self.executor.submit(self._render_kept, t)
+
+    def _forget_unrendered(self, task_id: str) -> None:
+        """(Under the lock.) The task's checked inputs no longer count toward ``lazy_render_bytes``."""
+        size = self._unrendered.pop(task_id, None)
+        if size is not None:
+            self._unrendered_bytes -= size
+
+    def _render_kept(self, task: Task) -> None:
+        """Render a Ready task's kept inputs into its compact intermediate now (not for a download)."""
+        kept = self.results.get(task.id)
+        if not isinstance(kept, Unrendered):
+            return
+        try:
+            out = self._render(task, kept.checked)
+        except imaging.InvalidImage as e:
+            task.image_error = f"render failed: {e.reason}"
+            return
+        except Exception as e:  # a bug in rendering: recorded once; the download will try again
+            self.errors.append(e)
+            return
+        with self._lock:
+            if self.tasks.get(task.id) is task and isinstance(self.results.get(task.id), Unrendered):
+                self.results.put(task.id, out.intermediate, out.intermediate_bytes)
+                task.events.append((self.clock.now(), "rendered"))
 
     def _render(self, task: Task, checked: Any) -> Rendered:
         settings = self.settings
@@ -515,6 +552,7 @@ class BflBackend:
         if isinstance(kept, Unrendered):
             out = self._render(task, kept.checked)
             with self._lock:
+                self._forget_unrendered(task.id)
                 if self.tasks.get(task.id) is task:
                     self.results.put(task.id, out.intermediate, out.intermediate_bytes)
                     task.events.append((self.clock.now(), "rendered"))
@@ -616,6 +654,7 @@ class BflBackend:
                 }
         if status != TaskStatus.READY:
             self.results.delete(task.id)  # checked inputs nobody will download
+            self._forget_unrendered(task.id)
         if status == TaskStatus.ERROR:
             task.details = {"error": outcome.error or DEFAULT_ERROR}
         elif status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
@@ -861,6 +900,7 @@ class BflBackend:
         if task.blob_path:
             self._blobs.pop(task.blob_path, None)
         self.results.delete(task_id)
+        self._forget_unrendered(task_id)
         self.kept_inputs.pop(task_id)
         self.images.pop(task_id)
         acc = self._account_if_any(task.api_key)

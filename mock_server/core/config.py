@@ -83,6 +83,7 @@ class Settings:
     max_image_pixels: int = 20_000_000
     render_workers: int = 2
     lazy_render: bool = True  # before finishing only check input images; render on the first download
+    lazy_render_bytes: int = 256 * 1024 * 1024  # inputs kept for that; beyond it the oldest are rendered now
     keep_inputs_bytes: int = 64 * 1024 * 1024  # input images kept for the dashboard, newest first (0: none)
     render_backlog_bytes: int = 16 * 1024 * 1024  # queued control images; beyond it submits wait
     result_memory_bytes: int = 32 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import random
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -81,24 +83,31 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
         )
 
 
+@contextlib.contextmanager
+def _opened(data: bytes, max_pixels: int) -> Iterator[Any]:
+    """An image opened (header only) with its size checked against the caps; whatever PIL raises while it is
+    used (UnidentifiedImageError, OSError, SyntaxError ...) becomes ``InvalidImage``."""
+    if not data:
+        raise InvalidImage("empty image")
+    try:
+        im = Image.open(io.BytesIO(data))
+        check_size(*im.size, max_pixels)
+        yield im
+    except InvalidImage:
+        raise
+    except Exception as e:
+        raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+
+
 def load_rgb(data: bytes, max_pixels: int) -> Image.Image:
     """Open and fully decode an image, refusing over-large or bomb images from their header first.
 
     The cap is ours, per call (``max_pixels``); Pillow's process-wide ``MAX_IMAGE_PIXELS`` is left alone (an
     image over it is refused by Pillow itself, which ends the same way: ``InvalidImage``)."""
-    if not data:
-        raise InvalidImage("empty image")
-    try:
-        im = Image.open(io.BytesIO(data))
-        width, height = im.size
-        check_size(width, height, max_pixels)
-        im.draft("RGB", (width, height))
-        rgb = im.convert("RGB")
+    with _opened(data, max_pixels) as im:
+        im.draft("RGB", im.size)
+        rgb: Image.Image = im.convert("RGB")
         rgb.load()
-    except InvalidImage:
-        raise
-    except Exception as e:  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError ...)
-        raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
     return rgb
 
 
@@ -107,23 +116,15 @@ def validate(data: bytes, max_pixels: int) -> tuple[int, int]:
     is within the caps, and its data is whole. JPEG is decoded at 1/8 scale (every entropy-coded block is
     still read, so truncation and corruption show; 1/64 of the pixels are produced); PNG has every chunk's
     CRC checked; other formats are decoded. Raises ``InvalidImage``; returns (width, height)."""
-    if not data:
-        raise InvalidImage("empty image")
-    try:
-        im = Image.open(io.BytesIO(data))
+    with _opened(data, max_pixels) as im:
         width, height = im.size
-        check_size(width, height, max_pixels)
         if im.format == "JPEG":
             im.draft("L", (max(1, width // 8), max(1, height // 8)))
-            im.load()  # type: ignore[no-untyped-call]
+            im.load()
         elif im.format == "PNG":
             im.verify()
         else:
-            im.load()  # type: ignore[no-untyped-call]
-    except InvalidImage:
-        raise
-    except Exception as e:  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError ...)
-        raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+            im.load()
     return width, height
 
 

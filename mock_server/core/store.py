@@ -16,52 +16,10 @@ from collections import OrderedDict
 from typing import Any
 
 
-class BytesLRU:
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: bytes) -> None:
-        if len(value) > self.budget:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._size -= len(old)
-            self._items[key] = value
-            self._size += len(value)
-            while self._size > self.budget:
-                _, evicted = self._items.popitem(last=False)
-                self._size -= len(evicted)
-
-    def pop(self, key: str) -> None:
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._size -= len(old)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._size = 0
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-
 class SizedLRU:
-    """Values with a declared size, newest kept up to a byte budget (the oldest are forgotten): what is
-    nice to have (the dashboard's input images) and must never cost disk I/O or unbounded memory."""
+    """Values with a declared size, the most recently used kept up to a byte budget (the others are forgotten):
+    what is nice to have (encoded outputs, the dashboard's input images) and must never cost disk I/O or
+    unbounded memory."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -85,7 +43,10 @@ class SizedLRU:
     def get(self, key: str) -> Any | None:
         with self._lock:
             item = self._items.get(key)
-            return None if item is None else item[0]
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
 
     def pop(self, key: str) -> None:
         with self._lock:
@@ -101,6 +62,13 @@ class SizedLRU:
     @property
     def size(self) -> int:
         return self._size
+
+
+class BytesLRU(SizedLRU):
+    """Encoded outputs by their length."""
+
+    def put(self, key: str, value: bytes, nbytes: int | None = None) -> None:
+        super().put(key, value, len(value) if nbytes is None else nbytes)
 
 
 class ResultStore:
