@@ -96,7 +96,7 @@ def test_unknown_path(target):
 @pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("P5 unknown task id -> 404 with the full result body", evidence="medium-high")
 def test_unknown_task(target):
-    r = target.client.get("/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
+    r = get(target, "/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
     assert r.status_code == 404
     body = r.json()
     validate("ResultResponse", body)
@@ -106,15 +106,38 @@ def test_unknown_task(target):
 @pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("get_result without id -> 422 at query.id", evidence="high")
 def test_missing_id(target):
-    r = target.client.get("/v1/get_result")
+    r = get(target, "/v1/get_result")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "id"]
+
+
+def wait(target, seconds: float) -> None:
+    """Let ``seconds`` pass on the target: the fake's clock in-process or on a bfl-mock server, real time on
+    the real service."""
+    if target.mock is not None:
+        target.mock.clock.advance(seconds)
+        return
+    moved = (  # a bfl-mock server: move its clock instead of waiting
+        target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": seconds}).is_success
+    )
+    if not moved:
+        time.sleep(seconds)
+
+
+def get(target, url: str, **kw):
+    """A GET that honours 429 + Retry-After as a careful client does (P6: get_result is rate limited)."""
+    for _ in range(5):
+        r = target.client.get(url, **kw)
+        if r.status_code != 429 or "retry-after" not in r.headers:
+            return r
+        wait(target, float(r.headers["retry-after"]))
+    return r
 
 
 def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
     seen = []
     deadline = time.time() + 300
     while time.time() < deadline:
-        r = target.client.get(polling_url)
+        r = get(target, polling_url)
         assert r.status_code == 200, r.text[:300]
         assert r.headers["content-type"] == "application/json"
         body = r.json()
