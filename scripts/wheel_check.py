@@ -4,7 +4,8 @@ empty folder runs what the README tells a user to run:
 
 1. the "Try it" walk-through (``bfl-mock serve`` + curl), extracted from README.md and run with bash as pasted;
 2. a pytest file made of the README's test examples, as pasted (pytest's exit 5, no tests, is a failure);
-3. ``bfl-mock contract`` against the in-process fake and against a served fake (both exit 0);
+3. ``bfl-mock contract`` against the in-process fake and against a served fake (both exit 0), whose dashboard
+   files (packaged in the wheel) are served;
 4. ``bfl-mock canny`` and ``bfl-mock send-webhook`` (to a small receiver on loopback).
 
 Only the standard library here: it runs with any python3.
@@ -116,10 +117,18 @@ def main() -> int:
                 timeout=600,
             )
             assert "deviates by setting `strict_finetunes=false`" in done.stdout, done.stdout[-2000:]
+            import urllib.request  # the dashboard's files ship in the wheel
+
+            for path, marker in (("/_mock/ui", b"/_mock/ui/app.js"), ("/_mock/ui/app.js", b"bfl-mock dashboard")):
+                with urllib.request.urlopen(f"http://127.0.0.1:8787{path}", timeout=10) as page:
+                    assert page.status == 200 and marker in page.read(), path
         finally:
             server.terminate()
             server.wait(20)
-        print("  contract: in-process and served fake agree (configured deviations reported)", flush=True)
+        print(
+            "  contract: in-process and served fake agree (configured deviations reported); dashboard served",
+            flush=True,
+        )
 
         # 4. canny and send-webhook
         image = ROOT / "fixtures" / "images" / "camera.png"

@@ -362,3 +362,16 @@ def test_per_endpoint_settings_are_checked(settings, message):
 
     with pytest.raises(ConfigError, match=message):
         BflMock(**settings)
+
+
+@pytest.mark.bfl_mock(public_url="https://api.eu2.bfl.ai", delivery_url="https://delivery.eu2.bfl.ai")
+def test_polling_url_and_results_may_name_another_region(bfl_mock):
+    """A4/A5: clients must use the exact polling_url, which may name another region than the host they called;
+    the plugin answers every BFL host, so `public_url` makes the fake hand out another region's URLs."""
+    with httpx.Client(headers={"x-key": "k"}) as c:
+        r = c.post("https://api.bfl.ai/v1/flux-dev", json={"prompt": "x", "width": 256, "height": 256})
+        polling_url = r.json()["polling_url"]
+        assert polling_url.startswith("https://api.eu2.bfl.ai/v1/get_result?id=")
+        done = [c.get(polling_url).json() for _ in range(2)][-1]
+        assert done["status"] == "Ready" and done["result"]["sample"].startswith("https://delivery.eu2.bfl.ai/results/")
+        assert Image.open(io.BytesIO(c.get(done["result"]["sample"]).content)).size == (256, 256)
