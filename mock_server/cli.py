@@ -213,10 +213,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = settings.public_url or f"http://{host}:{port}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("bfl_mock").setLevel(logging.WARNING)
-    print(f"bfl-mock {_version()} serving the FLUX.1 Canny [pro] finetune API at {base}", flush=True)
+    print(f"bfl-mock {_version()} serving BFL's image API ({len(mock.endpoints)} endpoints) at {base}", flush=True)
     print(
         f"  progression {settings.progression}, keys: {'any' if not settings.api_keys else len(settings.api_keys)},"
-        f" admin: {base}/_mock/, health: {base}/health, spec: {base}/openapi.json",
+        f" dashboard: {base}/_mock/ui, admin API: {base}/_mock/, health: {base}/health, spec: {base}/openapi.json",
         flush=True,
     )
     print("  try:", flush=True)

@@ -148,7 +148,7 @@ def test_serve_banner_links_answer_and_the_access_log_has_no_secrets(tmp_path):
         banner = proc.stdout.readline() + proc.stdout.readline()  # type: ignore[union-attr]
         base = re.search(r"at (http://127\.0\.0\.1:\d+)", banner).group(1)  # type: ignore[union-attr]
         links = re.findall(r"(http://127\.0\.0\.1:\d+/\S+?)[,\s]", banner)
-        assert {link[len(base) :] for link in links} == {"/_mock/", "/health", "/openapi.json"}
+        assert {link[len(base) :] for link in links} == {"/_mock/ui", "/_mock/", "/health", "/openapi.json"}
         with httpx.Client(trust_env=False, timeout=10) as c:
             assert all(c.get(link).status_code == 200 for link in links)  # every link the banner prints answers
             assert c.get(base + "/_mock/").json()["endpoints"]

@@ -88,9 +88,10 @@ def test_cli_serve_prints_url_and_stops_cleanly_on_sigterm():
     )
     try:
         first = proc.stdout.readline()
-        assert "serving the FLUX.1 Canny [pro] finetune API at http://127.0.0.1:" in first
+        assert "serving BFL's image API (17 endpoints) at http://127.0.0.1:" in first
         url = first.rsplit(" at ", 1)[1].strip()
         lines = [proc.stdout.readline() for _ in range(3)]
+        assert f"dashboard: {url}/_mock/ui" in lines[0]
         assert any("curl -s " in line and "control_image" in line for line in lines)
         with httpx.Client(base_url=url, headers={"x-key": "k"}) as c:
             tid = c.post(SUBMIT, json=body()).json()["id"]
