@@ -75,11 +75,13 @@ def test_task_listing_newest_first_with_filters_and_brief_rows(fake):
     _, c = fake
     ids = [c.post("/v1/flux-dev", json={"prompt": f"t{i}"}).json()["id"] for i in range(3)]
     other = c.post("/v1/flux-pro-1.1", json={"prompt": "x"}, headers={"x-key": "another-key"}).json()["id"]
-    rows = c.get("/_mock/tasks?brief=1").json()["tasks"]
+    assert [r["id"] for r in c.get("/_mock/tasks").json()["tasks"]] == [*ids, other]  # scripts: oldest first
+    rows = c.get("/_mock/tasks?brief=1&order=newest").json()["tasks"]
     assert [r["id"] for r in rows] == [other, *reversed(ids)]
     assert set(rows[0]) >= {"endpoint", "status", "key_id", "created_at", "finished_at", "rule", "scenario"}
     assert "params" not in rows[0] and "another-key" not in str(rows)
-    assert [r["id"] for r in c.get("/_mock/tasks?endpoint=flux-dev&limit=2").json()["tasks"]] == ids[:0:-1]
+    newest_dev = c.get("/_mock/tasks?endpoint=flux-dev&limit=2&order=newest").json()["tasks"]
+    assert [r["id"] for r in newest_dev] == ids[:0:-1]
     key_id = rows[0]["key_id"]
     assert [r["id"] for r in c.get(f"/_mock/tasks?key_id={key_id}").json()["tasks"]] == [other]
     scen = c.post("/v1/flux-dev", json={"prompt": "s"}, headers={"x-mock-scenario": "error"}).json()["id"]

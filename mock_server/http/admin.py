@@ -332,7 +332,8 @@ class Admin:
         tasks = self.backend.list_tasks(status=req.query("status"), api_key=self._scope(req))
         endpoint, key_id, limit = req.query("endpoint"), req.query("key_id"), _count(req, "limit")
         picked = []
-        for t in reversed(tasks):  # newest first
+        newest = req.query("order") == "newest"  # the dashboard's order; scripts keep the oldest first
+        for t in reversed(tasks) if newest else tasks:
             if endpoint is not None and t.endpoint.name != endpoint:
                 continue
             if key_id is not None and t.brief()["key_id"] != key_id:

@@ -205,8 +205,8 @@ ADMIN_ROUTES: list[Route] = [
         "GET",
         "/_mock/tasks",
         "tasks_list",
-        "List tasks, newest first",
-        optional_query=("status", "endpoint", "key_id", "limit", "brief"),
+        "List tasks (oldest first; order=newest for the newest first)",
+        optional_query=("status", "endpoint", "key_id", "limit", "brief", "order"),
     ),
     _admin("GET", "/_mock/tasks/{task_id}", "task_get", "Inspect a task"),
     _admin(

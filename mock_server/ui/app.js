@@ -69,7 +69,7 @@ async function refreshClock() {
 const filters = { status: "", endpoint: "", key: "" };
 
 async function tasksPage() {
-  const data = await api("/tasks?brief=1&limit=1000");
+  const data = await api("/tasks?brief=1&order=newest&limit=1000");
   const tasks = data.tasks;
   const endpoints = [...new Set(tasks.map((t) => t.endpoint))].sort();
   const statuses = ["Pending", "Ready", "Error", "Request Moderated", "Content Moderated", "Task not found"];
