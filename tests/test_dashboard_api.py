@@ -155,3 +155,30 @@ def test_the_readme_shows_the_task_page_as_the_browser_tests_rendered_it():
     shot = Image.open(root / "docs" / "dashboard-task.png")
     assert shot.format == "PNG" and shot.size[0] >= 1000
     assert "cp reports/ui/task.png docs/dashboard-task.png" in (root / "Makefile").read_text()
+
+
+def test_a_receiver_that_answers_200_but_never_sends_its_body_still_gets_one_delivered_attempt():
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    hold = threading.Event()
+
+    def receiver() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\"")  # then nothing more
+        hold.wait(20)
+        conn.close()
+
+    threading.Thread(target=receiver, daemon=True).start()
+    mock = BflMock(frozen_clock=True, progression="polls:1", webhook_allow=("loopback",), webhook_timeout_seconds=10)
+    with mock, httpx.Client(transport=BflTransport(mock), base_url=BASE, headers={"x-key": "k"}) as c:
+        tid = c.post("/v1/flux-dev", json={"prompt": "x", "webhook_url": f"http://127.0.0.1:{port}/h"}).json()["id"]
+        mock.clock.advance(1)
+        delivery = mock.webhooks.wait_for(tid, 15).to_dict()
+    hold.set()
+    srv.close()
+    assert delivery["state"] == "delivered"
+    assert [(a["status"], a["answer"], a["error"]) for a in delivery["attempts"]] == [(200, '{"ok"', None)]

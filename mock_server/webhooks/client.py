@@ -22,6 +22,7 @@ class DeliveryError(Exception):
 
 
 ANSWER_BYTES = 1024  # how much of the receiver's answer is read (and kept in the webhook journal)
+ANSWER_SECONDS = 1.0  # how long after its status line the answer may take (a slow body never fails an attempt)
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,20 @@ async def post_once(
                 elif name == b"transfer-encoding" and b"chunked" in value.lower():
                     chunked = True
             want = ANSWER_BYTES if length is None else min(length, ANSWER_BYTES)
-            answer = b""
-            while len(answer) < want:  # bounded by size here and by ``timeout`` around the whole exchange
-                chunk = await reader.read(want - len(answer))
-                if not chunk:
-                    break
-                answer += chunk
-            return Reply(int(fields[1]), _unchunk(answer) if chunked else answer)
+            answer = bytearray()
+
+            async def read_answer() -> None:
+                while len(answer) < want:
+                    chunk = await reader.read(want - len(answer))
+                    if not chunk:
+                        break
+                    answer.extend(chunk)
+
+            try:  # the status decided the attempt; its answer is kept as far as it arrives within a moment
+                await asyncio.wait_for(read_answer(), ANSWER_SECONDS)
+            except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError):
+                pass
+            return Reply(int(fields[1]), _unchunk(bytes(answer)) if chunked else bytes(answer))
         finally:
             writer.close()
             try:
