@@ -168,7 +168,7 @@ def test_a_receiver_that_answers_200_but_never_sends_its_body_still_gets_one_del
     def receiver() -> None:
         conn, _ = srv.accept()
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\"")  # then nothing more
+        conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"ok"')  # then nothing more
         hold.wait(20)
         conn.close()
 
