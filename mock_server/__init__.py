@@ -1,4 +1,4 @@
-"""bfl-mock: a high-fidelity local fake of BFL's FLUX.1 Canny [pro] finetune API."""
+"""bfl-mock: a high-fidelity local fake of Black Forest Labs' image API (every endpoint of its OpenAPI, and canny)."""
 
 from __future__ import annotations
 

@@ -363,7 +363,10 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="bfl-mock", description="A local fake of BFL's FLUX.1 Canny [pro] finetune API.")
+    parser = OneLineParser(
+        prog="bfl-mock",
+        description="A local fake of Black Forest Labs' image API (its OpenAPI's endpoints, and canny).",
+    )
     parser.add_argument("--version", action="version", version=f"bfl-mock {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = sub.add_parser("serve", help="run the fake API server")

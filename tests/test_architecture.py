@@ -140,9 +140,7 @@ class SolidFamily:
         return inputs, 16
 
     def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
-        return Rendered(
-            self.rerender(checked, seed=seed, output_format=output_format, jpeg_quality=0), checked, 16, *checked
-        )
+        return Rendered(self.rerender(checked, seed=seed, output_format=output_format, jpeg_quality=0), checked, 16)
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         buf = io.BytesIO()

@@ -9,10 +9,13 @@ import itertools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from mock_server.core.config import Settings
 from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED, RATE_LIMIT_EXCEEDED, ApiError
 from mock_server.core.redact import key_fingerprint
+
+V = TypeVar("V")
 
 
 @dataclass
@@ -32,11 +35,24 @@ def check_key(settings: Settings, key: str | None) -> str:
     return key
 
 
-class Accounts:
+class _ByKey(Generic[V]):
+    """Entries kept by key fingerprint, least recently used first (the subclasses decide what goes when)."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._items: OrderedDict[str, Account] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
 
+    def forget(self, key: str) -> None:
+        self._items.pop(key_fingerprint(key) or "", None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Accounts(_ByKey[Account]):
     def get(self, key: str) -> Account:
         """The key's account, created on first use; beyond ``max_accounts`` the least recently used idle
         account is forgotten (its balance starts again), an account with active tasks never is."""
@@ -57,23 +73,10 @@ class Accounts:
         """The key's account if it has one (reading creates nothing)."""
         return self._items.get(key_fingerprint(key) or "")
 
-    def forget(self, key: str) -> None:
-        self._items.pop(key_fingerprint(key) or "", None)
 
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class TokenBuckets:
+class TokenBuckets(_ByKey[list[float]]):
     """get_result's rate limit per key (or client address), dossier P6: ``ratelimit_limit`` tokens, refilled
     at ``ratelimit_refill_per_second`` (an assumption), with the recorded ``X-Ratelimit-*`` headers."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._items: OrderedDict[str, list[float]] = OrderedDict()
 
     def take(self, client: str, now: float) -> list[tuple[str, str]]:
         """Spend one token; the headers to send, or ApiError 429 when none is left."""
@@ -111,12 +114,3 @@ class TokenBuckets:
             ("X-Ratelimit-Remaining", str(int(tokens))),
             ("X-Ratelimit-Reset", repr(now + 1.0 + regain)),
         ]
-
-    def forget(self, client: str) -> None:
-        self._items.pop(key_fingerprint(client) or "", None)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

@@ -170,7 +170,7 @@ class BflBackend:
 
         self.results = ResultStore(self.settings.result_memory_bytes)
         self.images = BytesLRU(self.settings.image_cache_bytes)
-        self.previews = BytesLRU(8 * 1024 * 1024)  # dashboard thumbnails
+        self.previews = SizedLRU(8 * 1024 * 1024)  # dashboard thumbnails: (bytes, content type)
         self.kept_inputs = SizedLRU(self.settings.keep_inputs_bytes)  # input images as sent, for the dashboard
         self.egress = EgressPolicy(self.settings)  # where the fake may connect (webhooks, image URLs)
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
@@ -434,7 +434,7 @@ class BflBackend:
         cached = self.previews.get(key)
         if cached is not None:
             done: cf.Future[Any] = cf.Future()
-            done.set_result((cached[1:], "image/png" if cached[:1] == b"p" else "image/jpeg"))
+            done.set_result(cached)
             return done
 
         def job() -> tuple[bytes, str]:
@@ -462,7 +462,7 @@ class BflBackend:
                     raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
             except imaging.InvalidImage as e:
                 raise LookupError(f"{name} is not a usable image: {e.reason}") from None
-            self.previews.put(key, (b"p" if out[1] == "image/png" else b"j") + out[0])
+            self.previews.put(key, out, len(out[0]))
             return out
 
         return self.executor.submit(job)

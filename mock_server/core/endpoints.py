@@ -9,7 +9,7 @@ the row; OpenAPI documents it. Adding an endpoint is a row (and, for a new kind 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mock_server.core import imaging
@@ -26,8 +26,6 @@ class Rendered:
     data: bytes
     intermediate: Any
     intermediate_bytes: int
-    width: int
-    height: int
 
 
 class Family(Protocol):
@@ -91,7 +89,7 @@ class CannyFamily:
         edges = imaging.edge_map(data, low, high, max_pixels)
         data = imaging.render(edges, seed, output_format, jpeg_quality=jpeg_quality)
         imaging.release_native_memory(edges.width * edges.height)
-        return Rendered(data, edges, edges.nbytes, edges.width, edges.height)
+        return Rendered(data, edges, edges.nbytes)
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         data = imaging.render(intermediate, seed, output_format, jpeg_quality=jpeg_quality)
@@ -121,7 +119,6 @@ class Endpoint:
     checks: tuple[Check, ...] = ()  # validation beyond the schema (what the OpenAPI cannot express)
     cost_fields: str = "null"  # the submit answer's cost/input_mp/output_mp: "absent", "null" or "values"
     evidence: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def quote(self, params: dict[str, Any], default: float, *, megapixels: bool = True) -> Quote:
         """What a submit costs in credits (the row's ``price``: a number, or a function of the input and output
@@ -249,7 +246,7 @@ class TextToImageFamily:
 
     def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         data = self.rerender(checked, seed=seed, output_format=output_format, jpeg_quality=jpeg_quality)
-        return Rendered(data, checked, 400, checked[1], checked[2])
+        return Rendered(data, checked, 400)
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         import numpy as np
@@ -369,7 +366,7 @@ class _Painted:
         bgr = np.ascontiguousarray(np.asarray(rgb.convert("RGB"))[:, :, ::-1])
         lossless = imaging.encode(bgr, "png")
         data = lossless if output_format == "png" else imaging.encode(bgr, output_format, jpeg_quality=jpeg_quality)
-        return Rendered(data, lossless, len(lossless), rgb.size[0], rgb.size[1])
+        return Rendered(data, lossless, len(lossless))
 
     def rerender(self, intermediate: Any, *, seed: int, output_format: str, jpeg_quality: int) -> bytes:
         import cv2
