@@ -161,6 +161,8 @@ def test_a_failed_webhook_shows_each_attempt(browser, fake):
     cells = [td.text for td in card.find_elements("css selector", "table.attempts tbody td")]
     assert cells[2] == "500" and '"received"' in cells[5]  # the receiver's status and its own answer
     until(browser, lambda d: rendered(d, 'img[data-image="input_image"]') > 0, "the input image rendered")
+    until(browser, lambda d: rendered(d, 'img[data-image="result"]') > 0, "the result, rendered on its first view")
+    browser.execute_script("document.querySelector('.delivery').scrollIntoView()")
     shot(browser, "webhooks")
 
 
