@@ -82,3 +82,14 @@ smoke: $(STAMP) wrk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info
+
+# --- docs (the docs helper's block) ------------------------------------------------------------------------
+# The documentation site from docs/ (MkDocs + Material, mkdocs.yml), warnings are errors; output in site/.
+# node-example: the Node quickstart's packages (pinned in tests/node/package-lock.json) for tests/test_docs_node.py.
+.PHONY: docs node-example
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+node-example:
+	@command -v npm >/dev/null || (echo "make node-example needs node and npm"; exit 1)
+	cd tests/node && npm ci --silent --no-audit --no-fund

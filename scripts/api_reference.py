@@ -1,6 +1,7 @@
-"""Generate the README's "Control API reference" from the docstrings and its endpoint table from the registry
-(``python scripts/api_reference.py --write`` updates README.md; tests/test_newcomer.py fails when the README is
-out of date)."""
+"""The Python control API reference (from the docstrings) and the endpoint table (from the registry).
+
+``scripts/gen_docs.py`` writes them into docs/python-api.md and docs/endpoints.md with the other generated
+reference tables; ``python scripts/api_reference.py [--write]`` is the same as running it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- api-reference:start -->", "<!-- api-reference:end -->"
-ENDPOINTS_START, ENDPOINTS_END = "<!-- endpoints:start -->", "<!-- endpoints:end -->"
 
 
 def _first_paragraph(doc: str | None) -> str:
@@ -77,21 +76,11 @@ def endpoint_table() -> str:
     return "\n".join(rows)
 
 
-def _splice(text: str, start: str, end: str, body: str) -> str:
-    return text[: text.index(start) + len(start)] + "\n" + body + "\n" + text[text.index(end) :]
-
-
 def main() -> int:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    new = _splice(_splice(text, START, END, render()), ENDPOINTS_START, ENDPOINTS_END, endpoint_table())
-    if "--write" in sys.argv:
-        readme.write_text(new)
-        return 0
-    if new != text:
-        print("README.md's generated sections are out of date: python scripts/api_reference.py --write")
-        return 1
-    return 0
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from gen_docs import main as gen_docs
+
+    return gen_docs()
 
 
 if __name__ == "__main__":

@@ -208,7 +208,7 @@ def test_the_admin_task_view_says_why_the_image_failed(served):
 def test_the_readme_control_api_reference_is_generated_and_current():
     done = subprocess.run([sys.executable, "scripts/api_reference.py"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
-    readme = (ROOT / "README.md").read_text()
-    assert "`mock.webhooks.wait_for(" in readme and "`--log-level {" in readme
-    for path in re.findall(r"`((?:fixtures|schemas|scripts|tests)/[\w./-]+)`", readme):
+    docs = "".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+    assert "`mock.webhooks.wait_for(" in docs and "`--log-level {" in docs
+    for path in re.findall(r"`((?:fixtures|schemas|scripts|tests)/[\w./-]+)`", docs):
         assert (ROOT / path).exists(), path
