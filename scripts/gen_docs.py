@@ -177,15 +177,14 @@ def settings_table() -> str:
 
     default, comments = Settings(), _comments()
     flags = _serve_flags()
-    rows = ["| setting | default | type | environment variable | flag | meaning |", "|---|---|---|---|---|---|"]
+    rows = ["| setting, variable, flag | default | meaning |", "|---|---|---|"]
     for f in dataclasses.fields(Settings):
         meaning = str(f.metadata.get("help") or MEANING.get(f.name) or comments.get(f.name) or "")
         if not meaning:
             raise SystemExit(f"setting {f.name!r} has no description: add one to MEANING in scripts/gen_docs.py")
-        flag = " ".join(f"`{o}`" for o in flags.get(f.name, ())) or ""
-        env = f"`BFL_MOCK_{f.name.upper()}`"
-        value = _default(f.name, getattr(default, f.name))
-        rows.append(f"| `{f.name}` | {value} | {_type(f)} | {env} | {flag} | {meaning.replace('|', chr(92) + '|')} |")
+        names = [f"`{f.name}`", f"`BFL_MOCK_{f.name.upper()}`", *(f"`{o}`" for o in flags.get(f.name, ()))]
+        value = f"{_default(f.name, getattr(default, f.name))} ({_type(f)})"
+        rows.append(f"| {'<br>'.join(names)} | {value} | {meaning.replace('|', chr(92) + '|')} |")
     return "\n".join(rows)
 
 
@@ -256,17 +255,15 @@ def cli_reference() -> str:
         out += [f"### `bfl-mock {name}`", ""]
         if sub.description:
             out += [" ".join(sub.description.split()), ""]
-        out += [
-            "| argument | environment variable | what it does |",
-            "|---|---|---|",
-        ]
+        out += ["| argument, environment variable | what it does |", "|---|---|"]
         for action in sub._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
                 continue
             repeat = ""
             if isinstance(action, argparse._AppendAction) and "repeatable" not in (action.help or ""):
                 repeat = " (repeatable)"
-            out.append(f"| {_flag(action)} | {_env_of(action, name)} | {_help(action)}{repeat} |")
+            env = _env_of(action, name)
+            out.append(f"| {_flag(action)}{'<br>' + env if env else ''} | {_help(action)}{repeat} |")
         if sub.epilog:
             out += ["", " ".join(sub.epilog.split())]
         out.append("")
