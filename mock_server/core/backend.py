@@ -502,6 +502,8 @@ class BflBackend:
                 traceback.clear_frames(e.__traceback__.tb_next)
             failure = e
         del inputs
+        if task.input_bytes >= 1_000_000:  # hand the freed buffers of a large rejected input back to the OS
+            imaging.release_native_memory(task.input_bytes)
         raise failure
 
     def _prepare(self, task: Task, inputs: Any) -> None:
