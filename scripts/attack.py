@@ -303,17 +303,27 @@ def _scan_bomb(side: int, scans: int) -> bytes:
     return data[:eoi] + last * (scans - data.count(b"\xff\xda")) + data[eoi:]
 
 
-def _final(c: httpx.Client, tid: str, limit: float = 120) -> tuple[str, float]:
+def _final(c: httpx.Client, tid: str, limit: float = 180) -> tuple[str, float]:
     t = time.time()
     c.post("/_mock/clock/advance", json={"seconds": 10})
     while time.time() - t < limit:
-        status = c.get(f"/v1/get_result?id={tid}").json()["status"]
+        try:
+            status = c.get(f"/v1/get_result?id={tid}", timeout=limit).json()["status"]
+        except httpx.TimeoutException:
+            return f"poll timed out after {limit:.0f} s", round(time.time() - t, 2)
         if status != "Pending":
             return status, round(time.time() - t, 2)
     return "Pending", round(time.time() - t, 2)
 
 
-def _memory_phase(results: dict, name: str, bound_mb: float, fn, *args: object, fake_args: tuple = ()) -> Run:  # type: ignore[no-untyped-def]
+def _get_status(c: httpx.Client, path: str, limit: float = 180) -> int | str:
+    try:
+        return c.get(path, timeout=limit).status_code
+    except httpx.TimeoutException:
+        return f"timed out after {limit:.0f} s"
+
+
+def _run_memory_phase(results: dict, name: str, bound_mb: float, fn, *args: object, fake_args: tuple = ()) -> Run:  # type: ignore[no-untyped-def]
     proc, url = start_fake("--host", "0.0.0.0", *fake_args)
     r = Run(proc, url)
     try:
@@ -355,7 +365,7 @@ def mem_scan_bomb(r: Run, side: int, scans: int) -> dict:
     tid = r.send("POST", SUBMIT, json=body(control_image=bomb), headers={"x-key": "bomb"}).json()["id"]
     status, seconds = _final(r.c, tid)
     t = time.time()
-    thumb = r.send("GET", f"/_mock/tasks/{tid}/images/control_image").status_code
+    thumb = _get_status(r.c, f"/_mock/tasks/{tid}/images/control_image")
     return {
         "jpeg": f"{side}x{side}, {scans} scans, {len(bomb) * 3 // 4 // 1024} KB",
         "final": status,
@@ -370,7 +380,7 @@ def mem_thumbnail_over_cap(r: Run) -> dict:
     tid = r.send("POST", SUBMIT, json=body(control_image=image), headers={"x-key": "thumb"}).json()["id"]
     status, _ = _final(r.c, tid)
     t = time.time()
-    thumb = r.send("GET", f"/_mock/tasks/{tid}/images/control_image").status_code
+    thumb = _get_status(r.c, f"/_mock/tasks/{tid}/images/control_image")
     return {
         "png": f"12000x12000 RGBA, {len(image) * 3 // 4 // 1024} KB",
         "final": status,
@@ -477,9 +487,14 @@ def mem_bucket_namespaces(r: Run) -> dict:
     return {"spoofed_polls_429": spoofed.count(429), "keyless_poll_after": keyless}
 
 
-def memory_phases(quick: bool) -> dict:
-    """The memory/decode phases, each on a fresh default fake; returns their figures by phase."""
+def memory_phases(quick: bool, only: list[str] | None = None) -> dict:
+    """The memory/decode phases (or ``only`` these, by number), each on a fresh default fake; their figures."""
     out: dict = {}
+
+    def _memory_phase(results: dict, name: str, *args: object, **kw: object) -> None:
+        if only is None or name.split()[0] in only:
+            _run_memory_phase(results, name, *args, **kw)  # type: ignore[arg-type]
+
     n = 2 if quick else 10
     _memory_phase(out, "M1 rejected 21 MB images", 400, mem_rejected_images, n)
     _memory_phase(out, "M4 progressive-JPEG scan bomb", 100, mem_scan_bomb, 1024 if quick else 4096, 12_000)
@@ -497,10 +512,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory-only", action="store_true", help="only the memory/decode phases (M1..M12)")
+    parser.add_argument("--memory-phases", default=None, help="with --memory-only: these, e.g. M4,M5")
     args = parser.parse_args()
     quick = args.quick
     if args.memory_only:
-        memory = memory_phases(quick)
+        memory = memory_phases(quick, args.memory_phases.split(",") if args.memory_phases else None)
         print(json.dumps(memory, indent=2))
         out = ROOT / "reports" / ("attack-memory-quick.json" if quick else "attack-memory.json")
         out.parent.mkdir(exist_ok=True)

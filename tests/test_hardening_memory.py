@@ -277,6 +277,7 @@ def test_a_body_of_very_many_json_values_is_refused_before_it_is_parsed():
         many = json.dumps(body(junk=[{"a": 1}] * 20_000))  # 20,000 tiny objects in an ignored field
         r = c.post(SUBMIT, content=many, headers={"content-type": "application/json"})
         assert r.status_code == 400 and r.json() == {"detail": BODY_PARSE_ERROR}
+        assert mock.requests.last.body == {"raw_length": len(many), "json": False}  # not parsed for the journal
         some = json.dumps(body(junk=[{"a": 1}] * 2_000))  # well within the bound: answered as FastAPI would
         assert c.post(SUBMIT, content=some, headers={"content-type": "application/json"}).status_code == 200
         bad = '{"prompt": "p",'  # validation answers are unchanged: FastAPI's json_invalid

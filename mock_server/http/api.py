@@ -61,12 +61,16 @@ class ApiHandlers:
     # ------------------------------------------------------------------ generation endpoints
     def submit(self, req: HttpRequest, endpoint: Endpoint) -> Answer:
         # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
-        body = req.parsed = v.parse_body(
-            req.body,
-            req.headers.get("content-type"),
-            strict_content_type=self.settings.strict_content_type,
-            max_values=self.settings.max_json_values,
-        )
+        try:
+            body = req.parsed = v.parse_body(
+                req.body,
+                req.headers.get("content-type"),
+                strict_content_type=self.settings.strict_content_type,
+                max_values=self.settings.max_json_values,
+            )
+        except ApiError:  # a body refused unparsed is journaled as such, never parsed for the journal instead
+            req.parsed = {"raw_length": len(req.body), "json": False}
+            raise
         key = self.backend.check_key(req.headers.get("x-key"))
         params = v.validate_body(self.models[endpoint.path], body).model_dump()
         errors = [e for check in endpoint.checks for e in check(params)]  # what the OpenAPI cannot express
