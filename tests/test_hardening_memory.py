@@ -14,6 +14,7 @@ import io
 import json
 import os
 import sys
+import threading
 import types
 import weakref
 from typing import Any
@@ -107,18 +108,24 @@ def test_a_rejected_input_image_keeps_nothing_of_it_alive_only_its_reason():
         assert largest_reachable(mock) < 100_000  # not the 2 MB text, not the 1.5 MB decoded bytes
 
 
-def test_input_images_count_in_the_task_budget_until_the_task_is_decided():
+def test_input_images_count_in_the_task_budget_while_the_task_holds_them():
     image = b64(os.urandom(1_200_000))  # 1.6 MB as sent
-    mock, c = inproc(progression="manual", max_task_bytes=4_000_000)
+    mock, c = inproc(progression="manual", max_task_bytes=4_000_000, render_workers=1)
     with mock, c:
+        gate = threading.Event()
+        mock.backend.executor.submit(gate.wait)  # the one render thread is busy: the checks stay queued
         first, second = (c.post(SUBMIT, json=body(control_image=image)).json()["id"] for _ in range(2))
         assert mock.backend.stats()["task_bytes"] > 2 * len(image)
         third = c.post(SUBMIT, json=body(control_image=image))
         assert third.status_code == 429 and third.json()["detail"] == STORE_FULL
-        mock.fail(first)  # decided: its images are released and no longer counted
-        assert mock.backend.stats()["task_bytes"] < len(image) + 10_000
+        checked = threading.Semaphore(0)
+        for tid in (first, second):  # runs after the fake's own done-callback (callbacks run in order)
+            mock.task(tid).image_job.add_done_callback(lambda _f: checked.release())
+        gate.set()
+        assert checked.acquire(timeout=30) and checked.acquire(timeout=30)
+        assert mock.backend.stats()["task_bytes"] < 10_000  # checked (and rejected): the images are gone
         assert c.post(SUBMIT, json=body(control_image=image)).status_code == 200
-        assert second in {t.id for t in mock.tasks()}
+        assert {first, second} <= {t.id for t in mock.tasks(status="Pending")}
 
 
 # 4 -------------------------------------------------------------------------------- progressive-JPEG scan bombs

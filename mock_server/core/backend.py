@@ -98,7 +98,7 @@ class Task:
     image_error: str | None = None  # why the input image could not be used (admin only, never public)
     quote: Quote | None = None  # its price and megapixels, as the submit answer may show them
     nbytes: int = 0  # what this task holds (prompt, key, params, images until decided): the task store's budget
-    input_bytes: int = 0  # of which its input images (as sent), released when the task is decided
+    input_bytes: int = 0  # of which its input images as sent, until its check is done (queued or running)
 
     @property
     def terminal(self) -> bool:
@@ -314,8 +314,10 @@ class BflBackend:
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
             self._check_active(acc, endpoint, now)
-            input_bytes = _image_bytes(params, endpoint.family.image_fields)
-            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields) + input_bytes
+            # input images count while the task holds them as sent: until its check is done (then they are gone,
+            # or kept as checked inputs under lazy_render_bytes / result_memory_bytes)
+            held = _image_bytes(params, endpoint.family.image_fields) if outcome.status == TaskStatus.READY else 0
+            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields) + held
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
                 if len(self.tasks) >= self.settings.max_tasks:
@@ -351,7 +353,7 @@ class BflBackend:
                 scenario=scenario,
                 webhook_opts=dict(webhook_opts or {}),
                 nbytes=nbytes,
-                input_bytes=input_bytes,
+                input_bytes=held,
                 quote=quote,
             )
             task.events.append((now, "submitted"))
@@ -506,6 +508,13 @@ class BflBackend:
             imaging.release_native_memory(task.input_bytes)
         raise failure
 
+    def _release_inputs(self, task: Task) -> None:
+        """(Under the lock.) The task's check is done: its images as sent no longer count in the task budget."""
+        if task.input_bytes and self.tasks.get(task.id) is task:
+            self._task_bytes -= task.input_bytes
+            task.nbytes -= task.input_bytes
+        task.input_bytes = 0
+
     def _prepare(self, task: Task, inputs: Any) -> None:
         settings = self.settings
         family = task.endpoint.family
@@ -610,6 +619,7 @@ class BflBackend:
     def _prepared(self, task: Task, size: int = 0, fut: cf.Future[None] | None = None) -> None:
         with self._lock:
             self._backlog_bytes -= size
+            self._release_inputs(task)
         fut = fut or task.image_job
         if fut is not None and not fut.cancelled():
             exc = fut.exception()
@@ -663,9 +673,7 @@ class BflBackend:
         early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
         if early:
             task.hold_until = end + float(early)
-        self._task_bytes -= task.input_bytes  # decided: its input images as sent are no longer held
-        task.nbytes -= task.input_bytes
-        task.input_bytes = 0
+        self._release_inputs(task)  # decided (a forced outcome may not wait for the check)
         if status == TaskStatus.READY:
             usable = fut is not None
             try:
