@@ -14,7 +14,6 @@ import hmac
 import random
 import threading
 import uuid
-from collections import OrderedDict
 from email.utils import formatdate
 from urllib.parse import parse_qs, quote, unquote_plus
 
@@ -47,6 +46,25 @@ SIGNED_FIELDS = ("se", "sp", "sv", "sr", "rsct", "sig")  # what the signature co
 VERIFIED_CACHE_BYTES = 4 * 1024 * 1024  # remembered valid links (~250 bytes each: ~16,000 links)
 
 
+def cache_key(query_string: str) -> str | tuple[str, ...]:
+    """What identifies a link in the verified cache: the query itself when it holds exactly the six signed
+    fields (``&`` only separates, so five of them and each name once is that; a few substring tests: the
+    download hot path), else its signed fields."""
+    q = query_string
+    if (
+        len(q) < 512
+        and q.count("&") == 5
+        and q.startswith("se=")
+        and "&sp=" in q
+        and "&sv=" in q
+        and "&sr=" in q
+        and "&rsct=" in q
+        and "&sig=" in q
+    ):
+        return q
+    return signed_fields(q)
+
+
 def signed_fields(query_string: str) -> tuple[str, ...]:
     """The signed fields of a query as sent (the last of repeated names, as ``parse_qs`` takes them); every
     other parameter is ignored, as Azure ignores parameters it does not know."""
@@ -63,9 +81,9 @@ def signed_fields(query_string: str) -> tuple[str, ...]:
 class Signer:
     def __init__(self, secret: bytes, cache_bytes: int = VERIFIED_CACHE_BYTES) -> None:
         self._secret = secret
-        # valid links by path + signed fields -> expiry (still checked), least recently used first, by bytes:
-        # junk extra parameters neither make new entries nor grow one
-        self._verified: OrderedDict[tuple[str, tuple[str, ...]], float] = OrderedDict()
+        # valid links by path + signed fields -> expiry (still checked), oldest first, bounded by bytes: junk
+        # extra parameters neither make new entries nor grow one
+        self._verified: dict[tuple[str, str | tuple[str, ...]], float] = {}
         self._verified_bytes = 0
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
@@ -84,11 +102,8 @@ class Signer:
 
     def verify(self, path: str, query_string: str, now: float) -> float:
         """Return the expiry of a valid URL, or raise AzureError as Azure Blob Storage would."""
-        key = (path, signed_fields(query_string))
-        with self._lock:
-            expiry = self._verified.get(key)
-            if expiry is not None:
-                self._verified.move_to_end(key)
+        key = (path, cache_key(query_string))
+        expiry = self._verified.get(key)  # a dict read is atomic: the hit path takes no lock
         if expiry is None:
             expiry = self._verify_signature(path, query_string)
             with self._lock:
@@ -102,14 +117,15 @@ class Signer:
             )
         return expiry
 
-    def _remember(self, key: tuple[str, tuple[str, ...]], expiry: float) -> None:
+    def _remember(self, key: tuple[str, str | tuple[str, ...]], expiry: float) -> None:
         size = _entry_bytes(key)
         if size > self.cache_bytes or key in self._verified:
             return
         self._verified[key] = expiry
         self._verified_bytes += size
-        while self._verified_bytes > self.cache_bytes:
-            old, _ = self._verified.popitem(last=False)
+        while self._verified_bytes > self.cache_bytes:  # the oldest first
+            old = next(iter(self._verified))
+            del self._verified[old]
             self._verified_bytes -= _entry_bytes(old)
 
     def cache_stats(self) -> dict[str, int]:
@@ -133,8 +149,9 @@ class Signer:
         return expiry
 
 
-def _entry_bytes(key: tuple[str, tuple[str, ...]]) -> int:
-    return 120 + len(key[0]) + sum(len(v) for v in key[1])
+def _entry_bytes(key: tuple[str, str | tuple[str, ...]]) -> int:
+    fields = key[1]
+    return 120 + len(key[0]) + (len(fields) if isinstance(fields, str) else sum(len(v) for v in fields))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
