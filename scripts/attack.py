@@ -13,6 +13,7 @@ import asyncio
 import base64
 import io
 import json
+import os
 import re
 import socket
 import statistics
@@ -231,10 +232,296 @@ def admin_complete_during_render() -> dict:
         stop(proc)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Memory and decode phases (rejected images, scan bombs, thumbnails, FLUX.2 inputs, result store, signed links,
+# JSON bodies, rate-limit namespaces). Each runs against its own fresh default `bfl-mock serve --host 0.0.0.0`,
+# so its RSS peak (VmHWM) is its own; ``--memory-only`` runs just these.
+def _peak_mb(pid: int) -> float:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+
+
+def _latencies(samples: list[float]) -> dict:
+    s = sorted(samples) or [float("nan")]
+    return {"p50_ms": round(statistics.median(s), 1), "max_ms": round(s[-1], 1), "n": len(samples)}
+
+
+class _Poller:
+    """Another client polling while a phase attacks: its latencies show whether the attack stalls everybody."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.lat, self.stop = url, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=60, trust_env=False) as c:
+            while not self.stop.is_set():
+                t = time.perf_counter()
+                c.get("/v1/get_result?id=x", headers={"x-key": "bystander"})
+                self.lat.append((time.perf_counter() - t) * 1000)
+                time.sleep(0.005)
+
+    def __enter__(self) -> _Poller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _png_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _flat_png(width: int, height: int, mode: str = "RGBA") -> bytes:
+    """A flat PNG of any size, written row by row (a 12,000 x 12,000 RGBA one is ~0.6 MB, never 576 MB here)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    channels, color = {"RGBA": (4, 6), "RGB": (3, 2), "L": (1, 0)}[mode]
+    z, out = zlib.compressobj(9), []
+    row = b"\x00" + bytes([60, 120, 180, 255][:channels]) * width
+    for _ in range(height):
+        out.append(z.compress(row))
+    out.append(z.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(out)) + chunk(b"IEND", b"")
+
+
+def _scan_bomb(side: int, scans: int) -> bytes:
+    """A progressive JPEG whose last (near-empty) scan is repeated: every decode reads every scan."""
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (90, 140, 200)).save(buf, "JPEG", progressive=True, quality=50)
+    data = buf.getvalue()
+    eoi = len(data) - 2
+    last = data[data.rfind(b"\xff\xda") : eoi]
+    return data[:eoi] + last * (scans - data.count(b"\xff\xda")) + data[eoi:]
+
+
+def _final(c: httpx.Client, tid: str, limit: float = 180) -> tuple[str, float]:
+    t = time.time()
+    c.post("/_mock/clock/advance", json={"seconds": 10})
+    while time.time() - t < limit:
+        try:
+            status = c.get(f"/v1/get_result?id={tid}", timeout=limit).json()["status"]
+        except httpx.TimeoutException:
+            return f"poll timed out after {limit:.0f} s", round(time.time() - t, 2)
+        if status != "Pending":
+            return status, round(time.time() - t, 2)
+    return "Pending", round(time.time() - t, 2)
+
+
+def _get_status(c: httpx.Client, path: str, limit: float = 180) -> int | str:
+    try:
+        return c.get(path, timeout=limit).status_code
+    except httpx.TimeoutException:
+        return f"timed out after {limit:.0f} s"
+
+
+def _run_memory_phase(results: dict, name: str, bound_mb: float, fn, *args: object, fake_args: tuple = ()) -> Run:  # type: ignore[no-untyped-def]
+    proc, url = start_fake("--host", "0.0.0.0", *fake_args)
+    r = Run(proc, url)
+    try:
+        r.phase(name, bound_mb, fn, *args)
+        r.phases[name]["process_peak_mb"] = round(_peak_mb(proc.pid))
+        results[name] = r.phases[name]
+    finally:
+        stop(proc)
+    log = Path(proc.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+    results[name]["server_log_problems"] = [ln for ln in log.splitlines() if "Traceback" in ln][:3]
+    return r
+
+
+def mem_rejected_images(r: Run, n: int) -> dict:
+    """Two clients sending ~28 MB bodies whose 21 MB image the check rejects."""
+    junk = base64.b64encode(b"\x00" * 21_000_000).decode()  # valid base64, not an image
+    big = json.dumps(body(control_image=junk)).encode()
+    finals: list[str] = []
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=r.url, timeout=120, trust_env=False) as c:
+            for _ in range(n):
+                a = c.post(SUBMIT, content=big, headers={"content-type": "application/json", "x-key": f"rej{k}"})
+                if a.status_code == 200:
+                    finals.append(_final(c, a.json()["id"])[0])
+                else:
+                    finals.append(str(a.status_code))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"submits": 2 * n, "body_mb": round(len(big) / 1e6, 1), "finals": sorted(set(finals))}
+
+
+def mem_scan_bomb(r: Run, side: int, scans: int) -> dict:
+    bomb = base64.b64encode(_scan_bomb(side, scans)).decode()
+    tid = r.send("POST", SUBMIT, json=body(control_image=bomb), headers={"x-key": "bomb"}).json()["id"]
+    status, seconds = _final(r.c, tid)
+    t = time.time()
+    thumb = _get_status(r.c, f"/_mock/tasks/{tid}/images/control_image")
+    return {
+        "jpeg": f"{side}x{side}, {scans} scans, {len(bomb) * 3 // 4 // 1024} KB",
+        "final": status,
+        "check_s": seconds,
+        "thumbnail": thumb,
+        "thumbnail_s": round(time.time() - t, 2),
+    }
+
+
+def mem_thumbnail_over_cap(r: Run) -> dict:
+    image = base64.b64encode(_flat_png(12_000, 12_000)).decode()
+    tid = r.send("POST", SUBMIT, json=body(control_image=image), headers={"x-key": "thumb"}).json()["id"]
+    status, _ = _final(r.c, tid)
+    t = time.time()
+    thumb = _get_status(r.c, f"/_mock/tasks/{tid}/images/control_image")
+    return {
+        "png": f"12000x12000 RGBA, {len(image) * 3 // 4 // 1024} KB",
+        "final": status,
+        "thumbnail": thumb,
+        "thumbnail_s": round(time.time() - t, 2),
+    }
+
+
+def mem_flux2_eight_inputs(r: Run, side: int) -> dict:
+    """Two concurrent first downloads of FLUX.2 tasks with 8 inputs at the pixel cap (every check passes)."""
+    image = base64.b64encode(_flat_png(side, side, "RGB")).decode()
+    req = {"prompt": "eight", "input_image": image, **{f"input_image_{i}": image for i in range(2, 9)}}
+    tids = [r.send("POST", "/v1/flux-2-pro", json=req, headers={"x-key": f"f{i}"}).json()["id"] for i in range(2)]
+    samples = []
+    for tid in tids:
+        _final(r.c, tid)
+        samples.append(r.c.get(f"/v1/get_result?id={tid}").json()["result"]["sample"])
+    before = _peak_mb(r.proc.pid)
+    t = time.time()
+    codes: list[int] = []
+    threads = [
+        threading.Thread(target=lambda u=u: codes.append(httpx.get(u, timeout=120, trust_env=False).status_code))
+        for u in samples
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {
+        "inputs": f"8 x {side}x{side} ({side * side / 1e6:.0f} MP each), body {len(json.dumps(req)) // 1024} KB",
+        "downloads": sorted(codes),
+        "render_s": round(time.time() - t, 1),
+        "peak_before_renders_mb": round(before),
+        "peak_after_renders_mb": round(_peak_mb(r.proc.pid)),
+    }
+
+
+def mem_url_inputs(r: Run, n: int) -> dict:
+    """FLUX.2 submits of 8 image URLs to a ~30 MB PNG on a loopback host (fetched bytes per task)."""
+    import http.server
+
+    noise = Image.frombytes("RGB", (3000, 3300), os.urandom(3000 * 3300 * 3))  # incompressible: ~30 MB as PNG
+    data = _png_bytes(noise)
+
+    class Host(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{host.server_address[1]}/big.png"
+    finals = []
+    try:
+        for i in range(n):
+            req = {"prompt": "urls", "input_image": url, **{f"input_image_{j}": url for j in range(2, 9)}}
+            tid = r.send("POST", "/v1/flux-2-pro", json=req, headers={"x-key": f"u{i}"}).json()["id"]
+            finals.append(_final(r.c, tid)[0])
+        stats = r.c.get("/_mock/stats").json()
+    finally:
+        host.shutdown()
+    return {
+        "png_mb": round(len(data) / 1e6, 1),
+        "submits": n,
+        "finals": sorted(set(finals)),
+        "results": stats["results"],
+    }
+
+
+def mem_signed_links(r: Run, n: int) -> dict:
+    sample = r.c.post(SUBMIT, json=body(), headers={"x-key": "sig"}).json()["id"]
+    _final(r.c, sample)
+    link = r.c.get(f"/v1/get_result?id={sample}").json()["result"]["sample"].replace("0.0.0.0", "127.0.0.1")
+    lat, codes = [], set()
+    with httpx.Client(timeout=30, trust_env=False) as c:
+        for i in range(n):
+            t = time.perf_counter()
+            codes.add(c.head(f"{link}&junk{i}={'j' * 60_000}").status_code)
+            lat.append((time.perf_counter() - t) * 1000)
+    return {"heads": n, "junk_kb": 60, "statuses": sorted(codes), **_latencies(lat)}
+
+
+def mem_json_values(r: Run) -> dict:
+    many = json.dumps(body(junk=[{"a": 1} for _ in range(600_000)])).encode()
+    with _Poller(r.url) as poller:
+        time.sleep(0.3)
+        t = time.perf_counter()
+        code = r.send("POST", SUBMIT, content=many, headers={"content-type": "application/json", "x-key": "j"})
+        took = (time.perf_counter() - t) * 1000
+        time.sleep(0.3)
+    return {"body_mb": round(len(many) / 1e6, 1), "status": code.status_code, "submit_ms": round(took),
+            "other_client_poll": _latencies(poller.lat)}  # fmt: skip
+
+
+def mem_bucket_namespaces(r: Run) -> dict:
+    spoofed = [r.send("GET", "/v1/get_result?id=x", headers={"x-key": "127.0.0.1"}).status_code for _ in range(1300)]
+    keyless = r.send("GET", "/v1/get_result?id=x").status_code
+    return {"spoofed_polls_429": spoofed.count(429), "keyless_poll_after": keyless}
+
+
+def memory_phases(quick: bool, only: list[str] | None = None) -> dict:
+    """The memory/decode phases (or ``only`` these, by number), each on a fresh default fake; their figures."""
+    out: dict = {}
+
+    def _memory_phase(results: dict, name: str, *args: object, **kw: object) -> None:
+        if only is None or name.split()[0] in only:
+            _run_memory_phase(results, name, *args, **kw)  # type: ignore[arg-type]
+
+    n = 2 if quick else 10
+    _memory_phase(out, "M1 rejected 21 MB images", 400, mem_rejected_images, n)
+    _memory_phase(out, "M4 progressive-JPEG scan bomb", 100, mem_scan_bomb, 1024 if quick else 4096, 12_000)
+    _memory_phase(out, "M5 thumbnail of a 144 MP PNG", 100, mem_thumbnail_over_cap)
+    _memory_phase(out, "M6 FLUX.2 8 inputs x2 renders", 1200, mem_flux2_eight_inputs, 2000 if quick else 4472)
+    _memory_phase(out, "M7 8 URLs to a 30 MB PNG", 300, mem_url_inputs, 1 if quick else 3,
+                  fake_args=("--webhook-allow", "loopback"))  # fmt: skip
+    _memory_phase(out, "M8 signed links + 60 KB junk", 60, mem_signed_links, 300 if quick else 3000)
+    _memory_phase(out, "M9 600,000 tiny JSON objects", 400, mem_json_values)
+    _memory_phase(out, "M12 key named like an address", 20, mem_bucket_namespaces)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    quick = parser.parse_args().quick
+    parser.add_argument("--memory-only", action="store_true", help="only the memory/decode phases (M1..M12)")
+    parser.add_argument("--memory-phases", default=None, help="with --memory-only: these, e.g. M4,M5")
+    args = parser.parse_args()
+    quick = args.quick
+    if args.memory_only:
+        memory = memory_phases(quick, args.memory_phases.split(",") if args.memory_phases else None)
+        print(json.dumps(memory, indent=2))
+        out = ROOT / "reports" / ("attack-memory-quick.json" if quick else "attack-memory.json")
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(memory, indent=2))
+        return 0 if all(p["growth_mb"] <= p["bound_mb"] for p in memory.values()) else 1
     scale = 0.1 if quick else 1.0
     proc, url = start_fake("--host", "0.0.0.0", "--set", "header_timeout_seconds=10")
     r = Run(proc, url)
@@ -260,6 +547,7 @@ def main() -> int:
         "10 slow receiver fairness": slow_receiver_fairness(max(70, int(192 * scale))),
         "8 admin complete during a 19 MP render": admin_complete_during_render(),
         "server_log_problems": problems[:10],
+        "memory": memory_phases(quick),
     }
     print(json.dumps({k: v for k, v in results.items() if k != "phases"}, indent=2))
     out = ROOT / "reports" / ("attack-quick.json" if quick else "attack.json")

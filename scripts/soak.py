@@ -3,7 +3,9 @@
 Phases (each against a fresh ``bfl-mock serve`` subprocess, webhooks to a receiver subprocess):
   1. N concurrent clients submit with a webhook, poll until a final status, download Ready results;
   2. the same with a receiver that drops every connection, then one that answers slowly (past the timeout);
-  3. clients that disconnect mid-request (half-sent bodies, aborted polls), then a normal batch.
+  3. clients that disconnect mid-request (half-sent bodies, aborted polls), then a normal batch;
+  4. a long-lived shared fake: 100,000 submits across 10,000 keys on one instance, RSS and its own accounting
+     sampled every tenth (``--submits``, ``--keys``; ``--long-lived-only`` runs just this one).
 Checks: no task lost, every poll sequence is ``Pending* final``, progress never decreases, no 5xx,
 every webhook settles (delivered, or failed after the documented retries when the receiver misbehaves),
 nothing unhandled in the server's log. ``--quick`` is the CI smoke version.
@@ -228,12 +230,175 @@ def phase(name: str, n: int, receiver_mode: str, delay: float = 0.0, expect_hook
     return result
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# A long-lived shared fake: N submits across K keys against one default instance (only the progression is
+# polls:1 so tasks finish at once), every task polled; one in ten is a Canny task with an image, downloaded.
+# Its RSS and its own accounting (tasks, task bytes, result store, accounts, buckets) are sampled as it goes.
+async def _long_lived_worker(
+    c: httpx.AsyncClient, base: str, control: str, jobs: list[int], keys: int, out: dict
+) -> None:
+    while jobs:
+        i = jobs.pop()
+        headers = {"x-key": f"soak-key-{i % keys:05d}"}
+        prompt = f"long-lived {i} " + "p" * (i % 200)
+        if i % 10 == 0:  # one in ten a Canny task with its control image, downloaded; the others FLUX.1 [dev]
+            r = await c.post(
+                base + SUBMIT, json={"finetune_id": "f", "prompt": prompt, "control_image": control}, headers=headers
+            )
+        else:
+            r = await c.post(f"{base}/v1/flux-dev", json={"prompt": prompt}, headers=headers)
+        out["codes"][r.status_code] = out["codes"].get(r.status_code, 0) + 1
+        if r.status_code != 200:
+            continue
+        p = await get(c, f"{base}/v1/get_result", out, params={"id": r.json()["id"]}, headers=headers)
+        out["codes"][p.status_code] = out["codes"].get(p.status_code, 0) + 1
+        if i % 10 == 0 and p.status_code == 200 and p.json()["status"] == "Ready":
+            img = await get(c, p.json()["result"]["sample"], out)
+            out["codes"][img.status_code] = out["codes"].get(img.status_code, 0) + 1
+
+
+def long_lived(submits: int, keys: int, concurrency: int = 32) -> dict:
+    fake, base = start_fake("--progression", "polls:1", "--log-level", "warning")
+    control = control_image(0.004, "PNG")
+    out: dict = {"codes": {}, "transport_retries": 0}
+    samples: list[dict] = []
+    peak = 0.0
+    t = time.time()
+    try:
+        step = max(1, submits // 10)
+        with httpx.Client(base_url=base, timeout=30) as admin:
+            for start in range(0, submits, step):
+                jobs = list(range(start, min(submits, start + step)))[::-1]
+
+                async def batch(jobs: list[int] = jobs) -> None:
+                    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+                    async with httpx.AsyncClient(limits=limits, timeout=60) as c:
+                        await asyncio.gather(
+                            *[_long_lived_worker(c, base, control, jobs, keys, out) for _ in range(concurrency)]
+                        )
+
+                asyncio.run(batch())
+                status = Path(f"/proc/{fake.pid}/status").read_text()
+                rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+                peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+                st = admin.get("/_mock/stats").json()
+                sample = {
+                    "submits": min(submits, start + step),
+                    "rss_mb": round(rss),
+                    "tasks": st["tasks"],
+                    "task_bytes_mb": round(st["task_bytes"] / 2**20, 1),
+                    "results_memory_mb": round(st["results"]["memory_bytes"] / 2**20, 1),
+                    "image_cache_mb": round(st["image_cache_bytes"] / 2**20, 1),
+                    "accounts": st["accounts"],
+                    "buckets": st["ratelimit_buckets"],
+                    "seconds": round(time.time() - t),
+                }
+                samples.append(sample)
+                print(f"    {json.dumps(sample)}", flush=True)
+    finally:
+        problems = server_log_problems(fake)
+    five_xx = sum(n for code, n in out["codes"].items() if code >= 500)
+    result = {
+        "submits": submits,
+        "keys": keys,
+        "codes": out["codes"],
+        "5xx": five_xx,
+        "rss_first_mb": samples[0]["rss_mb"] if samples else None,
+        "rss_last_mb": samples[-1]["rss_mb"] if samples else None,
+        "rss_peak_mb": round(peak),
+        "samples": samples,
+        "server_log_problems": problems[:5],
+        "seconds": round(time.time() - t, 1),
+    }
+    result["ok"] = not five_xx and not problems and out["codes"].get(200, 0) >= 2 * submits
+    print(f"  {'long-lived shared fake':<38} {json.dumps({k: v for k, v in result.items() if k != 'samples'})}")
+    return result
+
+
+def long_lived_inprocess(submits: int, keys: int) -> dict:
+    """The long-lived phase without the HTTP server: the same traffic through the in-process transport (the
+    pytest plugin's path), ~10x faster, so 100,000 submits fit a busy CI box. RSS is this process's."""
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    mock = BflMock(progression="polls:1")
+    control = control_image(0.004, "PNG")
+    codes: dict[int, int] = {}
+    samples: list[dict] = []
+    t = time.time()
+    base = "https://api.us1.bfl.ai"
+    with mock, httpx.Client(transport=BflTransport(mock), base_url=base) as c:
+        for i in range(submits):
+            headers = {"x-key": f"soak-key-{i % keys:05d}"}
+            prompt = f"long-lived {i} " + "p" * (i % 200)
+            if i % 10 == 0:
+                body = {"finetune_id": "f", "prompt": prompt, "control_image": control}
+                r = c.post(SUBMIT, json=body, headers=headers)
+            else:
+                r = c.post("/v1/flux-dev", json={"prompt": prompt}, headers=headers)
+            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+            if r.status_code == 200:
+                p = c.get("/v1/get_result", params={"id": r.json()["id"]}, headers=headers)
+                codes[p.status_code] = codes.get(p.status_code, 0) + 1
+                if i % 10 == 0 and p.json()["status"] == "Ready":
+                    img = c.get(p.json()["result"]["sample"])
+                    codes[img.status_code] = codes.get(img.status_code, 0) + 1
+            if (i + 1) % max(1, submits // 10) == 0:
+                status = Path("/proc/self/status").read_text()
+                st = mock.backend.stats()
+                sample = {
+                    "submits": i + 1,
+                    "rss_mb": round(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024),
+                    "tasks": st["tasks"],
+                    "task_bytes_mb": round(st["task_bytes"] / 2**20, 1),
+                    "results_memory_mb": round(st["results"]["memory_bytes"] / 2**20, 1),
+                    "results_on_disk": st["results"]["on_disk"],
+                    "image_cache_mb": round(st["image_cache_bytes"] / 2**20, 1),
+                    "journal": len(mock.journal),
+                    "accounts": st["accounts"],
+                    "buckets": st["ratelimit_buckets"],
+                    "seconds": round(time.time() - t),
+                }
+                samples.append(sample)
+                print(f"    {json.dumps(sample)}", flush=True)
+        errors = mock.backend.errors.total
+    peak = int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+    five_xx = sum(n for code, n in codes.items() if code >= 500)
+    result = {
+        "submits": submits,
+        "keys": keys,
+        "codes": codes,
+        "5xx": five_xx,
+        "internal_errors": errors,
+        "rss_last_mb": samples[-1]["rss_mb"] if samples else None,
+        "rss_peak_mb": round(peak),
+        "samples": samples,
+        "seconds": round(time.time() - t, 1),
+    }
+    result["ok"] = not five_xx and not errors and codes.get(200, 0) >= 2 * submits
+    print(f"  {'long-lived fake, in-process':<38} {json.dumps({k: v for k, v in result.items() if k != 'samples'})}")
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--clients", type=int, default=None)
+    parser.add_argument("--submits", type=int, default=None, help="the long-lived phase's submits (100,000)")
+    parser.add_argument("--keys", type=int, default=None, help="across this many keys (10,000)")
+    parser.add_argument("--long-lived-only", action="store_true", help="only the long-lived shared-fake phase")
+    parser.add_argument("--in-process", action="store_true", help="the long-lived phase without the HTTP server")
     args = parser.parse_args()
     raise_fd_limit()
+    submits = args.submits or (5_000 if args.quick else 100_000)
+    keys = args.keys or (500 if args.quick else 10_000)
+    if args.long_lived_only:
+        print(f"soak: long-lived shared fake, {submits} submits across {keys} keys", flush=True)
+        result = long_lived_inprocess(submits, keys) if args.in_process else long_lived(submits, keys)
+        out_file = ROOT / "reports" / ("soak-long-lived-quick.json" if args.quick else "soak-long-lived.json")
+        out_file.parent.mkdir(exist_ok=True)
+        out_file.write_text(json.dumps(result, indent=2))
+        return 0 if result["ok"] else 1
     n = args.clients or (100 if args.quick else 2000)
     print(f"soak: {n} concurrent clients per phase, loopback only", flush=True)
     results = {
@@ -260,6 +425,7 @@ def main() -> int:
         "problems": problems[:5],
     }
     print(f"  {'clients disconnecting mid-request':<38} {json.dumps(results['clients disconnecting'])}", flush=True)
+    results["long-lived shared fake"] = long_lived(submits, keys)
     out_file = ROOT / "reports" / ("soak-quick.json" if args.quick else "soak.json")
     out_file.parent.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(results, indent=2))

@@ -15,6 +15,7 @@ import math
 import os
 import random
 import threading
+import traceback
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -96,7 +97,8 @@ class Task:
     events: list[tuple[float, str]] = field(default_factory=list)
     image_error: str | None = None  # why the input image could not be used (admin only, never public)
     quote: Quote | None = None  # its price and megapixels, as the submit answer may show them
-    nbytes: int = 0  # what this task holds (prompt, key, params): the task store's byte budget
+    nbytes: int = 0  # what this task holds (prompt, key, params, images until decided): the task store's budget
+    input_bytes: int = 0  # of which its input images as sent, until its check is done (queued or running)
 
     @property
     def terminal(self) -> bool:
@@ -217,7 +219,7 @@ class BflBackend:
             for tid in dropped:
                 self._drop(tid)
             self.accounts.forget(api_key)
-            self.buckets.forget(api_key)
+            self.buckets.forget(f"key:{api_key}")
             self.finetunes.reset_key(api_key)
             return dropped
 
@@ -312,7 +314,10 @@ class BflBackend:
             if acc.credits < cost:
                 raise ApiError(402, INSUFFICIENT_CREDITS)
             self._check_active(acc, endpoint, now)
-            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields)
+            # input images count while the task holds them as sent: until its check is done (then they are gone,
+            # or kept as checked inputs under lazy_render_bytes / result_memory_bytes)
+            held = _image_bytes(params, endpoint.family.image_fields) if outcome.status == TaskStatus.READY else 0
+            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields) + held
             if len(self.tasks) >= self.settings.max_tasks:
                 self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
                 if len(self.tasks) >= self.settings.max_tasks:
@@ -348,6 +353,7 @@ class BflBackend:
                 scenario=scenario,
                 webhook_opts=dict(webhook_opts or {}),
                 nbytes=nbytes,
+                input_bytes=held,
                 quote=quote,
             )
             task.events.append((now, "submitted"))
@@ -366,7 +372,8 @@ class BflBackend:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
-            task.image_job = self.executor.submit(self._prepare_job, task, inputs)
+            task.image_job = self._job(self._prepare_job, task, inputs)
+            del inputs  # the queued job holds the only reference: released as soon as the check is done
             with self._lock:
                 self._backlog.append(task.image_job)
             task.image_job.add_done_callback(functools.partial(self._prepared_cb, task, size))
@@ -440,7 +447,7 @@ class BflBackend:
         def job() -> tuple[bytes, str]:
             try:
                 if name == "result" and result is not None:
-                    out = previews.thumbnail(result, max_side)
+                    out = previews.thumbnail(result, max_side, self.settings.max_image_pixels)
                 elif name == "edges" and task.endpoint.family.name == "canny":
                     control = self.input_image(task.id, "control_image")
                     if control is None:
@@ -457,7 +464,7 @@ class BflBackend:
                     data = self.input_image(task.id, name)
                     if data is None:
                         raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
-                    out = previews.thumbnail(data, max_side)
+                    out = previews.thumbnail(data, max_side, self.settings.max_image_pixels)
                 else:
                     raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
             except imaging.InvalidImage as e:
@@ -465,19 +472,64 @@ class BflBackend:
             self.previews.put(key, out, len(out[0]))
             return out
 
-        return self.executor.submit(job)
+        return self._job(job)
+
+    def _job(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Image work on a render thread, under this fake's decode limits (``max_jpeg_scans``). The arguments
+        pass into ``fn`` and nowhere else, so nothing here keeps them (input images) alive once it returns."""
+        box = [args]
+        max_scans = self.settings.max_jpeg_scans
+
+        def run() -> Any:
+            with imaging.limits(max_scans):
+                return fn(*box.pop())
+
+        return self.executor.submit(run)
 
     def _prepare_job(self, task: Task, inputs: Any) -> None:
         """Before the task can finish: get and check its input images (what decides Ready or Error). The
-        pixel work waits for the first download (``lazy_render``), or is done here with it off."""
-        settings = self.settings
-        family = task.endpoint.family
+        pixel work waits for the first download (``lazy_render``), or is done here with it off.
+
+        A rejected input keeps nothing alive: only the reason is kept (``image_error``), and what the job
+        raises has no frame that still holds the images (the traceback of an exception holds every frame's
+        locals: a 21 MB undecodable image would otherwise live as long as the task)."""
         try:
-            checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=self._fetch_image)
-            out = None if settings.lazy_render else self._render(task, checked)
+            self._prepare(task, inputs)
+            return
         except imaging.InvalidImage as e:
             task.image_error = e.reason
-            raise
+            failure: Exception = imaging.InvalidImage(e.reason)
+        except Exception as e:  # a bug, or a task forgotten meanwhile: the error as raised, minus its frames' locals
+            if e.__traceback__ is not None:
+                traceback.clear_frames(e.__traceback__.tb_next)
+            failure = e
+        del inputs
+        if task.input_bytes >= 1_000_000:  # hand the freed buffers of a large rejected input back to the OS
+            imaging.release_native_memory(task.input_bytes)
+        raise failure
+
+    def _release_inputs(self, task: Task) -> None:
+        """(Under the lock.) The task's check is done: its images as sent no longer count in the task budget."""
+        if task.input_bytes and self.tasks.get(task.id) is task:
+            self._task_bytes -= task.input_bytes
+            task.nbytes -= task.input_bytes
+        task.input_bytes = 0
+
+    def _prepare(self, task: Task, inputs: Any) -> None:
+        settings = self.settings
+        family = task.endpoint.family
+        fetched = [0]
+
+        def fetch(url: str) -> bytes:  # the body limit holds for a task's images fetched by URL, in all
+            data = self._fetch_image(url)
+            fetched[0] += len(data)
+            if fetched[0] > settings.max_body_bytes:
+                raise imaging.InvalidImage(f"input image URLs over {settings.max_body_bytes} bytes in all")
+            return data
+
+        checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=fetch)
+        del inputs
+        out = None if settings.lazy_render else self._render(task, checked)
         overflow: list[Task] = []
         with self._lock:  # a reset (or eviction) while this ran: keep nothing for a forgotten task
             if self.tasks.get(task.id) is not task:
@@ -497,7 +549,7 @@ class BflBackend:
         if out is not None:
             task.md5 = md5_b64(out.data)
         for t in overflow:  # beyond lazy_render_bytes of kept inputs: the oldest become compact intermediates
-            self.executor.submit(self._render_kept, t)
+            self._job(self._render_kept, t)
 
     def _forget_unrendered(self, task_id: str) -> None:
         """(Under the lock.) The task's checked inputs no longer count toward ``lazy_render_bytes``."""
@@ -561,13 +613,14 @@ class BflBackend:
             kept, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
         )
 
-    def _prepared_cb(self, task: Task, size: int, _future: cf.Future[None]) -> None:
-        self._prepared(task, size)
+    def _prepared_cb(self, task: Task, size: int, fut: cf.Future[None]) -> None:
+        self._prepared(task, size, fut)
 
-    def _prepared(self, task: Task, size: int = 0) -> None:
+    def _prepared(self, task: Task, size: int = 0, fut: cf.Future[None] | None = None) -> None:
         with self._lock:
             self._backlog_bytes -= size
-        fut = task.image_job
+            self._release_inputs(task)
+        fut = fut or task.image_job
         if fut is not None and not fut.cancelled():
             exc = fut.exception()
             if exc is not None and not isinstance(exc, (imaging.InvalidImage, LookupError)):
@@ -614,13 +667,14 @@ class BflBackend:
     def _finish(self, task: Task, end: float) -> None:
         outcome = task.forced or task.outcome
         status = outcome.status
+        fut = task.image_job
         task.finished_at = end
         task.progress = None
         early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
         if early:
             task.hold_until = end + float(early)
+        self._release_inputs(task)  # decided (a forced outcome may not wait for the check)
         if status == TaskStatus.READY:
-            fut = task.image_job
             usable = fut is not None
             try:
                 if fut is not None:
@@ -840,10 +894,12 @@ class BflBackend:
             return out
 
     # ------------------------------------------------------------------ rate limits (get_result)
-    def ratelimit(self, client: str) -> list[tuple[str, str]]:
-        """Spend one of ``client``'s get_result tokens: the rate headers, or ApiError 429."""
+    def ratelimit(self, key: str | None, client: str) -> list[tuple[str, str]]:
+        """Spend one get_result token of the request's API key (or, keyless, of its client address): the rate
+        headers, or ApiError 429. Keys and addresses have separate buckets (``key:`` / ``ip:``), so a poll
+        that sends an address as its ``x-key`` cannot drain that address's bucket."""
         with self._lock:
-            return self.buckets.take(client, self.clock.now())
+            return self.buckets.take(f"key:{key}" if key else f"ip:{client}", self.clock.now())
 
     # ------------------------------------------------------------------ delivery
     def blob(self, path: str, query_string: str) -> tuple[Task, bytes]:
@@ -864,7 +920,7 @@ class BflBackend:
             if data is None:
                 fut = self._encoding.get(task.id)
                 if fut is None:
-                    fut = self._encoding[task.id] = self.executor.submit(self._encode_job, task)
+                    fut = self._encoding[task.id] = self._job(self._encode_job, task)
                 if not fut.done():
                     raise WaitFor(fut)
                 self._encoding.pop(task.id, None)
@@ -941,6 +997,11 @@ def _task_bytes(api_key: str, params: dict[str, Any], image_fields: tuple[str, .
         if k not in image_fields and isinstance(v, str):
             size += len(k) + len(v)
     return size
+
+
+def _image_bytes(params: dict[str, Any], image_fields: tuple[str, ...]) -> int:
+    """The input images a task holds until it is decided (as sent: base64 text, or a URL)."""
+    return sum(len(v) for f in image_fields if isinstance(v := params.get(f), str))
 
 
 def _public_params(

@@ -12,9 +12,10 @@ import datetime as dt
 import hashlib
 import hmac
 import random
+import threading
 import uuid
 from email.utils import formatdate
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote_plus
 
 from mock_server.core.errors import AUTH_FAILED, AzureError
 
@@ -41,10 +42,51 @@ def new_blob_path(rng: random.Random, output_format: str) -> str:
     return f"{RESULTS_PREFIX}{rng.getrandbits(8):02x}/{rng.getrandbits(24):06x}{blob[:8]}/{blob}/sample.{output_format}"
 
 
+SIGNED_FIELDS = ("se", "sp", "sv", "sr", "rsct", "sig")  # what the signature covers, and the signature
+VERIFIED_CACHE_BYTES = 4 * 1024 * 1024  # remembered valid links (~250 bytes each: ~16,000 links)
+
+
+def cache_key(query_string: str) -> str | tuple[str, ...]:
+    """What identifies a link in the verified cache: the query itself when it holds exactly the six signed
+    fields (``&`` only separates, so five of them and each name once is that; a few substring tests: the
+    download hot path), else its signed fields."""
+    q = query_string
+    if (
+        len(q) < 512
+        and q.count("&") == 5
+        and q.startswith("se=")
+        and "&sp=" in q
+        and "&sv=" in q
+        and "&sr=" in q
+        and "&rsct=" in q
+        and "&sig=" in q
+    ):
+        return q
+    return signed_fields(q)
+
+
+def signed_fields(query_string: str) -> tuple[str, ...]:
+    """The signed fields of a query as sent (the last of repeated names, as ``parse_qs`` takes them); every
+    other parameter is ignored, as Azure ignores parameters it does not know."""
+    got: dict[str, str] = {}
+    for pair in query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if "%" in name or "+" in name:  # named as parse_qs names it: ``s%69g`` is ``sig``
+            name = unquote_plus(name)
+        if name in SIGNED_FIELDS:
+            got[name] = value
+    return tuple(got.get(n, "") for n in SIGNED_FIELDS)
+
+
 class Signer:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, cache_bytes: int = VERIFIED_CACHE_BYTES) -> None:
         self._secret = secret
-        self._verified: dict[tuple[str, str], float] = {}  # valid signatures -> expiry (expiry still checked)
+        # valid links by path + signed fields -> expiry (still checked), oldest first, bounded by bytes: junk
+        # extra parameters neither make new entries nor grow one
+        self._verified: dict[tuple[str, str | tuple[str, ...]], float] = {}
+        self._verified_bytes = 0
+        self.cache_bytes = cache_bytes
+        self._lock = threading.Lock()
 
     def _sig(self, path: str, se: str, rsct: str) -> str:
         to_sign = "\n".join(["r", se, path, SAS_VERSION, "b", rsct]).encode()
@@ -60,12 +102,12 @@ class Signer:
 
     def verify(self, path: str, query_string: str, now: float) -> float:
         """Return the expiry of a valid URL, or raise AzureError as Azure Blob Storage would."""
-        expiry = self._verified.get((path, query_string))
+        key = (path, cache_key(query_string))
+        expiry = self._verified.get(key)  # a dict read is atomic: the hit path takes no lock
         if expiry is None:
             expiry = self._verify_signature(path, query_string)
-            if len(self._verified) >= 100_000:
-                self._verified.clear()
-            self._verified[(path, query_string)] = expiry
+            with self._lock:
+                self._remember(key, expiry)
         if now >= expiry:
             raise AzureError(
                 403,
@@ -74,6 +116,20 @@ class Signer:
                 f"Signed expiry time [{http_date(expiry)}] must be after signed start time [{http_date(now)}]",
             )
         return expiry
+
+    def _remember(self, key: tuple[str, str | tuple[str, ...]], expiry: float) -> None:
+        size = _entry_bytes(key)
+        if size > self.cache_bytes or key in self._verified:
+            return
+        self._verified[key] = expiry
+        self._verified_bytes += size
+        while self._verified_bytes > self.cache_bytes:  # the oldest first
+            old = next(iter(self._verified))
+            del self._verified[old]
+            self._verified_bytes -= _entry_bytes(old)
+
+    def cache_stats(self) -> dict[str, int]:
+        return {"entries": len(self._verified), "bytes": self._verified_bytes}
 
     def _verify_signature(self, path: str, query_string: str) -> float:
         q = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
@@ -91,6 +147,11 @@ class Signer:
         except ValueError:
             raise AzureError(403, "AuthenticationFailed", AUTH_FAILED, "se is not a valid ISO 8601 time") from None
         return expiry
+
+
+def _entry_bytes(key: tuple[str, str | tuple[str, ...]]) -> int:
+    fields = key[1]
+    return 120 + len(key[0]) + (len(fields) if isinstance(fields, str) else sum(len(v) for v in fields))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

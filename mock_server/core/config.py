@@ -89,6 +89,11 @@ class Settings:
     result_memory_bytes: int = 32 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
     image_cache_bytes: int = 16 * 1024 * 1024  # encoded outputs kept for fast downloads
     jpeg_quality: int = 90
+    # decode and parse bounds (hostile input): every decode counts progressive-JPEG scans first (libjpeg-turbo's
+    # -maxscans idea; a normal progressive JPEG has about 10), and a JSON body with more value separators than
+    # this is refused (400) before it is parsed (a real BFL body has a few dozen)
+    max_jpeg_scans: int = 100
+    max_json_values: int = 10_000
     # rate limits on get_result (dossier P6; refill rate is an assumption)
     ratelimit_limit: int = 1200
     ratelimit_refill_per_second: float = 2.0  # 0 limit disables

@@ -331,16 +331,16 @@ def _get(value: str, max_pixels: int, fetch: Fetch) -> tuple[bytes, tuple[int, i
     return data, imaging.validate(data, max_pixels)
 
 
-def _open(data: bytes) -> Any:
-    """Checked image bytes as RGBA pixels (render time)."""
-    import io
-
-    from PIL import Image
-
-    try:
-        return Image.open(io.BytesIO(data)).convert("RGBA")
-    except Exception as e:  # validated earlier: only data corrupt past its checksums gets here
-        raise imaging.InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+def _open(data: bytes, max_pixels: int, fit: int | None = None) -> Any:
+    """Checked image bytes as RGBA pixels (render time), under the same caps as the check, decoded no larger
+    than needed: with ``fit``, a thumbnail of at most ``fit`` px a side (JPEG decoded at 1/2 .. 1/8 scale)."""
+    with imaging.opened(data, max_pixels) as im:  # validated earlier: only data corrupt past its checksums fails
+        if fit is None:
+            return im.convert("RGBA")
+        im.draft("RGB", (fit, fit))  # JPEG: decoded at the smallest DCT scale still at least ``fit`` a side
+        small = im.convert("RGBA")
+        small.thumbnail((fit, fit))
+        return small
 
 
 def _round(value: float, step: int) -> int:
@@ -432,17 +432,20 @@ class EditFamily(_Painted):
     def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         from PIL import Image
 
+        # One input decoded at a time (the first at full size, resized and blended, then released; the others
+        # straight to thumbnails): 8 inputs at the pixel cap cost what one does, not eight full RGBA copies.
         keep, encoded, (width, height) = checked
-        images = [_open(d) for d in encoded]
         out = self._background(width, height, seed, str(keep.get("prompt") or ""))
-        if images:
-            base = images[0].resize((width, height), Image.Resampling.LANCZOS)
+        if encoded:
+            base = _open(encoded[0], max_pixels).resize((width, height), Image.Resampling.LANCZOS)
             out = Image.blend(out, base, 0.7)
+            del base
             thumb = max(16, min(width, height) // 6)
-            for i, extra in enumerate(images[1:]):
-                small = extra.copy()
-                small.thumbnail((thumb, thumb))
+            for i, data in enumerate(encoded[1:]):
+                small = _open(data, max_pixels, fit=thumb)
                 out.paste(small, (8 + i * (thumb + 8), height - small.size[1] - 8))
+                del small
+            imaging.release_native_memory(width * height)
         return self._finish(out, output_format, jpeg_quality)
 
 
@@ -470,9 +473,9 @@ class FillFamily(_Painted):
         from PIL import Image
 
         image_data, mask_data, prompt = checked
-        image = _open(image_data)
+        image = _open(image_data, max_pixels)
         if mask_data:
-            mask = _open(mask_data).convert("L").resize(image.size).point(lambda v: 255 if v > 127 else 0)
+            mask = _open(mask_data, max_pixels).convert("L").resize(image.size).point(lambda v: 255 if v > 127 else 0)
         else:
             mask = image.getchannel("A").point(lambda v: 255 if v == 0 else 0)
         painted = self._background(image.size[0], image.size[1], seed, prompt)
@@ -506,7 +509,7 @@ class ExpandFamily(_Painted):
 
     def render(self, checked: Any, *, seed: int, output_format: str, max_pixels: int, jpeg_quality: int) -> Rendered:
         image_data, (top, bottom, left, right), prompt = checked
-        image = _open(image_data)
+        image = _open(image_data, max_pixels)
         width, height = image.size[0] + left + right, image.size[1] + top + bottom
         out = self._background(width, height, seed, prompt)
         out.paste(image, (left, top), image)

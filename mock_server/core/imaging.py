@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import io
 import random
 import re
@@ -33,6 +34,8 @@ MAX_SIDE = 16_384  # longest output side (JPEG's own limit is 65,535; FLUX outpu
 DEFAULT_LOW = 50
 DEFAULT_HIGH = 200
 _DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,")
+DEFAULT_MAX_SCANS = 100  # the ``max_jpeg_scans`` setting's default
+_MAX_SCANS: contextvars.ContextVar[int] = contextvars.ContextVar("bfl_mock_max_jpeg_scans", default=DEFAULT_MAX_SCANS)
 
 
 class InvalidImage(ValueError):
@@ -84,19 +87,89 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 @contextlib.contextmanager
-def _opened(data: bytes, max_pixels: int) -> Iterator[Any]:
-    """An image opened (header only) with its size checked against the caps; whatever PIL raises while it is
-    used (UnidentifiedImageError, OSError, SyntaxError ...) becomes ``InvalidImage``."""
+def limits(max_scans: int) -> Iterator[None]:
+    """Within this block (one render-thread job), every decode refuses JPEGs of more than ``max_scans`` scans."""
+    token = _MAX_SCANS.set(max_scans)
+    try:
+        yield
+    finally:
+        _MAX_SCANS.reset(token)
+
+
+def jpeg_scans(data: bytes, stop: int) -> int:
+    """How many scans (SOS segments) a JPEG has, counted from its markers without decoding anything; counting
+    stops past ``stop``. Segments are skipped by their length and entropy-coded data up to its next marker
+    (``FF 00`` stuffing and ``RSTn`` are not markers), so an EXIF thumbnail's own scan is not counted."""
+    size, i, scans = len(data), 2, 0
+    while i + 4 <= size:
+        if data[i] != 0xFF:
+            i = data.find(b"\xff", i)
+            if i < 0:
+                break
+            continue
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD7:  # stuffed byte, TEM, restart markers: no length
+            i += 2
+            continue
+        if marker == 0xD9:  # end of image
+            break
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker != 0xDA:
+            continue
+        scans += 1
+        if scans > stop:
+            break
+        while True:  # the scan's entropy-coded data, up to the next real marker
+            j = data.find(b"\xff", i)
+            if j < 0 or j + 1 >= size:
+                return scans
+            nxt = data[j + 1]
+            if nxt == 0x00 or 0xD0 <= nxt <= 0xD7:
+                i = j + 2
+            elif nxt == 0xFF:
+                i = j + 1
+            else:
+                i = j
+                break
+    return scans
+
+
+def _check_scans(im: Any, data: bytes) -> None:
+    if im.format == "JPEG":
+        limit = _MAX_SCANS.get()
+        scans = jpeg_scans(data, limit)
+        if scans > limit:
+            raise InvalidImage(f"progressive JPEG of more than {limit} scans (max_jpeg_scans)")
+
+
+@contextlib.contextmanager
+def _opened(data: bytes, max_pixels: int, *, output_rule: bool = True) -> Iterator[Any]:
+    """An image opened (header only) with its size checked against the caps (with ``output_rule``, the output
+    it would give too) and its JPEG scans counted, before any decode; whatever PIL raises while it is used
+    (UnidentifiedImageError, OSError, SyntaxError ...) becomes ``InvalidImage``."""
     if not data:
         raise InvalidImage("empty image")
     try:
         im = Image.open(io.BytesIO(data))
-        check_size(*im.size, max_pixels)
+        if output_rule:
+            check_size(*im.size, max_pixels)
+        elif im.size[0] * im.size[1] > max_pixels:
+            raise InvalidImage(f"{im.size[0]}x{im.size[1]} exceeds {max_pixels} pixels")
+        _check_scans(im, data)
         yield im
     except InvalidImage:
         raise
     except Exception as e:
         raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
+
+
+def opened(data: bytes, max_pixels: int) -> contextlib.AbstractContextManager[Any]:
+    """An image opened for any other decode (thumbnails, renders of checked inputs): at most ``max_pixels``
+    pixels and ``max_jpeg_scans`` scans, checked from the header before a pixel is decoded."""
+    return _opened(data, max_pixels, output_rule=False)
 
 
 def load_rgb(data: bytes, max_pixels: int) -> Image.Image:

@@ -11,19 +11,14 @@ from mock_server.core import imaging
 MAX_SIDE = 1024
 
 
-def thumbnail(data: bytes, max_side: int) -> tuple[bytes, str]:
+def thumbnail(data: bytes, max_side: int, max_pixels: int) -> tuple[bytes, str]:
     """An image's thumbnail (longest side ``max_side``): JPEG for photos, PNG when it has transparency or is
-    grey (masks, edge maps). Raises ``imaging.InvalidImage`` for bytes that are not an image."""
-    from PIL import Image
-
-    try:
-        im = Image.open(io.BytesIO(data))
+    grey (masks, edge maps). Images over ``max_pixels`` (or ``max_jpeg_scans``) are refused from their header,
+    before any decode, as the input check refuses them. Raises ``imaging.InvalidImage`` for bytes that are not
+    a usable image."""
+    with imaging.opened(data, max_pixels) as im:
         im.draft("RGB", (max_side, max_side))
         return _encode(im, max_side)
-    except imaging.InvalidImage:
-        raise
-    except Exception as e:
-        raise imaging.InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
 
 
 def _encode(im: Any, max_side: int) -> tuple[bytes, str]:

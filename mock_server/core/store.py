@@ -1,8 +1,9 @@
 """Bounded storage for results.
 
 ``ResultStore`` keeps each finished task's compressed edge map (16-45 KB per megapixel) in memory up to
-a byte budget and spills older ones to a private temporary directory beyond it, so nothing accepted is
-lost and memory stays bounded. ``BytesLRU`` caches encoded outputs (what downloads serve) by size.
+a byte budget and spills older ones to a private temporary directory beyond it (an entry over the whole
+budget goes to disk at once), so nothing accepted is lost and memory stays bounded. ``BytesLRU`` caches
+encoded outputs (what downloads serve) by size.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class ResultStore:
             self._drop(key)
             self._mem[key] = (value, nbytes)
             self._mem_size += nbytes
-            while self._mem_size > self.memory_budget and len(self._mem) > 1:
+            while self._mem_size > self.memory_budget and self._mem:  # the newest too, when it alone is over
                 old_key, (old_value, old_size) = self._mem.popitem(last=False)
                 self._mem_size -= old_size
                 self._spill(old_key, old_value)

@@ -61,9 +61,16 @@ class ApiHandlers:
     # ------------------------------------------------------------------ generation endpoints
     def submit(self, req: HttpRequest, endpoint: Endpoint) -> Answer:
         # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
-        body = req.parsed = v.parse_body(
-            req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
-        )
+        try:
+            body = req.parsed = v.parse_body(
+                req.body,
+                req.headers.get("content-type"),
+                strict_content_type=self.settings.strict_content_type,
+                max_values=self.settings.max_json_values,
+            )
+        except ApiError:  # a body refused unparsed is journaled as such, never parsed for the journal instead
+            req.parsed = {"raw_length": len(req.body), "json": False}
+            raise
         key = self.backend.check_key(req.headers.get("x-key"))
         params = v.validate_body(self.models[endpoint.path], body).model_dump()
         errors = [e for check in endpoint.checks for e in check(params)]  # what the OpenAPI cannot express
@@ -122,7 +129,7 @@ class ApiHandlers:
         task_id = req.query("id")
         if task_id is None:
             raise v.missing_query("id")
-        headers = self.backend.ratelimit(req.headers.get("x-key") or req.client)  # one token per request
+        headers = self.backend.ratelimit(req.headers.get("x-key"), req.client)  # one token per request
         task = self.backend.tasks.get(task_id)
         delay = _pick(task.outcome.poll_latency, self.backend.rng) if task is not None else 0.0
         req.task_id = task_id
@@ -187,7 +194,10 @@ class ApiHandlers:
 
     def delete_finetune(self, req: HttpRequest) -> HttpResponse:
         body = v.parse_body(
-            req.body, req.headers.get("content-type"), strict_content_type=self.settings.strict_content_type
+            req.body,
+            req.headers.get("content-type"),
+            strict_content_type=self.settings.strict_content_type,
+            max_values=self.settings.max_json_values,
         )
         key = self.backend.check_key(req.headers.get("x-key"))
         finetune_id = v.validate_body(self.delete_model, body).finetune_id  # type: ignore[attr-defined]
