@@ -26,7 +26,7 @@ from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
-from mock_server.core.egress import EgressPolicy, TargetRefused
+from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
 from mock_server.core.errors import (
     DEFAULT_ERROR,
@@ -173,6 +173,7 @@ class BflBackend:
         self.previews = SizedLRU(8 * 1024 * 1024)  # dashboard thumbnails: (bytes, content type)
         self.kept_inputs = SizedLRU(self.settings.keep_inputs_bytes)  # input images as sent, for the dashboard
         self.egress = EgressPolicy(self.settings)  # where the fake may connect (webhooks, image URLs)
+        self.fetches = FetchPool(self.settings.fetch_workers, self.settings.fetch_per_host)  # image URLs
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
         self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
         self._configured_rules = self.settings.rules
@@ -225,6 +226,7 @@ class BflBackend:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        self.fetches.shutdown()
         self.results.clear()
 
     @property
@@ -366,7 +368,7 @@ class BflBackend:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
-            task.image_job = self.executor.submit(self._prepare_job, task, inputs)
+            task.image_job = self._image_job(task, inputs, params)
             with self._lock:
                 self._backlog.append(task.image_job)
             task.image_job.add_done_callback(functools.partial(self._prepared_cb, task, size))
@@ -467,13 +469,15 @@ class BflBackend:
 
         return self.executor.submit(job)
 
-    def _prepare_job(self, task: Task, inputs: Any) -> None:
+    def _prepare_job(self, task: Task, inputs: Any, fetched: dict[str, cf.Future[bytes]] | None = None) -> None:
         """Before the task can finish: get and check its input images (what decides Ready or Error). The
-        pixel work waits for the first download (``lazy_render``), or is done here with it off."""
+        pixel work waits for the first download (``lazy_render``), or is done here with it off. ``fetched``:
+        the task's image URLs, already fetched on the fetch pool (``_image_job``)."""
         settings = self.settings
         family = task.endpoint.family
+        fetch = self._fetch_image if fetched is None else functools.partial(self._prefetched, fetched)
         try:
-            checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=self._fetch_image)
+            checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=fetch)
             out = None if settings.lazy_render else self._render(task, checked)
         except imaging.InvalidImage as e:
             task.image_error = e.reason
@@ -538,10 +542,65 @@ class BflBackend:
         outside ``webhook_allow``); anything that fails ends the task as an unusable input does."""
         try:
             return self.egress.fetch(
-                url, timeout=self.settings.webhook_timeout_seconds, max_bytes=self.settings.max_body_bytes
+                url,
+                timeout=self.settings.webhook_timeout_seconds,
+                max_bytes=self.settings.max_body_bytes,
+                min_rate=self.settings.fetch_min_bytes_per_second,
             )
         except (TargetRefused, OSError, ValueError) as e:
             raise imaging.InvalidImage(f"input image URL not fetched: {e}") from None
+
+    # -- image URLs are fetched on their own pool (docs/security.md), then checked on a render thread -------
+    def _image_job(self, task: Task, inputs: Any, params: dict[str, Any]) -> cf.Future[None]:
+        """The task's image job: its image URLs fetched first on ``self.fetches`` (a slow image host holds a
+        fetch thread, never a render thread), then the check on the render pool."""
+        urls = sorted(
+            {
+                v.strip()
+                for f in task.endpoint.family.image_fields
+                if isinstance(v := params.get(f), str) and v.strip().lower().startswith(("http://", "https://"))
+            }
+        )
+        if not urls:
+            return self.executor.submit(self._prepare_job, task, inputs)
+        outer: cf.Future[None] = cf.Future()
+        fetched = {u: self.fetches.submit(u, functools.partial(self._fetch_image, u)) for u in urls}
+        left = [len(fetched)]
+        lock = threading.Lock()
+
+        def settle(inner: cf.Future[None]) -> None:
+            try:
+                if inner.cancelled():
+                    outer.cancel()
+                elif (exc := inner.exception()) is not None:
+                    outer.set_exception(exc)
+                else:
+                    outer.set_result(None)
+            except cf.InvalidStateError:
+                pass
+
+        def one_fetched(_: cf.Future[bytes]) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            try:
+                inner = self.executor.submit(self._prepare_job, task, inputs, fetched)
+            except RuntimeError:  # closed meanwhile
+                outer.cancel()
+                return
+            inner.add_done_callback(settle)
+
+        for fut in fetched.values():
+            fut.add_done_callback(one_fetched)
+        return outer
+
+    @staticmethod
+    def _prefetched(fetched: dict[str, cf.Future[bytes]], url: str) -> bytes:
+        fut = fetched.get(url.strip())
+        if fut is None or fut.cancelled():
+            raise imaging.InvalidImage("input image URL not fetched: the fake is shutting down")
+        return fut.result()
 
     def _encode_job(self, task: Task) -> bytes:
         """A result's bytes when the encoded cache has none: rendered from the checked inputs on the first
