@@ -18,6 +18,7 @@ import textwrap
 import threading
 
 import httpx
+import numpy as np
 import pytest
 from bfl_helpers import SUBMIT, b64_image, body
 
@@ -377,13 +378,23 @@ def test_the_throttle_remembers_a_bounded_number_of_clients():
 
 
 # NaN / Infinity ------------------------------------------------------------------------------------
-def test_nan_and_infinity_in_a_body_are_a_422_never_a_500(live):
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_in_a_body_are_a_422_where_stock_fastapi_answers_500(live, literal):
+    """A deliberate deviation (Fidelity table): FastAPI parses the literals, then cannot render them in its
+    own 422 (``allow_nan=False``) and answers 500; the fake answers that 422 with ``input: null``."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from contract_tests.oracle import oracle_app
+
     _, c = live()
-    for literal in (b"NaN", b"Infinity", b"-Infinity"):
-        content = b'{"finetune_id":"a","prompt":"b","control_image":"%s","finetune_strength":%s}' % (
-            b64_image(__import__("numpy").zeros((8, 8), "uint8")).encode(),
-            literal,
-        )
-        r = c.post(SUBMIT, content=content, headers={"content-type": "application/json"})
-        assert r.status_code == 422, r.text
-        assert r.json()["detail"][0]["input"] is None
+    content = b'{"finetune_id":"a","prompt":"b","control_image":"%s","finetune_strength":%s}' % (
+        b64_image(np.zeros((8, 8), "uint8")).encode(),
+        literal,
+    )
+    headers = {"content-type": "application/json", "x-key": "k"}
+    r = c.post(SUBMIT, content=content, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "finetune_strength"] and r.json()["detail"][0]["input"] is None
+    with TestClient(oracle_app(), raise_server_exceptions=False) as oracle:
+        assert oracle.post(SUBMIT, content=content, headers=headers).status_code == 500
