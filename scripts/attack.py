@@ -508,11 +508,251 @@ def memory_phases(quick: bool, only: list[str] | None = None) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ network and edge phases (docs/security.md)
+# Self-contained: each phase starts its own fake (whatever ``mock_server`` PYTHONPATH names: run it with
+# PYTHONPATH=<a checkout of main> for the "before" figures) and prints RSS peaks and latencies.
+KONTEXT = "/v1/flux-kontext-pro"
+
+
+def _peak_mb(proc: subprocess.Popen) -> float:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text()).group(1)) / 1024
+
+
+def _raw(port: int, request: bytes, timeout: float = 10) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        head = s.recv(65536)
+    return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else -1
+
+
+def _image_host(answer: bytes, trickle: float | None) -> tuple[int, threading.Event]:
+    """A loopback image host: ``answer`` at once, then (``trickle``) a byte every that many seconds until
+    stopped. Returns its port and the event that stops it."""
+    stop_ = threading.Event()
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def one(conn: socket.socket) -> None:
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
+                data += chunk
+            conn.sendall(answer)
+            while trickle is not None and not stop_.wait(trickle):
+                conn.sendall(b"x")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop_.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
+        srv.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv.getsockname()[1], stop_
+
+
+def net_rebinding() -> dict:
+    """DNS rebinding: a page at rebind.attacker.example:PORT (resolving to 127.0.0.1) calls the admin API."""
+    proc, url = start_fake("--progression", "manual")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        h = f"Host: rebind.attacker.example:{port}\r\nOrigin: http://rebind.attacker.example:{port}\r\n"
+        h += "Sec-Fetch-Site: same-origin\r\nConnection: close\r\n"
+        rule = b'{"outcome":{"status":"Error"}}'
+        codes = {
+            "POST /_mock/rules": _raw(port, f"POST /_mock/rules HTTP/1.1\r\n{h}Content-Type: application/json\r\n"
+                                      f"Content-Length: {len(rule)}\r\n\r\n".encode() + rule),
+            "GET /_mock/requests": _raw(port, f"GET /_mock/requests HTTP/1.1\r\n{h}\r\n".encode()),
+            "GET /_mock/ui": _raw(port, f"GET /_mock/ui HTTP/1.1\r\n{h}\r\n".encode()),
+            "absolute-form freeze": _raw(
+                port,
+                f"POST http://rebind.attacker.example:{port}/_mock/clock/freeze HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode(),
+            ),
+        }  # fmt: skip
+        frozen = httpx.get(url + "/_mock/clock", trust_env=False).json()["frozen"]
+        return {"statuses": codes, "clock_frozen_after": frozen, "peak_mb": round(_peak_mb(proc))}
+    finally:
+        stop(proc)
+
+
+def net_trickling_images(n: int, wait_s: float) -> dict:
+    """``n`` image URLs that send a byte every 0.5 s (defaults: 2 render workers, 10 s fetch timeout): how
+    long does another key's task take to be Ready, and how long do the trickling tasks live?"""
+    port, stop_host = _image_host(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n", 0.5)
+    proc, url = start_fake("--progression", "time:0")
+    try:
+        c = httpx.Client(base_url=url, timeout=wait_s + 30, trust_env=False)
+        slow = [
+            c.post(KONTEXT, json={"prompt": "p", "input_image": f"http://127.0.0.1:{port}/{i}.png"},
+                   headers={"x-key": "evil"}).json()["id"]
+            for i in range(n)
+        ]  # fmt: skip
+        time.sleep(0.5)  # the fetches are under way (a load script, not a test)
+        start = time.perf_counter()
+        other = c.post(SUBMIT, json=body(), headers={"x-key": "other"}).json()["id"]
+        polls: dict[str, dict] = {tid: {} for tid in [other, *slow]}
+
+        def get(tid: str, key: str) -> None:
+            try:
+                status = c.get(f"/v1/get_result?id={tid}", headers={"x-key": key}).json()["status"]
+            except httpx.HTTPError as e:
+                status = type(e).__name__
+            polls[tid].update(status=status, s=round(time.perf_counter() - start, 2))
+
+        threads = [threading.Thread(target=get, args=(other, "other"), daemon=True)]
+        threads += [threading.Thread(target=get, args=(tid, "evil"), daemon=True) for tid in slow]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(0.1, wait_s - (time.perf_counter() - start)))
+        other_s = polls[other].get("s")
+        ends = [polls[tid].get("s", f">{wait_s:g}") for tid in slow]
+        return {
+            "trickling_urls": n,
+            "other_key_ready_after_s": round(other_s, 2) if other_s is not None else f">{wait_s:g} (hung)",
+            "other_key_status": polls[other].get("status"),
+            "trickling_statuses": sorted({str(polls[t].get("status")) for t in slow}),
+            "trickling_tasks_decided_after_s": ends,
+            "peak_mb": round(_peak_mb(proc)),
+        }
+    finally:
+        stop_host.set()
+        stop(proc)
+
+
+MALFORMED_ANSWERS = {
+    "bad status line": b"HTTP/1.1 OK-ish\r\n\r\n",
+    "70 KB header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    "120 headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n",
+    "broken chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+}
+
+
+def net_malformed_hosts(per_kind: int) -> dict:
+    proc, url = start_fake("--progression", "manual")
+    stops = []
+    try:
+        c = httpx.Client(base_url=url, timeout=60, trust_env=False, headers={"x-key": "k"})
+        finals: dict[str, set] = {}
+        for kind, answer in MALFORMED_ANSWERS.items():
+            port, stop_host = _image_host(answer, None)
+            stops.append(stop_host)
+            for i in range(per_kind):
+                tid = c.post(KONTEXT, json={"prompt": "p", "input_image": f"http://127.0.0.1:{port}/{i}"}).json()["id"]
+                finals.setdefault(kind, set()).add(c.post(f"/_mock/tasks/{tid}/complete").json()["status"])
+        errors = c.get("/_mock/stats").json()["errors"]
+        log = Path(proc.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+        return {
+            "finals": {k: sorted(v) for k, v in finals.items()},
+            "internal_errors": errors,
+            "tracebacks_in_log": log.count("Traceback"),
+            "peak_mb": round(_peak_mb(proc)),
+        }
+    finally:
+        for s_ in stops:
+            s_.set()
+        stop(proc)
+
+
+OWN_ADDRESS = """
+import json, subprocess, sys, time, httpx
+sys.path.insert(0, sys.argv[1])
+from bench import start_fake, stop
+proc, url = start_fake("--host", "0.0.0.0", "--progression", "manual")
+port = int(url.rsplit(":", 1)[1])
+c = httpx.Client(base_url=url, timeout=60, trust_env=False, headers={"x-key": "k"})
+out = {}
+for name, p in (("own port", port), ("another local port", 9)):
+    tid = c.post("/v1/flux-kontext-pro", json={"prompt": "p", "input_image": f"http://10.203.0.2:{p}/_mock/ui"}).json()["id"]
+    out[name] = c.post(f"/_mock/tasks/{tid}/complete").json()["image_error"]
+out["fetches_seen_by_the_fake"] = sum(
+    1 for e in c.get("/_mock/requests").json()["requests"] if "bfl-mock-fetch" in e["headers"].get("user-agent", ""))
+out["admin_with_fetch_user_agent"] = c.get("/_mock/stats", headers={"User-Agent": "bfl-mock-fetch/0.1"}).status_code
+stop(proc)
+print(json.dumps(out))
+"""
+
+
+def net_own_address() -> dict:
+    """Bound to 0.0.0.0 in a network namespace whose host address is 10.203.0.2: image URLs to that address."""
+    setup = "ip link set lo up && ip addr add 10.203.0.2/32 dev lo"
+    cmd = ["unshare", "-n", "sh", "-c", f'{setup} && exec "$0" -c "$1" "$2"', sys.executable, OWN_ADDRESS]
+    done = subprocess.run([*cmd, str(ROOT / "scripts")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    if done.returncode != 0:
+        return {"skipped": (done.stderr or "unshare -n failed")[-300:]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def net_access_log() -> dict:
+    proc, url = start_fake("--access-log", "text")
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        forged = "/v1/x%0a127.0.0.1%20%22GET%20/_mock/reset%20HTTP/1.1%22%20200%200%200.1ms"
+        _raw(port, f"GET {forged} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        httpx.get(url + "/health", trust_env=False)  # the line above is flushed before this one
+        lines = Path(proc.log_path).read_text(errors="replace").splitlines()  # type: ignore[attr-defined]
+        forged_lines = [line for line in lines if line.startswith('127.0.0.1 "GET /_mock/reset')]
+        return {"forged_lines": len(forged_lines), "line": next((x for x in lines if "/v1/x" in x), "")[:120]}
+    finally:
+        stop(proc)
+
+
+def net_token_guessing(seconds: float) -> dict:
+    proc, url = start_fake("--admin-token", "a-long-random-admin-token-0123456789")
+    try:
+        codes: dict[int, int] = {}
+        with httpx.Client(base_url=url, timeout=10, trust_env=False) as c:
+            c.get("/_mock/stats", headers={"X-Admin-Token": "a-long-random-admin-token-0123456789"})  # warm
+            start = time.perf_counter()
+            i = 0
+            while time.perf_counter() - start < seconds:
+                code = c.get("/_mock/stats", headers={"X-Admin-Token": f"guess-{i}"}).status_code
+                codes[code] = codes.get(code, 0) + 1
+                i += 1
+            elapsed = time.perf_counter() - start
+        return {
+            "attempts": i,
+            "attempts_per_s": round(i / elapsed),
+            "guesses_evaluated_per_s": round(codes.get(403, 0) / elapsed, 1),
+            "statuses": codes,
+            "peak_mb": round(_peak_mb(proc)),
+        }
+    finally:
+        stop(proc)
+
+
+def network_phases(quick: bool) -> dict:
+    """Every network/edge class, each with its own fake; printed as it goes."""
+    phases = {
+        "2 DNS rebinding into the admin API": lambda: net_rebinding(),
+        "3 trickling image URLs vs another key": lambda: net_trickling_images(2 if quick else 4, 12 if quick else 25),
+        "10 malformed image hosts": lambda: net_malformed_hosts(2 if quick else 10),
+        "11 fetching its own non-loopback address": lambda: net_own_address(),
+        "13 forged access-log lines": lambda: net_access_log(),
+        "14 admin-token guessing": lambda: net_token_guessing(1 if quick else 3),
+    }
+    out = {}
+    for name, fn in phases.items():
+        t = time.time()
+        out[name] = {**fn(), "seconds": round(time.time() - t, 1)}
+        print(f"{name:<42} {out[name]}", flush=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory-only", action="store_true", help="only the memory/decode phases (M1..M12)")
     parser.add_argument("--memory-phases", default=None, help="with --memory-only: these, e.g. M4,M5")
+    parser.add_argument("--network", action="store_true", help="only the network/edge phases (docs/security.md)")
     args = parser.parse_args()
     quick = args.quick
     if args.memory_only:
@@ -522,6 +762,11 @@ def main() -> int:
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(memory, indent=2))
         return 0 if all(p["growth_mb"] <= p["bound_mb"] for p in memory.values()) else 1
+    if args.network:  # network/edge phases only: reports/attack-network.json
+        net = network_phases(quick)
+        (ROOT / "reports").mkdir(exist_ok=True)
+        (ROOT / "reports" / "attack-network.json").write_text(json.dumps(net, indent=2))
+        return 0
     scale = 0.1 if quick else 1.0
     proc, url = start_fake("--host", "0.0.0.0", "--set", "header_timeout_seconds=10")
     r = Run(proc, url)
@@ -546,6 +791,7 @@ def main() -> int:
         "4 evicted-link 404s": evicted_downloads(max(1000, int(30_000 * scale))),
         "10 slow receiver fairness": slow_receiver_fairness(max(70, int(192 * scale))),
         "8 admin complete during a 19 MP render": admin_complete_during_render(),
+        "network": network_phases(quick),  # docs/security.md
         "server_log_problems": problems[:10],
         "memory": memory_phases(quick),
     }

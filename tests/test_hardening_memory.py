@@ -246,9 +246,10 @@ def test_image_bytes_fetched_by_url_are_capped_per_task_not_per_url(image_host):
     url = image_host.url + "/big.png"
     mock, c = inproc(webhook_allow=("loopback",), max_body_bytes=int(image_host.size * 2.5))
     with mock, c:
-        two = c.post(FLUX2, json={"prompt": "p", "input_image": url, "input_image_2": url}).json()["id"]
+        # distinct URLs (one URL named twice is fetched once), each under the per-URL cap
+        two = c.post(FLUX2, json={"prompt": "p", "input_image": url + "?1", "input_image_2": url + "?2"}).json()["id"]
         assert finish(c, two)["status"] == "Ready"
-        three = {"prompt": "p", "input_image": url, "input_image_2": url, "input_image_3": url}
+        three = {"prompt": "p", "input_image": url + "?1", "input_image_2": url + "?2", "input_image_3": url + "?3"}
         tid = c.post(FLUX2, json=three).json()["id"]
         final = finish(c, tid)
         assert final["status"] == "Error" and final["details"] == {"error": INVALID_IMAGE}

@@ -27,7 +27,7 @@ from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
-from mock_server.core.egress import EgressPolicy, TargetRefused
+from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooLarge
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
 from mock_server.core.errors import (
     DEFAULT_ERROR,
@@ -175,6 +175,7 @@ class BflBackend:
         self.previews = SizedLRU(8 * 1024 * 1024)  # dashboard thumbnails: (bytes, content type)
         self.kept_inputs = SizedLRU(self.settings.keep_inputs_bytes)  # input images as sent, for the dashboard
         self.egress = EgressPolicy(self.settings)  # where the fake may connect (webhooks, image URLs)
+        self.fetches = FetchPool(self.settings.fetch_workers, self.settings.fetch_per_host)  # image URLs
         self.on_finished: list[Callable[[Task], None]] = []  # webhooks subscribe here
         self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
         self._configured_rules = self.settings.rules
@@ -227,6 +228,7 @@ class BflBackend:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        self.fetches.shutdown()
         self.results.clear()
 
     @property
@@ -372,7 +374,7 @@ class BflBackend:
             inputs, size = endpoint.family.render_inputs(params)
             with self._lock:
                 self._backlog_bytes += size
-            task.image_job = self._job(self._prepare_job, task, inputs)
+            task.image_job = self._image_job(task, inputs, params)
             del inputs  # the queued job holds the only reference: released as soon as the check is done
             with self._lock:
                 self._backlog.append(task.image_job)
@@ -486,15 +488,16 @@ class BflBackend:
 
         return self.executor.submit(run)
 
-    def _prepare_job(self, task: Task, inputs: Any) -> None:
+    def _prepare_job(self, task: Task, inputs: Any, fetched: dict[str, cf.Future[bytes]] | None = None) -> None:
         """Before the task can finish: get and check its input images (what decides Ready or Error). The
-        pixel work waits for the first download (``lazy_render``), or is done here with it off.
+        pixel work waits for the first download (``lazy_render``), or is done here with it off. ``fetched``:
+        the task's image URLs, already fetched on the fetch pool (``_image_job``).
 
         A rejected input keeps nothing alive: only the reason is kept (``image_error``), and what the job
         raises has no frame that still holds the images (the traceback of an exception holds every frame's
         locals: a 21 MB undecodable image would otherwise live as long as the task)."""
         try:
-            self._prepare(task, inputs)
+            self._prepare(task, inputs, fetched)
             return
         except imaging.InvalidImage as e:
             task.image_error = e.reason
@@ -515,18 +518,10 @@ class BflBackend:
             task.nbytes -= task.input_bytes
         task.input_bytes = 0
 
-    def _prepare(self, task: Task, inputs: Any) -> None:
+    def _prepare(self, task: Task, inputs: Any, fetched: dict[str, cf.Future[bytes]] | None) -> None:
         settings = self.settings
         family = task.endpoint.family
-        fetched = [0]
-
-        def fetch(url: str) -> bytes:  # the body limit holds for a task's images fetched by URL, in all
-            data = self._fetch_image(url)
-            fetched[0] += len(data)
-            if fetched[0] > settings.max_body_bytes:
-                raise imaging.InvalidImage(f"input image URLs over {settings.max_body_bytes} bytes in all")
-            return data
-
+        fetch = self._fetch_image if fetched is None else functools.partial(self._prefetched, fetched)
         checked, nbytes = family.check(inputs, max_pixels=settings.max_image_pixels, fetch=fetch)
         del inputs
         out = None if settings.lazy_render else self._render(task, checked)
@@ -585,15 +580,88 @@ class BflBackend:
             jpeg_quality=settings.jpeg_quality,
         )
 
-    def _fetch_image(self, url: str) -> bytes:
+    def _fetch_image(self, url: str, budget: int | None = None) -> bytes:
         """An input image given as a URL, under the egress policy (never the fake itself, never a host
-        outside ``webhook_allow``); anything that fails ends the task as an unusable input does."""
+        outside ``webhook_allow``); anything that fails ends the task as an unusable input does. ``budget``:
+        what is left of the task's ``max_body_bytes`` for all its image URLs together."""
+        limit = self.settings.max_body_bytes
         try:
             return self.egress.fetch(
-                url, timeout=self.settings.webhook_timeout_seconds, max_bytes=self.settings.max_body_bytes
+                url,
+                timeout=self.settings.webhook_timeout_seconds,
+                max_bytes=limit if budget is None else budget,
+                min_rate=self.settings.fetch_min_bytes_per_second,
             )
+        except TooLarge as e:
+            if budget is not None and budget < limit:
+                raise imaging.InvalidImage(f"input image URLs over {limit} bytes in all") from None
+            raise imaging.InvalidImage(f"input image URL not fetched: {e}") from None
         except (TargetRefused, OSError, ValueError) as e:
             raise imaging.InvalidImage(f"input image URL not fetched: {e}") from None
+
+    # -- image URLs are fetched on their own pool (docs/security.md), then checked on a render thread -------
+    def _image_job(self, task: Task, inputs: Any, params: dict[str, Any]) -> cf.Future[None]:
+        """The task's image job: its image URLs fetched first on ``self.fetches`` (a slow image host holds a
+        fetch thread, never a render thread), one after another so that the task's ``max_body_bytes`` bounds
+        what its URLs bring in all, then the check on the render pool."""
+        box = [inputs]
+        del inputs  # the job is the only holder: released once the check is done
+        urls = sorted(
+            {
+                v.strip()
+                for f in task.endpoint.family.image_fields
+                if isinstance(v := params.get(f), str) and v.strip().lower().startswith(("http://", "https://"))
+            }
+        )
+        if not urls:
+            return self._job(self._prepare_job, task, box.pop())
+        outer: cf.Future[None] = cf.Future()
+        fetched: dict[str, cf.Future[bytes]] = {}
+        budget = [self.settings.max_body_bytes]
+
+        def settle(inner: cf.Future[None]) -> None:
+            try:
+                if inner.cancelled():
+                    outer.cancel()
+                elif (exc := inner.exception()) is not None:
+                    outer.set_exception(exc)
+                else:
+                    outer.set_result(None)
+            except cf.InvalidStateError:
+                pass
+
+        def check() -> None:
+            try:
+                inner = self._job(self._prepare_job, task, box.pop(), fetched)
+            except RuntimeError:  # closed meanwhile
+                outer.cancel()
+                return
+            inner.add_done_callback(settle)
+
+        def next_url(done: cf.Future[bytes] | None = None) -> None:
+            if done is not None:
+                if done.cancelled() or done.exception() is not None:  # the check meets this failure first
+                    for url in urls[len(fetched) :]:
+                        fetched[url] = done
+                    check()
+                    return
+                budget[0] -= len(done.result())
+            if len(fetched) == len(urls):
+                check()
+                return
+            url = urls[len(fetched)]
+            fetched[url] = fut = self.fetches.submit(url, functools.partial(self._fetch_image, url, budget[0]))
+            fut.add_done_callback(next_url)
+
+        next_url()
+        return outer
+
+    @staticmethod
+    def _prefetched(fetched: dict[str, cf.Future[bytes]], url: str) -> bytes:
+        fut = fetched.get(url.strip())
+        if fut is None or fut.cancelled():
+            raise imaging.InvalidImage("input image URL not fetched: the fake is shutting down")
+        return fut.result()
 
     def _encode_job(self, task: Task) -> bytes:
         """A result's bytes when the encoded cache has none: rendered from the checked inputs on the first

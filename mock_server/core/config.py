@@ -120,6 +120,12 @@ class Settings:
     keepalive_timeout_seconds: float = 5.0  # idle keep-alive connections are closed after this
     max_header_bytes: int = 64 * 1024  # larger request headers -> 431
     max_connections: int = 4096  # beyond it the oldest connections still waiting for headers are closed
+    # -- network protections (docs/security.md) --------------------------------------------------------
+    allowed_hosts: tuple[str, ...] = ()  # extra Host names the admin API answers ("name", ".suffix", "*")
+    fetch_workers: int = 4  # threads fetching image URLs (apart from render_workers: a slow host can't stall renders)
+    fetch_per_host: int = 2  # concurrent image fetches from one host:port; more wait their turn
+    fetch_min_bytes_per_second: int = 1024  # after the first second an image URL slower than this is dropped
+    # -- end of network protections ---------------------------------------------------------------------
     access_log: bool = False
     access_log_format: str = "text"  # text | json
     # presentation

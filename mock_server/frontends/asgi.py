@@ -10,6 +10,7 @@ with a size limit (413 before the whole body is held in memory) and await image 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mock_server.http.admin import foreign_host
+from mock_server.http.api import error_response
 from mock_server.http.types import HttpRequest, HttpResponse
 from mock_server.http.validation import dumps
 
@@ -88,6 +91,13 @@ async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) ->
         name = k.decode("latin-1").lower()
         if name not in headers:
             headers[name] = v.decode("latin-1")
+    server = scope.get("server") or ("127.0.0.1", mock.settings.port)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    path = scope["path"]
+    if (path == "/_mock" or path.startswith("/_mock/")) and client[0] != "testclient":
+        refused = foreign_host(mock.settings, headers, (server[0], getattr(mock, "bound_host", None)))
+        if refused is not None:  # DNS rebinding: a page whose own name resolves to the fake
+            return error_response(refused)
     body = b""
     if "content-length" in headers or "transfer-encoding" in headers:  # HTTP/1.1: otherwise no body
         try:
@@ -96,8 +106,6 @@ async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) ->
             return _too_large(mock.settings.max_body_bytes)
         except Disconnected:
             return None
-    server = scope.get("server") or ("127.0.0.1", mock.settings.port)
-    client = scope.get("client") or ("127.0.0.1", 0)
     req = HttpRequest(
         method=scope["method"],
         path=scope["path"],
@@ -158,6 +166,8 @@ class AccessLog:
         client = (scope.get("client") or ("-", 0))[0]
         query = _redact_query(scope.get("query_string", b"").decode("latin-1"))
         path = scope["path"] + (f"?{query}" if query else "")
+        if not self.json:  # JSON lines escape by themselves
+            path = escape_log_text(path)
         ms = (time.perf_counter() - start) * 1000
         if self.json:
             line = json.dumps(
@@ -180,6 +190,21 @@ class AccessLog:
             print(line, file=self.stream, flush=True)
         except (OSError, ValueError):  # the stream is gone: logging never breaks serving
             pass
+
+
+_UNSAFE_IN_LOG = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
+
+
+def escape_log_text(text: str) -> str:
+    """A percent-decoded path as it may go into a text log line: control characters (CR, LF, ESC ...), line
+    and paragraph separators, bidi overrides, quotes and backslashes written as ``\\xNN`` / ``\\uNNNN``,
+    so a request can neither start a forged line nor disguise its own."""
+
+    def esc(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE_IN_LOG.sub(esc, text)
 
 
 _SECRET_PARAMS = ("sig", "key", "token", "secret")

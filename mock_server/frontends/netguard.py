@@ -9,7 +9,9 @@ or sends its body a byte a minute, is kept forever, and with httptools request h
 * a body deadline (``body_timeout_seconds``) from the end of the headers; then 408 and close;
 * a header size cap (``max_header_bytes``): 431 ``Request Header Fields Too Large`` and close;
 * a connection cap (``max_connections``): beyond it the *oldest connections still waiting for headers*
-  are closed, so new clients keep being served during a slowloris attack instead of being refused.
+  are closed, so new clients keep being served during a slowloris attack instead of being refused;
+* absolute-form request lines (``GET http://name/path HTTP/1.1``): the name in the request line is the
+  request's ``Host`` (RFC 9112, 3.2.2), so the admin API's Host check sees the name the client asked for.
 
 All of these are real-time network limits (not the fake clock): they protect the process, not the model.
 """
@@ -106,6 +108,16 @@ def guarded_protocol(settings: Settings, base: type | None = None) -> type:
                 elif not cycle.more_body and self._bfl_body_cycle is cycle:
                     self._bfl_body_cycle = None
                     self._bfl_disarm()
+
+        def on_headers_complete(self) -> None:
+            url = getattr(self, "url", None)  # httptools: the request target as sent
+            if isinstance(url, bytes) and url[:1] not in (b"/", b"*") and b"://" in url[:12]:
+                authority = url.split(b"://", 1)[1]
+                for stop in (b"/", b"?", b"#"):
+                    authority = authority.split(stop, 1)[0]
+                authority = authority.rpartition(b"@")[2]
+                self.headers[:] = [(n, v) for n, v in self.headers if n != b"host"] + [(b"host", authority)]
+            super().on_headers_complete()
 
         # -- helpers
         def _bfl_waiting(self) -> bool:

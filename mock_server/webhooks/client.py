@@ -22,6 +22,7 @@ class DeliveryError(Exception):
 
 
 ANSWER_BYTES = 1024  # how much of the receiver's answer is read (and kept in the webhook journal)
+MAX_ANSWER_HEADERS = 100  # as http.client: a receiver sending more answered malformed
 ANSWER_SECONDS = 1.0  # how long after its status line the answer may take (a slow body never fails an attempt)
 
 
@@ -97,7 +98,11 @@ async def post_once(
                 raise DeliveryError(f"malformed response: {status_line[:80]!r}")
             length: int | None = None
             chunked = False
+            count = 0
             while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                count += 1
+                if count > MAX_ANSWER_HEADERS:
+                    raise DeliveryError(f"malformed response: more than {MAX_ANSWER_HEADERS} headers")
                 name, _, value = line.partition(b":")
                 name, value = name.strip().lower(), value.strip()
                 if name == b"content-length" and value.isdigit():
@@ -132,8 +137,8 @@ async def post_once(
         raise TimeoutError(f"no answer within {timeout}s") from None
     except socket.gaierror as e:
         raise DeliveryError(f"cannot resolve {host}: {e}") from None
-    except (OSError, asyncio.IncompleteReadError) as e:
-        raise DeliveryError(f"{type(e).__name__}: {e}") from None
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
+        raise DeliveryError(f"{type(e).__name__}: {str(e)[:200]}") from None  # ValueError: a line over 64 KiB
 
 
 __all__ = ["DeliveryError", "Reply", "TargetRefused", "ip_address_of", "is_loopback", "post_once"]
