@@ -41,13 +41,25 @@ class Budget:
 
 
 # ---------------------------------------------------------------------------------------------- recording
+def _image_summary(value: str) -> str:
+    return f"<scrubbed image: {len(value)} chars sha256 {hashlib.sha256(value.encode()).hexdigest()[:16]}>"
+
+
 def scrub_json(value: Any) -> Any:
-    """Remove what must never be stored: keys, secrets and image payloads (kept as length + hash)."""
+    """Remove what must never be stored: keys, secrets and image payloads (kept as length + hash).
+
+    The image fields are every endpoint's, from the endpoint registry (``core.endpoints.all_image_fields``);
+    a 422 item whose ``loc`` names an image field has its echoed ``input`` scrubbed too."""
+    from mock_server.core.endpoints import all_image_fields
+
+    images = all_image_fields()
     if isinstance(value, dict):
         out = {}
+        loc = value.get("loc")
+        about_image = isinstance(loc, list) and bool(loc) and loc[-1] in images
         for k, v in value.items():
-            if k in ("control_image", "image", "image_prompt") and isinstance(v, str) and len(v) > 64:
-                out[k] = f"<scrubbed image: {len(v)} chars sha256 {hashlib.sha256(v.encode()).hexdigest()[:16]}>"
+            if (k in images or (about_image and k == "input")) and isinstance(v, str) and v:
+                out[k] = _image_summary(v)
             elif k in ("webhook_secret", "x-key", "api_key") and v is not None:
                 out[k] = SCRUBBED
             else:
