@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from mock_server.contract import Mismatch, expect
 from mock_server.core.schemas import load_schema
 
 from .strategies import violations
@@ -46,8 +47,16 @@ def validate(name, instance):
 @pytest.mark.behaviour("S2 each constraint violated -> 422 naming that field", evidence="high")
 @pytest.mark.parametrize(("field", "value"), violations(SCHEMA), ids=lambda v: str(v)[:30])
 def test_each_violation_is_a_422_naming_the_field(target, field, value):
-    r = target.client.post(SUBMIT, json=valid(**{field: value}), headers={"x-key": target.key})
-    assert r.status_code == 422, r.text[:300]
+    body = valid(**{field: value})
+    r = target.client.post(SUBMIT, json=body, headers={"x-key": target.key})
+    expect(
+        r,
+        422,
+        source=f"the real API (FastAPI: one 422 item at body.{field})",
+        request=("POST", SUBMIT, body),
+        field=f"body.{field}",
+        check=lambda j: [e.get("loc") for e in j.get("detail", [])] == [["body", field]],
+    )
     detail = r.json()
     validate("HTTPValidationError", detail)
     assert [e["loc"] for e in detail["detail"]] == [["body", field]]
@@ -66,13 +75,13 @@ def test_invalid_key(target):
             target.mock.settings.api_keys = ()
     elif target.name == "url":
         r = target.client.post(SUBMIT, json=valid(), headers={"x-key": ""})
-    assert (r.status_code, r.json()) == (403, {"detail": "Not authenticated - Invalid Authentication"})
+    expect(r, 403, {"detail": "Not authenticated - Invalid Authentication"}, source="the real API (dossier S5)")
 
 
 @pytest.mark.behaviour("S6 missing key -> 401/403 Not authenticated (status unknown)", evidence="unknown")
 def test_missing_key(target):
     r = target.client.post(SUBMIT, json=valid())
-    assert r.status_code in (401, 403) and r.json() == {"detail": "Not authenticated"}
+    expect(r, {401, 403}, {"detail": "Not authenticated"}, source="the real API (dossier S6)")
 
 
 @pytest.mark.behaviour("S7 unknown finetune -> 400 Finetune not found or not ready", evidence="high")
@@ -82,14 +91,14 @@ def test_unknown_finetune(target):
     r = target.client.post(
         SUBMIT, json=valid(finetune_id="bfl-mock-contract-no-such-finetune"), headers={"x-key": target.key}
     )
-    assert (r.status_code, r.json()) == (400, {"detail": "Finetune not found or not ready"})
+    expect(r, 400, {"detail": "Finetune not found or not ready"}, source="the real API (dossier S7)")
 
 
 @pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("S10 unknown path -> 404 Not Found", evidence="high")
 def test_unknown_path(target):
     r = target.client.post("/v1/bad model", json={}, headers={"x-key": target.key})
-    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+    expect(r, 404, {"detail": "Not Found"}, source="the real API (dossier S10)", request=("POST", "/v1/bad model", {}))
     assert r.headers["content-type"] == "application/json"
 
 
@@ -166,7 +175,10 @@ def test_lifecycle_and_download(target, fmt):
     progress = [p["progress"] for p in seen if p["status"] == "Pending" and p["progress"] is not None]
     assert progress == sorted(progress)
     final = seen[-1]
-    assert final["status"] == "Ready", final
+    if final["status"] != "Ready":
+        raise Mismatch(
+            target=(200, final), expected=(200, {"status": "Ready"}), expected_label="the real API (dossier P1)"
+        )
     assert {"sample", "prompt", "seed"} <= set(final["result"])
     dl = target.client.get(final["result"]["sample"])
     assert dl.status_code == 200 and dl.headers["content-type"] == f"image/{fmt}"
@@ -174,7 +186,7 @@ def test_lifecycle_and_download(target, fmt):
 
 
 @pytest.mark.behaviour("S4 webhook submit -> {id, status, webhook_url}", evidence="high")
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(path=st.from_regex(r"/[a-z]{1,8}", fullmatch=True))
 def test_webhook_submit_shape(target, path):
     if not target.can_pay():

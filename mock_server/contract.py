@@ -129,6 +129,141 @@ class Recorder:
         return path
 
 
+# ---------------------------------------------------------------------------------------------- failures
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, at most ``limit`` characters, cut at a space or punctuation (never inside a word,
+    number or escape) and marked with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(c, 0, limit - 2) for c in " ,:;")
+    if cut <= limit // 2:
+        cut = limit - 2
+        while cut > 0 and (text[cut - 1].isalnum() or text[cut - 1] in "\\_-."):
+            cut -= 1
+    return text[: cut + 1].rstrip() + " …"
+
+
+def compact(value: Any, string_limit: int = 60, items: int = 8) -> str:
+    """A JSON value written short and still valid JSON: images as their size, long strings as their start and
+    length, long lists and objects cut with a count of what is left out."""
+    from mock_server.core.endpoints import all_image_fields
+
+    images = all_image_fields()
+
+    def walk(v: Any, key: str | None = None) -> Any:
+        if isinstance(v, str):
+            if key in images and len(v) > 64:
+                return f"<image: {len(v)} chars>"
+            if len(v) > string_limit:
+                return f"{shorten(v, string_limit // 2)} (+{len(v) - string_limit // 2} chars)"
+            return v
+        if isinstance(v, dict):
+            out = {str(k): walk(x, str(k)) for k, x in list(v.items())[:items]}
+            if len(v) > items:
+                out["…"] = f"{len(v) - items} more"
+            return out
+        if isinstance(v, list):
+            return [walk(x) for x in v[:items]] + ([f"… {len(v) - items} more"] if len(v) > items else [])
+        return v
+
+    return json.dumps(walk(value), ensure_ascii=False)
+
+
+def answer_of(response: Any) -> tuple[int, Any]:
+    """(status, JSON body or text) of an httpx response."""
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
+
+
+def _locs(body: Any) -> list[str]:
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return []
+    return [".".join(str(p) for p in e.get("loc", [])) for e in detail if isinstance(e, dict)]
+
+
+def differing_fields(a: tuple[int | None, Any], b: tuple[int | None, Any]) -> list[str]:
+    """The request fields two answers disagree about: 422 items in one and not the other, by ``loc``."""
+    la, lb = _locs(a[1]), _locs(b[1])
+    if la or lb:
+        da = a[1].get("detail") if isinstance(a[1], dict) else []
+        db = b[1].get("detail") if isinstance(b[1], dict) else []
+        ja = {json.dumps(e, sort_keys=True) for e in da or []}
+        jb = {json.dumps(e, sort_keys=True) for e in db or []}
+        diff = [loc for loc, e in zip(la, da, strict=False) if json.dumps(e, sort_keys=True) not in jb]
+        diff += [loc for loc, e in zip(lb, db, strict=False) if json.dumps(e, sort_keys=True) not in ja]
+        return list(dict.fromkeys(diff)) or ["(order of the 422 items)"]
+    if isinstance(a[1], dict) and isinstance(b[1], dict):
+        return sorted(k for k in a[1].keys() | b[1].keys() if a[1].get(k) != b[1].get(k))
+    return []
+
+
+class Mismatch(AssertionError):
+    """The target answered otherwise than the oracle (or the evidence): everything a reader needs, short."""
+
+    def __init__(
+        self,
+        *,
+        target: tuple[int | None, Any],
+        expected: tuple[int | None, Any],
+        expected_label: str,
+        request: tuple[str, str, Any] | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.request, self.target, self.expected, self.expected_label = request, target, expected, expected_label
+        self.field = field if field is not None else ", ".join(differing_fields(target, expected)) or None
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        ts, es = self.target[0], self.expected[0]
+        about = f"{self.field}: " if self.field else ""
+        if ts != es and es is not None:
+            return f"{about}the target answered {ts}, {self.expected_label} {es}"
+        return f"{about}the target's answer differs from {self.expected_label}'s"
+
+    def lines(self) -> list[str]:
+        def answer(a: tuple[int | None, Any]) -> str:
+            shown = "" if a[1] is None else compact(a[1])
+            return f"{'' if a[0] is None else a[0]} {shown}".strip()
+
+        out = []
+        if self.request is not None:
+            method, path, body = self.request
+            out.append(f"request:  {method} {path} {compact(body)}")
+        if self.field:
+            out.append(f"field:    {self.field}")
+        out.append(f"target:   {answer(self.target)}")
+        out.append(f"{self.expected_label}: {answer(self.expected)}")
+        return out
+
+
+def expect(
+    response: Any,
+    status: int | set[int] | None,
+    body: Any = None,
+    *,
+    source: str,
+    request: tuple[str, str, Any] | None = None,
+    field: str | None = None,
+    check: Any = None,
+) -> None:
+    """Raise ``Mismatch`` unless ``response`` has ``status`` (one of) and, if given, ``body`` (or passes
+    ``check(json)``). ``source`` labels the expectation, e.g. "the real API (dossier S5)"."""
+    got = answer_of(response)
+    statuses = {status} if isinstance(status, int) else status
+    ok = statuses is None or got[0] in statuses
+    if ok and body is not None:
+        ok = got[1] == body
+    if ok and check is not None:
+        ok = bool(check(got[1]))
+    if not ok:
+        shown = status if isinstance(status, int) or status is None else "/".join(map(str, sorted(status)))
+        raise Mismatch(target=got, expected=(shown, body), expected_label=source, request=request, field=field)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------------------------------------- drift
 def reference_dir() -> Path:
     here = Path(__file__).resolve().parent
@@ -326,28 +461,90 @@ def fetch_live_openapi(url: str = "https://api.bfl.ai/openapi.json") -> dict[str
 def render_report(
     results: list[dict[str, Any]], *, target: str, budget: str, drift_findings: list[dict[str, Any]], fmt: str
 ) -> str:
+    """The run as Markdown (a table, then every difference in full) or JSON; nothing is cut."""
     if fmt == "json":
         return json.dumps({"target": target, "budget": budget, "results": results, "drift": drift_findings}, indent=2)
+
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
     lines = [
         f"# bfl-mock contract report: {target}",
         "",
         f"Paid calls: {budget}.",
         "",
-        "| behaviour | evidence | outcome | detail |",
-        "|---|---|---|---|",
+        "| behaviour | evidence | outcome | endpoints | detail |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
-        detail = (r.get("detail") or "").replace("|", "\\|").replace("\n", " ")[:300]
-        lines.append(f"| {r['behaviour']} | {r['evidence']} | {r['outcome']} | {detail} |")
+        endpoints = ", ".join(r.get("endpoints") or [r.get("endpoint") or "(any)"])
+        lines.append(
+            f"| {cell(r['behaviour'])} | {cell(r['evidence'])} | {r['outcome']} | {cell(endpoints)} | "
+            f"{cell(r.get('detail') or '')} |"
+        )
+    failures = [r for r in results if r["outcome"] in ("DIFFERS", "FAILED") and r.get("lines")]
+    if failures:
+        lines += ["", "## Differences", ""]
+        for r in failures:
+            lines += [
+                f"### {r['outcome']}: {r['behaviour']}",
+                "",
+                f"Test: `{r['test']}`",
+                "",
+                "```",
+                *r["lines"],
+                "```",
+                "",
+            ]
     lines += ["", f"## Schema drift ({len(drift_findings)} finding(s))", ""]
     if drift_findings:
         lines += ["| source | schema | field | kind | ours | theirs |", "|---|---|---|---|---|---|"]
         for f in drift_findings:
             lines.append(
-                f"| {f['source']} | {f['schema']} | {f['field']} | {f['kind']} | "
-                f"{json.dumps(f['ours'])} | {json.dumps(f['theirs'])} |"
+                f"| {cell(f['source'])} | {cell(f['schema'])} | {cell(f['field'])} | {cell(f['kind'])} | "
+                f"{cell(json.dumps(f['ours']))} | {cell(json.dumps(f['theirs']))} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def render_junit(results: list[dict[str, Any]], *, target: str) -> str:
+    """JUnit XML (the schema Jenkins, GitLab, GitHub test reporters read): one testsuite, one testcase per
+    behaviour and endpoint (classname: the endpoint, name: the behaviour); DIFFERS and FAILED are failures,
+    deviations and checks not run are skipped with their reason."""
+    import xml.etree.ElementTree as ET
+
+    cases: dict[tuple[str, str], dict[str, Any]] = {}
+    rank = {"FAILED": 4, "DIFFERS": 3, "deviates": 2, "agrees": 1, "not run": 0}
+    for r in results:
+        key = (r.get("endpoint") or "(any)", r["behaviour"])
+        prev = cases.get(key)
+        if prev is None or rank[r["outcome"]] > rank[prev["outcome"]]:
+            cases[key] = r
+    failures = sum(1 for r in cases.values() if r["outcome"] == "DIFFERS")
+    errors = sum(1 for r in cases.values() if r["outcome"] == "FAILED")
+    skipped = sum(1 for r in cases.values() if r["outcome"] in ("deviates", "not run"))
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"bfl-mock contract: {target}",
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        timestamp=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    for (endpoint, behaviour), r in cases.items():
+        case = ET.SubElement(suite, "testcase", classname=f"bfl-mock.contract.{endpoint}", name=behaviour)
+        body = "\n".join([f"test: {r['test']}", f"evidence: {r['evidence']}", *r.get("lines", [])])
+        if r["outcome"] == "DIFFERS":
+            ET.SubElement(case, "failure", message=r["detail"], type="DIFFERS").text = body
+        elif r["outcome"] == "FAILED":
+            ET.SubElement(case, "error", message=r["detail"], type="FAILED").text = body
+        elif r["outcome"] in ("deviates", "not run"):
+            ET.SubElement(case, "skipped", message=r["detail"] or r["outcome"])
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- CLI
