@@ -189,8 +189,8 @@ def differing_fields(a: tuple[int | None, Any], b: tuple[int | None, Any]) -> li
     """The request fields two answers disagree about: 422 items in one and not the other, by ``loc``."""
     la, lb = _locs(a[1]), _locs(b[1])
     if la or lb:
-        da = a[1].get("detail") if isinstance(a[1], dict) else []
-        db = b[1].get("detail") if isinstance(b[1], dict) else []
+        da = (a[1].get("detail") if isinstance(a[1], dict) else None) or []
+        db = (b[1].get("detail") if isinstance(b[1], dict) else None) or []
         ja = {json.dumps(e, sort_keys=True) for e in da or []}
         jb = {json.dumps(e, sort_keys=True) for e in db or []}
         diff = [loc for loc, e in zip(la, da, strict=False) if json.dumps(e, sort_keys=True) not in jb]
