@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "otherwise the test reports a deliberate deviation instead of running",
     )
     config._bfl_results = []  # type: ignore[attr-defined]
+    from mock_server.contract import PreflightError, check_output_file
+
+    for option in ("--bfl-report", "--bfl-junitxml"):  # refused before any request, not after the run
+        value = config.getoption(option)
+        if value:
+            try:
+                check_output_file(value, option)
+            except PreflightError as e:
+                raise pytest.UsageError(str(e)) from None
 
 
 @dataclass(repr=False)
@@ -87,6 +97,7 @@ class Target:
     recorder: Recorder | None = None
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] | None = None  # a bfl-mock target's own settings (GET /_mock/config)
+    moved: float = 0.0  # seconds the kit moved a served bfl-mock's clock (given back at the end)
 
     def __repr__(self) -> str:  # what a failure report shows of the fixture: not the settings
         return f"<target {self.name} {self.base_url}>"
@@ -94,6 +105,43 @@ class Target:
     @property
     def charges(self) -> bool:
         return self.name == "live"
+
+    def advance(self, seconds: float) -> bool:
+        """Move the target's clock (the in-process fake's, or a served bfl-mock's through its admin API); False
+        when the target has no clock to move (real time must pass)."""
+        if self.mock is not None:
+            self.mock.clock.advance(seconds)
+            return True
+        if self.settings is None:
+            return False
+        if self.client.post("/_mock/clock/advance", json={"seconds": seconds}).status_code != 200:
+            return False
+        self.moved += seconds
+        return True
+
+    def restore(self) -> None:
+        """A served bfl-mock is left as found: its clock moved back by what the kit moved it, and the kit's own
+        key forgotten (its tasks, credits, rate-limit bucket). What stays is said in the notes."""
+        if self.name != "url" or self.settings is None:
+            return
+        if self.moved:
+            now = self.client.get("/_mock/clock").json()["now"]
+            r = self.client.post("/_mock/clock/set", json={"time": now - self.moved})
+            self.notes.append(
+                f"clock: moved back by the {self.moved:g} s the kit advanced it"
+                if r.status_code == 200
+                else f"clock: could not be moved back ({r.status_code}): it is {self.moved:g} s ahead"
+            )
+        tasks = self.client.get("/_mock/tasks", params={"brief": "1"}, headers={"x-mock-key": self.key})
+        count = len(tasks.json().get("tasks", [])) if tasks.status_code == 200 else None
+        r = self.client.post("/_mock/reset", headers={"x-mock-key": self.key})
+        if r.status_code == 200:
+            self.notes.append(
+                f"removed the kit's own key {self.key} and its {count if count is not None else 'unknown number of'} "
+                "task(s); the request and webhook journals keep this run's entries"
+            )
+        else:
+            self.notes.append(f"could not reset the kit's key {self.key} ({r.status_code}): its tasks stay")
 
     def can_pay(self, what: str = "submit") -> bool:
         if not self.charges:
@@ -172,8 +220,13 @@ def target(request: pytest.FixtureRequest):
         client = httpx.Client(base_url=base, event_hooks=hooks, timeout=60)
         t = Target("live", base, client, key, Budget(request.config.getoption("--bfl-budget")), None, recorder)
     else:
-        client = httpx.Client(base_url=opt, event_hooks=hooks, timeout=60)
-        t = Target("url", opt.rstrip("/"), client, "contract-key", Budget(None), None, recorder)
+        token = os.environ.get("BFL_MOCK_ADMIN_TOKEN")
+        client = httpx.Client(
+            base_url=opt, event_hooks=hooks, timeout=60, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
+        # a key of its own, so that a shared fake's other users are not touched and its state can be removed
+        t = Target("url", opt.rstrip("/"), client, f"bfl-mock-contract-{secrets.token_hex(4)}", Budget(None), None)
+        t.recorder = recorder
         t.settings = _bfl_mock_settings(client)
         if t.settings is not None:
             t.notes.append("the target is a bfl-mock server: its configured deviations are reported as such")
@@ -181,6 +234,10 @@ def target(request: pytest.FixtureRequest):
         t.settings = mock.settings.to_dict()
     request.config._bfl_target = t  # type: ignore[attr-defined]
     yield t
+    try:
+        t.restore()
+    except (httpx.HTTPError, ValueError, KeyError) as e:
+        t.notes.append(f"could not restore the target's state: {type(e).__name__}: {e}")
     client.close()
     if mock is not None:
         mock.close()
@@ -192,9 +249,8 @@ def target(request: pytest.FixtureRequest):
 
 def _bfl_mock_settings(client: httpx.Client) -> dict[str, Any] | None:
     """Ask a URL target whether it is a bfl-mock and how it is set (admin token from BFL_MOCK_ADMIN_TOKEN)."""
-    token = os.environ.get("BFL_MOCK_ADMIN_TOKEN")
     try:
-        r = client.get("/_mock/config", headers={"Authorization": f"Bearer {token}"} if token else {})
+        r = client.get("/_mock/config")
         data = r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
@@ -363,9 +419,16 @@ def oracle_missing(config: pytest.Config, name: str) -> None:
     """If oracle ``name`` cannot run: a skip when the user opted out (``--bfl-skip-oracle NAME`` or
     ``--bfl-allow-skip``), else a failure naming the missing module and how to fix it."""
     what, modules = ORACLES[name]
-    import importlib.util
+    if name in config.getoption("--bfl-skip-oracle"):
+        pytest.skip(f"oracle {name!r} skipped by request (--skip-oracle {name})")
+    import importlib
 
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
     if not missing:
         return
     opted_out = name in config.getoption("--bfl-skip-oracle") or config.getoption("--bfl-allow-skip")
@@ -382,8 +445,6 @@ def oracle_missing(config: pytest.Config, name: str) -> None:
 def oracle(request: pytest.FixtureRequest):
     """FastAPI + the hand-written pydantic model: what the real service's stack answers."""
     oracle_missing(request.config, "canny")
-    if "canny" in request.config.getoption("--bfl-skip-oracle"):
-        pytest.skip("oracle 'canny' skipped by request (--skip-oracle canny)")
     from .asgi_client import AsgiClient
     from .oracle import oracle_app
 

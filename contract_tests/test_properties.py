@@ -40,8 +40,16 @@ def valid(**kw):
     return {"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": CONTROL, **kw}
 
 
-def validate(name, instance):
-    jsonschema.Draft202012Validator(load_schema(name)).validate(instance)
+def validate(name, instance, status=None):
+    """``instance`` (an answer of the target) against the published schema ``name``: a Mismatch naming the field."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load_schema(name)).iter_errors(instance))
+    if error is not None:
+        raise Mismatch(
+            target=(status, instance),
+            expected=(status, {error.validator: error.validator_value}),
+            expected_label=f"the published schema {name}",
+            field=".".join(str(p) for p in error.absolute_path) or "(the whole answer)",
+        )
 
 
 @pytest.mark.behaviour("S2 each constraint violated -> 422 naming that field", evidence="high")
@@ -58,7 +66,7 @@ def test_each_violation_is_a_422_naming_the_field(target, field, value):
         check=lambda j: [e.get("loc") for e in j.get("detail", [])] == [["body", field]],
     )
     detail = r.json()
-    validate("HTTPValidationError", detail)
+    validate("HTTPValidationError", detail, 422)
     assert [e["loc"] for e in detail["detail"]] == [["body", field]]
 
 
@@ -106,9 +114,9 @@ def test_unknown_path(target):
 @pytest.mark.behaviour("P5 unknown task id -> 404 with the full result body", evidence="medium-high")
 def test_unknown_task(target):
     r = get(target, "/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
-    assert r.status_code == 404
+    expect(r, 404, source="the real API (dossier P5)")
     body = r.json()
-    validate("ResultResponse", body)
+    validate("ResultResponse", body, r.status_code)
     assert body["status"] == "Task not found" and body["result"] is None
 
 
@@ -116,19 +124,19 @@ def test_unknown_task(target):
 @pytest.mark.behaviour("get_result without id -> 422 at query.id", evidence="high")
 def test_missing_id(target):
     r = get(target, "/v1/get_result")
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "id"]
+    expect(
+        r,
+        422,
+        source="the real API (FastAPI: 422 at query.id)",
+        field="query.id",
+        check=lambda j: j["detail"][0]["loc"] == ["query", "id"],
+    )
 
 
 def wait(target, seconds: float) -> None:
     """Let ``seconds`` pass on the target: the fake's clock in-process or on a bfl-mock server, real time on
     the real service."""
-    if target.mock is not None:
-        target.mock.clock.advance(seconds)
-        return
-    moved = (  # a bfl-mock server: move its clock instead of waiting
-        target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": seconds}).is_success
-    )
-    if not moved:
+    if not target.advance(seconds):
         time.sleep(seconds)
 
 
@@ -147,14 +155,14 @@ def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
     deadline = time.time() + 300
     while time.time() < deadline:
         r = get(target, polling_url)
-        assert r.status_code == 200, r.text[:300]
+        expect(r, 200, source="the real API (dossier P1: a poll answers 200)", request=("GET", polling_url, None))
         assert r.headers["content-type"] == "application/json"
         body = r.json()
-        validate("ResultResponse", body)
+        validate("ResultResponse", body, r.status_code)
         seen.append(body)
         if body["status"] != "Pending":
             return seen
-        if target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": 1}).status_code == 200:
+        if target.name == "url" and target.advance(1):
             continue  # a bfl-mock server: move its clock instead of waiting
         if target.name != "inprocess":
             time.sleep(0.5)  # a real service needs real time to progress
@@ -167,8 +175,9 @@ def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])
 def test_lifecycle_and_download(target, fmt):
     target.paid()
-    r = target.client.post(SUBMIT, json=valid(output_format=fmt, seed=42), headers={"x-key": target.key})
-    assert r.status_code == 200, r.text[:300]
+    body = valid(output_format=fmt, seed=42)
+    r = target.client.post(SUBMIT, json=body, headers={"x-key": target.key})
+    expect(r, 200, source="the real API (dossier S3: a valid body is accepted)", request=("POST", SUBMIT, body))
     validate("AsyncResponse", r.json())
     seen = poll_to_final(target, r.json()["id"], r.json()["polling_url"])
     assert FINAL.match(",".join(p["status"] for p in seen))
@@ -215,7 +224,7 @@ def test_webhook_arrives_in_profile_shape(target):
             target.mock.clock.advance(1)
             target.mock.webhooks.wait_for(task_id)
         else:
-            target.client.post("/_mock/clock/advance", json={"seconds": 1})  # a bfl-mock server with a frozen clock
+            target.advance(1)  # a bfl-mock server with a frozen clock
             w = target.client.get("/_mock/webhooks/wait", params={"task_id": task_id, "timeout": 30})
             if w.status_code == 404:
                 pytest.skip("the target has no webhook journal to wait on")

@@ -26,8 +26,6 @@ def spec_oracle(request: pytest.FixtureRequest):
     from .conftest import oracle_missing
 
     oracle_missing(request.config, "openapi")
-    if "openapi" in request.config.getoption("--bfl-skip-oracle"):
-        pytest.skip("oracle 'openapi' skipped by request (--skip-oracle openapi)")
     from .asgi_client import AsgiClient
     from .spec_oracle import spec_oracle_app
 

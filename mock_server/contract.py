@@ -222,7 +222,8 @@ class Mismatch(AssertionError):
         about = f"{self.field}: " if self.field else ""
         if ts != es and es is not None:
             return f"{about}the target answered {ts}, {self.expected_label} {es}"
-        return f"{about}the target's answer differs from {self.expected_label}'s"
+        shown = "" if self.expected[1] is None else f" {compact(self.expected[1])}"
+        return f"{about}the target answered {compact(self.target[1])}; {self.expected_label}:{shown}"
 
     def lines(self) -> list[str]:
         def answer(a: tuple[int | None, Any]) -> str:
@@ -556,16 +557,40 @@ def contract_tests_dir() -> Path:
     raise FileNotFoundError("contract_tests/ not found (install bfl-mock[contract])")
 
 
+ORACLE_NAMES = ("canny", "openapi")  # contract_tests/conftest.py ORACLES
+
+
 def add_contract_parser(sub: Any) -> None:
-    p = sub.add_parser("contract", help="run the contract suite against the fake, a URL, or the real API")
+    p = sub.add_parser(
+        "contract",
+        help="run the contract suite against the fake, a URL, or the real API",
+        description=(
+            "Check a target (the in-process fake, a served bfl-mock or any server at a URL, or the real API) "
+            "against BFL's documented behaviour and two oracles (FastAPI + pydantic models). Exit 0: every "
+            "behaviour agrees or deviates by a setting; 1: a difference, or a check that could not run; 2: "
+            "bad usage."
+        ),
+        epilog=(
+            "examples:\n"
+            "  bfl-mock contract --junitxml reports/contract.xml --report reports/contract.md\n"
+            "  bfl-mock contract --target http://127.0.0.1:8787 --endpoint flux-2-pro\n"
+            "  bfl-mock contract --drift --fail-on-drift\n"
+            "  bfl-mock contract --target live --budget 3   (key from BFL_API_KEY)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--target", default="inprocess", help="inprocess (default) | URL | live (key from BFL_API_KEY)")
     p.add_argument(
         "--budget", type=int, default=0, help="paid submits allowed against live (default 0: free calls only)"
     )
     p.add_argument("--record", action="store_true", help="store exchanges, scrubbed, in fixtures/recordings/")
-    p.add_argument("--report", default=None, help="write a report: FILE.md or FILE.json")
+    p.add_argument("--report", default=None, metavar="FILE", help="write a report: FILE.md or FILE.json")
+    p.add_argument(
+        "--junitxml", default=None, metavar="PATH", help="write JUnit XML (one testcase per behaviour and endpoint)"
+    )
     p.add_argument("--drift", action="store_true", help="only compare schemas/ with the published references")
     p.add_argument("--drift-live", action="store_true", help="also fetch https://api.bfl.ai/openapi.json")
+    p.add_argument("--fail-on-drift", action="store_true", help="with --drift: exit 1 when there is any finding")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
     p.add_argument(
         "--endpoint",
@@ -573,6 +598,18 @@ def add_contract_parser(sub: Any) -> None:
         default=[],
         metavar="NAME",
         help="only this endpoint's tests, e.g. flux-2-pro (repeat or comma-separate; endpoint-free checks still run)",
+    )
+    p.add_argument(
+        "--skip-oracle",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"do not run this oracle ({', '.join(ORACLE_NAMES)}; repeatable): its checks are reported not run",
+    )
+    p.add_argument(
+        "--allow-skip",
+        action="store_true",
+        help="an oracle that cannot run (a package missing) is reported not run instead of failing the run",
     )
     p.add_argument(
         "--strict-settings",
@@ -595,8 +632,40 @@ def _writable(path: Path, what: str) -> None:
         raise PreflightError(f"{what} {path} is not writable")
 
 
+def check_output_file(value: str, option: str) -> None:
+    """``value`` can be written as a file: not a folder, its folder exists, and a file can be created there
+    (tried, then removed if it was not there before). Raises PreflightError in one line."""
+    path = Path(value)
+    if path.is_dir():
+        raise PreflightError(f"{option} {value}: is a folder, not a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise PreflightError(f"{option} {value}: the folder {parent} does not exist")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise PreflightError(f"{option} {value}: cannot be written ({e.strerror or e})") from None
+    if not existed:
+        path.unlink()
+
+
 def preflight(args: argparse.Namespace) -> None:
     """Everything that would make the run fail or waste paid calls, checked first."""
+    if args.report:
+        if not args.report.endswith((".md", ".json")):
+            raise PreflightError(f"--report takes FILE.md or FILE.json, not {args.report!r}")
+        check_output_file(args.report, "--report")
+    if getattr(args, "junitxml", None):
+        check_output_file(args.junitxml, "--junitxml")
+    unknown_oracles = sorted(set(getattr(args, "skip_oracle", [])) - set(ORACLE_NAMES))
+    if unknown_oracles:
+        raise PreflightError(
+            f"--skip-oracle {', '.join(unknown_oracles)}: not an oracle (known: {', '.join(ORACLE_NAMES)})"
+        )
+    if args.drift:
+        return
     target = args.target
     if target not in ("inprocess", "live"):
         from urllib.parse import urlsplit
@@ -612,10 +681,6 @@ def preflight(args: argparse.Namespace) -> None:
     if unknown:
         known = ", ".join(e.name for e in _endpoints())
         raise PreflightError(f"--endpoint {', '.join(sorted(unknown))}: not an endpoint (known: {known})")
-    if args.report:
-        if not args.report.endswith((".md", ".json")):
-            raise PreflightError(f"--report takes FILE.md or FILE.json, not {args.report!r}")
-        _writable(Path(args.report).resolve().parent, "the report's folder")
     if args.record:
         _writable(Path(os.environ.get("BFL_RECORD_DIR") or Path.cwd() / "fixtures" / "recordings"), "--record folder")
     if target == "inprocess":
@@ -650,12 +715,11 @@ def cmd_contract(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not args.drift:
-        try:
-            preflight(args)
-        except PreflightError as e:
-            print(f"bfl-mock contract: {e}", file=sys.stderr)
-            return 2
+    try:
+        preflight(args)
+    except PreflightError as e:
+        print(f"bfl-mock contract: {e}", file=sys.stderr)
+        return 2
     if args.drift:
         findings = drift(live_openapi=fetch_live_openapi() if args.drift_live else None)
         for f in findings:
@@ -665,7 +729,6 @@ def cmd_contract(args: argparse.Namespace) -> int:
             )
         print(f"{len(findings)} drift finding(s)")
         if args.report:
-            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             Path(args.report).write_text(
                 render_report(
                     [],
@@ -675,14 +738,18 @@ def cmd_contract(args: argparse.Namespace) -> int:
                     fmt="json" if args.report.endswith(".json") else "md",
                 )
             )
-        return 0
-    import pytest
+        return 1 if findings and args.fail_on_drift else 0
+    if args.fail_on_drift:
+        print("bfl-mock contract: --fail-on-drift goes with --drift", file=sys.stderr)
+        return 2
 
     argv = [
         str(contract_tests_dir()),
         "-p",
         "no:cacheprovider",
         "-q",
+        "--tb=no",  # the kit's own summary says what differs, in a few lines per behaviour
+        "-rN",
         f"--bfl-target={args.target}",
         f"--bfl-budget={args.budget}",
         "-o",
@@ -694,16 +761,28 @@ def cmd_contract(args: argparse.Namespace) -> int:
         argv.append("--bfl-record")
     if args.report:
         argv.append(f"--bfl-report={args.report}")
+    if args.junitxml:
+        argv.append(f"--bfl-junitxml={args.junitxml}")
     if args.drift_live:
         argv.append("--bfl-drift-live")
     if args.strict_settings:
         argv.append("--bfl-strict-settings")
+    if args.allow_skip:
+        argv.append("--bfl-allow-skip")
+    for name in args.skip_oracle:
+        argv.append(f"--bfl-skip-oracle={name}")
     if args.keyword:
         argv += ["-k", args.keyword]
     for name in endpoint_selection(args.endpoint):
         argv.append(f"--bfl-endpoint={name}")
     os.environ.setdefault("BFL_CONTRACT_EXAMPLES", "200")
-    code = pytest.main(argv)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bfl-contract-") as scratch:
+        # Hypothesis keeps examples and caches in ./.hypothesis: the kit leaves nothing in the user's folder,
+        # and a run never depends on what an earlier run found (every bound's edges are sent on every run).
+        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", scratch)
+        code = pytest.main(argv)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("bfl-mock contract: no tests ran", file=sys.stderr)
         return 1
