@@ -286,7 +286,7 @@ def _crash_lines(rep: Any) -> list[str]:
     """A failure that is not a Mismatch: its message, a few lines, no traceback."""
     crash = getattr(getattr(rep.longrepr, "reprcrash", None), "message", None)
     text = crash or (str(rep.longrepr).strip().splitlines()[-1] if rep.longrepr else "failed")
-    return [shorten(line, 200) for line in text.strip().splitlines()[:6] if line.strip()]
+    return [shorten(line, 400) for line in text.strip().splitlines()[:6] if line.strip()]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -418,7 +418,7 @@ ORACLES = {  # name (for --bfl-skip-oracle) -> what it is and the modules it nee
 def oracle_missing(config: pytest.Config, name: str) -> None:
     """If oracle ``name`` cannot run: a skip when the user opted out (``--bfl-skip-oracle NAME`` or
     ``--bfl-allow-skip``), else a failure naming the missing module and how to fix it."""
-    what, modules = ORACLES[name]
+    _, modules = ORACLES[name]
     if name in config.getoption("--bfl-skip-oracle"):
         pytest.skip(f"oracle {name!r} skipped by request (--skip-oracle {name})")
     import importlib
@@ -433,8 +433,8 @@ def oracle_missing(config: pytest.Config, name: str) -> None:
         return
     opted_out = name in config.getoption("--bfl-skip-oracle") or config.getoption("--bfl-allow-skip")
     message = (
-        f"oracle {name!r} ({what}) cannot run: could not import {', '.join(repr(m) for m in missing)}; "
-        f"pip install 'bfl-mock[contract]', or opt out with --skip-oracle {name}"
+        f"oracle {name!r} cannot run: could not import {', '.join(repr(m) for m in missing)} "
+        f"(pip install 'bfl-mock[contract]', or opt out: --skip-oracle {name})"
     )
     if opted_out:
         pytest.skip(f"skipped by request: {message}")

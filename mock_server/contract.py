@@ -370,19 +370,16 @@ def drift(
         dict(f, source="endpoint page")
         for f in compare_object_schemas("FinetuneCannyInputs", req, req_defs, ep_defs["FinetuneCannyInputs"], ep_defs)
     ]
-    for name in ("AsyncResponse", "AsyncWebhookResponse"):
-        s, d = ours(name)
-        findings += [
-            dict(f, source="endpoint page") for f in compare_object_schemas(name, s, d, ep_defs[name], ep_defs)
-        ]
+    # the submit answers: what the fake really answers on each endpoint, against the answer schemas upstream
+    canny = [ep for ep in _endpoints() if ep.name == "flux-pro-1.0-canny-finetuned"]
+    findings += answer_drift("endpoint page", ep_defs, canny)
     sources = [("BFL OpenAPI 2026-04-23 (vendored)", openapi)]
     if live_openapi is not None:
         sources.append(("BFL OpenAPI (live)", live_openapi))
     for label, spec in sources:
         comps = spec.get("components", {}).get("schemas", {})
+        findings += answer_drift(label, comps, [ep for ep in _endpoints() if ep not in canny])
         for name in (
-            "AsyncResponse",
-            "AsyncWebhookResponse",
             "ResultResponse",
             "HTTPValidationError",
             "CreditsResponse",
@@ -411,6 +408,70 @@ def drift(
             ]
     findings += endpoint_drift(openapi, live_openapi)
     return findings
+
+
+def _minimal_body(endpoint: Any) -> dict[str, Any]:
+    """A body ``endpoint`` accepts: its required fields, images as a small PNG."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from mock_server.core.endpoints import image_fields
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(buf, "PNG")
+    png = base64.b64encode(buf.getvalue()).decode()
+    body: dict[str, Any] = {"prompt": "a red cube"}
+    if endpoint.requires_finetune:
+        body["finetune_id"] = "my-finetune"
+    first = image_fields(endpoint)[0] if image_fields(endpoint) else None
+    if first and first != "image_prompt":
+        body[first] = png
+    return body
+
+
+def answer_drift(source: str, upstream: dict[str, Any], endpoints: list[Any], **settings: Any) -> list[dict[str, Any]]:
+    """The fake's real submit answers (polling and webhook) on each of ``endpoints`` against the upstream
+    ``AsyncResponse`` / ``AsyncWebhookResponse``: a field upstream that the answer lacks, a field of the answer
+    upstream lacks, a value that does not fit the upstream type. ``settings``: the fake's (default: defaults)."""
+    import httpx
+    import jsonschema
+
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    out: list[dict[str, Any]] = []
+    mock = BflMock(frozen_clock=True, active_task_limit=0, credits=1e12, webhook_allow=("loopback",), **settings)
+    with mock, httpx.Client(transport=BflTransport(mock), base_url=LIVE_URL) as client:
+        for ep in endpoints:
+            for name, extra in (
+                ("AsyncResponse", {}),
+                ("AsyncWebhookResponse", {"webhook_url": "http://127.0.0.1:9/"}),
+            ):
+                if name not in upstream:
+                    continue
+                r = client.post(ep.path, json={**_minimal_body(ep), **extra}, headers={"x-key": "bfl-mock-drift"})
+                if r.status_code != 200:
+                    out.append({"source": source, "schema": f"{name} ({ep.name})", "field": "(answer)",
+                                "kind": f"the fake did not accept a minimal body ({r.status_code})",
+                                "ours": r.json(), "theirs": None})  # fmt: skip
+                    continue
+                answer, props = r.json(), upstream[name].get("properties", {})
+                where = f"{name} ({ep.name})"
+                for f in sorted(props.keys() - answer.keys()):
+                    out.append({"source": source, "schema": where, "field": f, "kind": "upstream, not in our answer",
+                                "ours": None, "theirs": _shape(props[f], upstream)})  # fmt: skip
+                for f in sorted(answer.keys() - props.keys()):
+                    out.append({"source": source, "schema": where, "field": f, "kind": "in our answer, not upstream",
+                                "ours": answer[f], "theirs": None})  # fmt: skip
+                for f in sorted(answer.keys() & props.keys()):
+                    schema = {**props[f], "components": {"schemas": upstream}}
+                    if not jsonschema.Draft202012Validator(schema).is_valid(answer[f]):
+                        out.append({"source": source, "schema": where, "field": f,
+                                    "kind": "our answer does not fit upstream's type", "ours": answer[f],
+                                    "theirs": _shape(props[f], upstream)})  # fmt: skip
+    return out
 
 
 def generation_paths(spec: dict[str, Any]) -> set[str]:
