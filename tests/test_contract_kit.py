@@ -410,3 +410,16 @@ def test_failure_text_is_short_and_never_cut_inside_a_token():
         'target:   422 {"detail": [{"loc": ["body", "steps"], "msg": "too big"}]}',
         'oracle (canny: FastAPI + pydantic v2): 200 {"id": "oracle"}',
     ]
+
+
+def test_the_contract_extra_holds_what_every_oracle_needs():
+    """`pip install bfl-mock[contract]` runs every oracle: each module an oracle imports comes with the extra."""
+    import re
+    import tomllib
+
+    from contract_tests.conftest import ORACLES
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["contract"]
+    shipped = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("-", "_") for r in extra}
+    needed = {m for _, modules in ORACLES.values() for m in modules} | {"hypothesis", "pytest"}
+    assert needed <= shipped, needed - shipped
