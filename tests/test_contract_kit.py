@@ -65,7 +65,13 @@ def run_contract(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "BFL_CONTRACT_EXAMPLES": "60", "BFL_CONTRACT_PROPERTY_EXAMPLES": "2", **(env or {})},
+        env={
+            **os.environ,
+            "BFL_CONTRACT_EXAMPLES": "60",
+            "BFL_CONTRACT_PROPERTY_EXAMPLES": "2",
+            "BFL_CONTRACT_ENDPOINT_EXAMPLES": "5",
+            **(env or {}),
+        },
     )
 
 
@@ -178,6 +184,7 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
     assert sum(1 for c, n in failed if n == every) == 17  # each endpoint its own testcase
 
 
+@pytest.mark.timeout(300)  # a whole run of the kit
 def test_live_mode_against_a_local_stand_in_keeps_the_budget_and_scrubs(tmp_path):
     stand_in = LiveServer(
         BflMock(progression="polls:2", frozen_clock=True, strict_finetunes=True, api_keys=("live-secret-key-123",))
