@@ -694,14 +694,17 @@ def _writable(path: Path, what: str) -> None:
 
 
 def check_output_file(value: str, option: str) -> None:
-    """``value`` can be written as a file: not a folder, its folder exists, and a file can be created there
-    (tried, then removed if it was not there before). Raises PreflightError in one line."""
+    """``value`` can be written as a file: not a folder, its folder exists or can be created, and a file can be
+    created there (tried, then removed if it was not there before). Raises PreflightError in one line."""
     path = Path(value)
     if path.is_dir():
         raise PreflightError(f"{option} {value}: is a folder, not a file")
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise PreflightError(f"{option} {value}: the folder {parent} does not exist")
+    if not parent.is_dir():  # missing folders are created, as pytest does for --junitxml
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise PreflightError(f"{option} {value}: its folder cannot be created ({e.strerror or e})") from None
     existed = path.exists()
     try:
         with open(path, "a"):

@@ -328,11 +328,13 @@ def test_fail_on_drift_exits_non_zero_on_a_finding(tmp_path):
 
 def test_report_paths_that_cannot_be_written_are_refused_before_any_request(tmp_path):
     (tmp_path / "folder.md").mkdir()
+    (tmp_path / "file").write_text("")
     with LiveServer(BflMock(frozen_clock=True)) as server:
         cases = {
             "/proc/x.md": "cannot be written",
             str(tmp_path / "folder.md"): "is a folder",
-            str(tmp_path / "missing" / "r.md"): "does not exist",
+            str(tmp_path / "file" / "r.md"): "its folder cannot be created",  # under a file
+            "/proc/missing/r.md": "its folder cannot be created",
         }
         for path, why in cases.items():
             r = cli("--target", server.url, "--report", path, cwd=tmp_path)
@@ -342,7 +344,7 @@ def test_report_paths_that_cannot_be_written_are_refused_before_any_request(tmp_
         r = cli("--target", server.url, "--junitxml", "/proc/x.xml", cwd=tmp_path)
         assert r.returncode == 2 and r.stderr.startswith("bfl-mock contract: --junitxml /proc/x.xml:"), r.stderr
         assert len(server.mock.requests) == 0  # nothing was sent
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.md"]  # nothing written either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.md"]  # nothing written either
 
 
 @pytest.mark.timeout(300)  # four runs of the kit's command
@@ -422,6 +424,7 @@ def test_failure_text_is_short_and_never_cut_inside_a_token():
 def test_the_contract_extra_holds_what_every_oracle_needs():
     """`pip install bfl-mock[contract]` runs every oracle: each module an oracle imports comes with the extra."""
     import re
+
     import tomllib
 
     from contract_tests.conftest import ORACLES
