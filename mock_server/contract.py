@@ -60,6 +60,8 @@ def scrub_json(value: Any) -> Any:
         for k, v in value.items():
             if (k in images or (about_image and k == "input")) and isinstance(v, str) and v:
                 out[k] = _image_summary(v)
+            elif k == "input" and isinstance(v, str) and v[:1] in "{[":  # a 422 echoing a body sent as text
+                out[k] = _scrub_text(v)
             elif k in ("webhook_secret", "x-key", "api_key") and v is not None:
                 out[k] = SCRUBBED
             else:
@@ -70,14 +72,21 @@ def scrub_json(value: Any) -> Any:
     return value
 
 
+def _scrub_text(text: str) -> str:
+    """A JSON text with its secrets and images scrubbed; text that is not JSON is kept as its length and hash."""
+    try:
+        return json.dumps(scrub_json(json.loads(text)), separators=(",", ":"))
+    except ValueError:
+        return f"<text {len(text)} chars sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]}>"
+
+
 def _scrub_body(body: bytes, content_type: str) -> str:
     if not body:
         return ""
-    if "json" in content_type:
-        try:
-            return json.dumps(scrub_json(json.loads(body)), separators=(",", ":"))
-        except ValueError:
-            pass
+    try:  # whatever the content type says: a JSON body sent as text/plain holds images all the same
+        return json.dumps(scrub_json(json.loads(body)), separators=(",", ":"))
+    except ValueError:
+        pass
     if content_type.startswith("image/") or b"\x00" in body[:512]:
         return f"<binary {len(body)} bytes sha256 {hashlib.sha256(body).hexdigest()[:16]}>"
     return body.decode("utf-8", "replace")

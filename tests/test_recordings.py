@@ -160,3 +160,22 @@ def test_recordings_and_the_journal_scrub_every_image_field_of_every_endpoint(br
     for image in set(sent):  # not the image, nor any long piece of it
         assert image[100:160] not in cassette
         assert image[100:160] not in journal
+
+
+def test_recordings_scrub_images_in_a_body_sent_as_text_and_in_the_422_that_echoes_it():
+    from mock_server.contract import Recorder
+
+    image = _png_b64(3)
+    recorder = Recorder()
+    with (
+        BflMock(frozen_clock=True) as mock,
+        httpx.Client(
+            transport=BflTransport(mock), base_url="https://api.bfl.ai", event_hooks={"response": [recorder.hook]}
+        ) as c,
+    ):
+        body = json.dumps({"prompt": "p", "input_image": image, "webhook_secret": "s3cret"})
+        r = c.post("/v1/flux-2-pro", content=body, headers={"x-key": "k", "content-type": "text/plain"})
+    assert r.status_code == 422 and image[100:160] in r.text  # the answer echoes the body
+    cassette = yaml.safe_dump({"interactions": recorder.interactions})
+    assert image[100:160] not in cassette and "s3cret" not in cassette
+    assert json.dumps(recorder.interactions).count("<scrubbed image:") == 2  # the request and the echo
