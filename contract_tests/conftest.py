@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_server.contract import LIVE_URL, Budget, BudgetExhausted, Recorder, drift, render_report
+from mock_server.contract import (
+    LIVE_URL,
+    Budget,
+    BudgetExhausted,
+    Mismatch,
+    Recorder,
+    drift,
+    render_junit,
+    render_report,
+    shorten,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,12 +37,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bfl-budget", type=int, default=0, help="paid submits allowed against a live target")
     g.addoption("--bfl-record", action="store_true", help="record exchanges (scrubbed) into fixtures/recordings/")
     g.addoption("--bfl-report", default=None, help="write a report: FILE.md or FILE.json")
+    g.addoption("--bfl-junitxml", default=None, help="write JUnit XML: one testcase per behaviour and endpoint")
     g.addoption("--bfl-drift-live", action="store_true", help="include BFL's live OpenAPI in the drift report")
     g.addoption(
         "--bfl-endpoint",
         action="append",
         default=[],
         help="only this endpoint's tests (repeat or comma-separate); endpoint-free checks still run",
+    )
+    g.addoption(
+        "--bfl-skip-oracle",
+        action="append",
+        default=[],
+        choices=["canny", "openapi"],
+        help="do not run this oracle's checks (repeatable); otherwise an oracle that cannot run is a failure",
+    )
+    g.addoption(
+        "--bfl-allow-skip",
+        action="store_true",
+        help="an oracle that cannot run (a missing package) is reported as not run instead of failing the run",
     )
     g.addoption(
         "--bfl-strict-settings",
@@ -51,9 +75,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "otherwise the test reports a deliberate deviation instead of running",
     )
     config._bfl_results = []  # type: ignore[attr-defined]
+    from mock_server.contract import PreflightError, check_output_file
+
+    for option in ("--bfl-report", "--bfl-junitxml"):  # refused before any request, not after the run
+        value = config.getoption(option)
+        if value:
+            try:
+                check_output_file(value, option)
+            except PreflightError as e:
+                raise pytest.UsageError(str(e)) from None
 
 
-@dataclass
+@dataclass(repr=False)
 class Target:
     name: str  # inprocess | url | live
     base_url: str
@@ -64,10 +97,51 @@ class Target:
     recorder: Recorder | None = None
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] | None = None  # a bfl-mock target's own settings (GET /_mock/config)
+    moved: float = 0.0  # seconds the kit moved a served bfl-mock's clock (given back at the end)
+
+    def __repr__(self) -> str:  # what a failure report shows of the fixture: not the settings
+        return f"<target {self.name} {self.base_url}>"
 
     @property
     def charges(self) -> bool:
         return self.name == "live"
+
+    def advance(self, seconds: float) -> bool:
+        """Move the target's clock (the in-process fake's, or a served bfl-mock's through its admin API); False
+        when the target has no clock to move (real time must pass)."""
+        if self.mock is not None:
+            self.mock.clock.advance(seconds)
+            return True
+        if self.settings is None:
+            return False
+        if self.client.post("/_mock/clock/advance", json={"seconds": seconds}).status_code != 200:
+            return False
+        self.moved += seconds
+        return True
+
+    def restore(self) -> None:
+        """A served bfl-mock is left as found: its clock moved back by what the kit moved it, and the kit's own
+        key forgotten (its tasks, credits, rate-limit bucket). What stays is said in the notes."""
+        if self.name != "url" or self.settings is None:
+            return
+        if self.moved:
+            now = self.client.get("/_mock/clock").json()["now"]
+            r = self.client.post("/_mock/clock/set", json={"time": now - self.moved})
+            self.notes.append(
+                f"clock: moved back by the {self.moved:g} s the kit advanced it"
+                if r.status_code == 200
+                else f"clock: could not be moved back ({r.status_code}): it is {self.moved:g} s ahead"
+            )
+        tasks = self.client.get("/_mock/tasks", params={"brief": "1"}, headers={"x-mock-key": self.key})
+        count = len(tasks.json().get("tasks", [])) if tasks.status_code == 200 else None
+        r = self.client.post("/_mock/reset", headers={"x-mock-key": self.key})
+        if r.status_code == 200:
+            self.notes.append(
+                f"removed the kit's own key {self.key} and its {count if count is not None else 'unknown number of'} "
+                "task(s); the request and webhook journals keep this run's entries"
+            )
+        else:
+            self.notes.append(f"could not reset the kit's key {self.key} ({r.status_code}): its tasks stay")
 
     def can_pay(self, what: str = "submit") -> bool:
         if not self.charges:
@@ -146,8 +220,13 @@ def target(request: pytest.FixtureRequest):
         client = httpx.Client(base_url=base, event_hooks=hooks, timeout=60)
         t = Target("live", base, client, key, Budget(request.config.getoption("--bfl-budget")), None, recorder)
     else:
-        client = httpx.Client(base_url=opt, event_hooks=hooks, timeout=60)
-        t = Target("url", opt.rstrip("/"), client, "contract-key", Budget(None), None, recorder)
+        token = os.environ.get("BFL_MOCK_ADMIN_TOKEN")
+        client = httpx.Client(
+            base_url=opt, event_hooks=hooks, timeout=60, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
+        # a key of its own, so that a shared fake's other users are not touched and its state can be removed
+        t = Target("url", opt.rstrip("/"), client, f"bfl-mock-contract-{secrets.token_hex(4)}", Budget(None), None)
+        t.recorder = recorder
         t.settings = _bfl_mock_settings(client)
         if t.settings is not None:
             t.notes.append("the target is a bfl-mock server: its configured deviations are reported as such")
@@ -155,6 +234,10 @@ def target(request: pytest.FixtureRequest):
         t.settings = mock.settings.to_dict()
     request.config._bfl_target = t  # type: ignore[attr-defined]
     yield t
+    try:
+        t.restore()
+    except (httpx.HTTPError, ValueError, KeyError) as e:
+        t.notes.append(f"could not restore the target's state: {type(e).__name__}: {e}")
     client.close()
     if mock is not None:
         mock.close()
@@ -166,9 +249,8 @@ def target(request: pytest.FixtureRequest):
 
 def _bfl_mock_settings(client: httpx.Client) -> dict[str, Any] | None:
     """Ask a URL target whether it is a bfl-mock and how it is set (admin token from BFL_MOCK_ADMIN_TOKEN)."""
-    token = os.environ.get("BFL_MOCK_ADMIN_TOKEN")
     try:
-        r = client.get("/_mock/config", headers={"Authorization": f"Bearer {token}"} if token else {})
+        r = client.get("/_mock/config")
         data = r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
@@ -190,6 +272,23 @@ def _configured_deviation(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"deviates by setting `{setting}` (a configured choice of this bfl-mock, not drift)")
 
 
+def _first_mismatch(exc: BaseException | None) -> Mismatch | None:
+    if isinstance(exc, Mismatch):
+        return exc
+    for inner in getattr(exc, "exceptions", ()) or ():  # hypothesis: several distinct failures
+        found = _first_mismatch(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _crash_lines(rep: Any) -> list[str]:
+    """A failure that is not a Mismatch: its message, a few lines, no traceback."""
+    crash = getattr(getattr(rep.longrepr, "reprcrash", None), "message", None)
+    text = crash or (str(rep.longrepr).strip().splitlines()[-1] if rep.longrepr else "failed")
+    return [shorten(line, 400) for line in text.strip().splitlines()[:6] if line.strip()]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any):
     outcome = yield
@@ -197,27 +296,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any):
     marker = item.get_closest_marker("behaviour")
     if marker is None or (rep.when != "call" and not (rep.when == "setup" and (rep.skipped or rep.failed))):
         return
+    lines: list[str] = []
     detail = ""
-    if rep.failed:  # the assertion itself (what the target answered vs what the real API answers)
-        crash = getattr(getattr(rep.longrepr, "reprcrash", None), "message", None)
-        detail = crash or (str(rep.longrepr).strip().splitlines()[-1] if rep.longrepr else "")
-    elif rep.skipped and isinstance(rep.longrepr, tuple):
-        detail = rep.longrepr[2]
-    item.config._bfl_results.append(
-        {  # type: ignore[attr-defined]
+    if rep.passed:
+        kind = "agrees"
+    elif rep.failed:
+        mismatch = _first_mismatch(call.excinfo.value if call.excinfo else None)
+        if mismatch is not None:
+            kind, detail, lines = "DIFFERS", mismatch.summary(), mismatch.lines()
+        elif rep.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+            lines = _crash_lines(rep)
+            kind, detail = "DIFFERS", lines[0] if lines else "assertion failed"
+        else:  # the check could not run (an oracle that cannot start, an error): a failure too
+            lines = _crash_lines(rep)
+            kind, detail = "FAILED", lines[0] if lines else "error"
+    else:
+        detail = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
+        detail = detail.removeprefix("Skipped: ")
+        kind = "deviates" if getattr(item, "_bfl_deviation", None) else "not run"
+    item.config._bfl_results.append(  # type: ignore[attr-defined]
+        {
             "behaviour": marker.args[0],
             "evidence": marker.kwargs.get("evidence", "?"),
             "test": item.nodeid,
-            "outcome": "agrees"
-            if rep.passed
-            else "DIFFERS"
-            if rep.failed
-            else "deviates"
-            if getattr(item, "_bfl_deviation", None)
-            else "not run",
+            "endpoint": _endpoint_of(item) or "(any)",
+            "outcome": kind,
             "detail": detail,
+            "lines": lines,
         }
     )
+
+
+RANK = {"FAILED": 4, "DIFFERS": 3, "deviates": 2, "agrees": 1, "not run": 0}
+
+
+def by_behaviour(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per behaviour: the worst outcome wins (FAILED > DIFFERS > deviates > agrees > not run); a row
+    names the endpoints where it happened."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in results:
+        prev = rows.get(r["behaviour"])
+        if prev is None or RANK[r["outcome"]] > RANK[prev["outcome"]]:
+            rows[r["behaviour"]] = {**r, "endpoints": [], "count": 0}
+    for r in results:
+        row = rows[r["behaviour"]]
+        if r["outcome"] == row["outcome"]:
+            row["count"] += 1
+            if r["endpoint"] not in row["endpoints"]:
+                row["endpoints"].append(r["endpoint"])
+    return list(rows.values())
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -227,24 +354,27 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section(f"bfl-mock contract: {t.name} {t.base_url}")
-    seen: dict[str, dict[str, Any]] = {}
-    for r in results:  # one line per behaviour: DIFFERS wins over agrees over not run
-        prev = seen.get(r["behaviour"])
-        rank = {"DIFFERS": 3, "deviates": 2, "agrees": 1, "not run": 0}
-        if prev is None or rank[r["outcome"]] > rank[prev["outcome"]]:
-            seen[r["behaviour"]] = r
-    for r in seen.values():
-        tr.write_line(f"  {r['outcome']:<8} {r['behaviour']} [{r['evidence']}] {r['detail'][:160]}")
+    rows = by_behaviour(results)
+    for r in rows:
+        tr.write_line(summary_line(r))
+        if r["outcome"] in ("DIFFERS", "FAILED"):
+            for line in r["lines"]:
+                tr.write_line(f"      {line}")
+    counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in RANK}
+    tr.write_line(
+        "  "
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        + f" ({len(rows)} behaviours, {len(results)} checks)"
+    )
     tr.write_line(f"  paid calls: {t.budget.describe()}")
     for note in t.notes:
         tr.write_line(f"  {note}")
     report = config.getoption("--bfl-report")
     if report:
         findings = drift(live_openapi=_live_openapi() if config.getoption("--bfl-drift-live") else None)
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(
             render_report(
-                list(seen.values()),
+                rows,
                 target=f"{t.name} {t.base_url}",
                 budget=t.budget.describe(),
                 drift_findings=findings,
@@ -252,6 +382,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             )
         )
         tr.write_line(f"  report written to {report}")
+    junit = config.getoption("--bfl-junitxml")
+    if junit:
+        Path(junit).write_text(render_junit(results, target=f"{t.name} {t.base_url}"))
+        tr.write_line(f"  JUnit XML written to {junit}")
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    where = ""
+    if r["outcome"] in ("DIFFERS", "FAILED") and r["endpoints"] != ["(any)"]:
+        shown = r["endpoints"][:3]
+        more = len(r["endpoints"]) - len(shown)
+        where = f" on {', '.join(shown)}" + (f" and {more} more" if more else "")
+    line = f"  {r['outcome']:<8} {r['behaviour']} [{r['evidence']}]{where}"
+    if r["outcome"] in ("deviates", "not run") and r["detail"]:
+        line += f": {shorten(r['detail'], 160)}"
+    return line
 
 
 def _live_openapi() -> dict[str, Any]:
@@ -260,13 +406,48 @@ def _live_openapi() -> dict[str, Any]:
     return fetch_live_openapi()
 
 
-@pytest.fixture(scope="session")
-def oracle():
-    """FastAPI + the hand-written pydantic model: what the real service's stack answers."""
-    pytest.importorskip("fastapi")
-    from fastapi.testclient import TestClient
+ORACLES = {  # name (for --bfl-skip-oracle) -> what it is and the modules it needs
+    "canny": ("FastAPI + a hand-written pydantic model of the canny endpoint", ("fastapi",)),
+    "openapi": (
+        "FastAPI + models datamodel-code-generator makes from BFL's OpenAPI (every endpoint)",
+        ("fastapi", "datamodel_code_generator"),
+    ),
+}
 
+
+def oracle_missing(config: pytest.Config, name: str) -> None:
+    """If oracle ``name`` cannot run: a skip when the user opted out (``--bfl-skip-oracle NAME`` or
+    ``--bfl-allow-skip``), else a failure naming the missing module and how to fix it."""
+    _, modules = ORACLES[name]
+    if name in config.getoption("--bfl-skip-oracle"):
+        pytest.skip(f"oracle {name!r} skipped by request (--skip-oracle {name})")
+    import importlib
+
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if not missing:
+        return
+    opted_out = name in config.getoption("--bfl-skip-oracle") or config.getoption("--bfl-allow-skip")
+    message = (
+        f"oracle {name!r} cannot run: could not import {', '.join(repr(m) for m in missing)} "
+        f"(pip install 'bfl-mock[contract]', or opt out: --skip-oracle {name})"
+    )
+    if opted_out:
+        pytest.skip(f"skipped by request: {message}")
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def oracle(request: pytest.FixtureRequest):
+    """FastAPI + the hand-written pydantic model: what the real service's stack answers."""
+    oracle_missing(request.config, "canny")
+    from .asgi_client import AsgiClient
     from .oracle import oracle_app
 
-    with TestClient(oracle_app(), raise_server_exceptions=False) as client:
-        yield client
+    client = AsgiClient(oracle_app(), "canny")
+    yield client
+    client.close()

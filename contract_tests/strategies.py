@@ -213,3 +213,24 @@ def violations(schema: dict[str, Any]) -> list[tuple[str, Any]]:
             out.append((name, "http://x.test/" + "a" * inner["maxLength"]))
         out.append((name, {"string": 12, "integer": "twelve", "number": "big", "boolean": "maybe"}.get(t, [1])))
     return out
+
+
+def boundaries(schema: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, value) at every edge of every bound, one at a time, in and out: the minimum and maximum, their
+    neighbours inside and outside, every enum member. Sent to the target and the oracle on every run, so a
+    moved bound is caught whatever the random examples were."""
+    out: list[tuple[str, Any]] = []
+    for name, prop in schema["properties"].items():
+        inner, _ = _branch(prop, schema.get("$defs", {}))
+        t = inner.get("type")
+        step = int(inner.get("multipleOf", 1)) if t == "integer" else 1
+        for key, sign in (("minimum", 1), ("maximum", -1)):
+            if key not in inner or t not in ("integer", "number"):
+                continue
+            edge = inner[key]
+            out += [(name, edge), (name, edge + sign * step), (name, edge - sign * step)]
+            if t == "number":
+                out += [(name, edge + sign * 0.5), (name, edge - sign * 0.5)]
+        out += [(name, v) for v in inner.get("enum", [])]
+    unique = dict.fromkeys((f, json.dumps(v)) for f, v in out)  # once each, in order
+    return [(f, json.loads(v)) for f, v in unique]

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from PIL import Image
 
+from mock_server.contract import Mismatch, expect
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
 from mock_server.core.schemas import SPEC_PREFIX, load_schema, load_spec_component
 
@@ -64,12 +65,18 @@ CASES = [
 @pytest.mark.parametrize(("endpoint", "field", "value"), CASES)
 def test_each_violation_is_a_422_naming_the_field(target, endpoint, field, value):
     schema = schema_of(endpoint)
-    r = target.client.post(
-        endpoint.path, json={**_minimal(endpoint, schema), field: value}, headers={"x-key": target.key}
+    body = {**_minimal(endpoint, schema), field: value}
+    r = target.client.post(endpoint.path, json=body, headers={"x-key": target.key})
+    expect(
+        r,
+        422,
+        source=f"the real API (FastAPI: one 422 item at body.{field})",
+        request=("POST", endpoint.path, body),
+        field=f"body.{field}",
+        check=lambda j: [e.get("loc") for e in j.get("detail", [])] == [["body", field]],
     )
-    assert r.status_code == 422, r.text[:300]
     detail = r.json()
-    validate("HTTPValidationError", detail)
+    validate("HTTPValidationError", detail, 422)
     assert [e["loc"] for e in detail["detail"]] == [["body", field]]
 
 
@@ -137,14 +144,24 @@ def test_valid_bodies_complete_and_download_at_the_documented_size(target, endpo
         r = target.client.post(endpoint.path, json=body, headers={"x-key": target.key})
         if r.status_code == 429:  # the target's active-task limit (a shared server): limits are checked on their own
             return
-        assert r.status_code == 200, r.text[:300]
+        expect(
+            r, 200, source="the real API (dossier S3: a valid body is accepted)", request=("POST", endpoint.path, body)
+        )
         validate("AsyncResponse", {k: r.json()[k] for k in ("id", "polling_url")})
         seen = poll_to_final(target, r.json()["id"], r.json()["polling_url"])
         assert FINAL.match(",".join(p["status"] for p in seen))
         final = seen[-1]
-        assert final["status"] == "Ready", final
+        if final["status"] != "Ready":
+            raise Mismatch(
+                target=(200, final),
+                expected=(200, {"status": "Ready"}),
+                expected_label="the real API (dossier P1)",
+                request=("POST", endpoint.path, body),
+            )
         dl = target.client.get(final["result"]["sample"])
-        assert dl.status_code == 200
+        expect(
+            dl, 200, source="the real API (dossier D1: the sample downloads)", request=("GET", "(the sample URL)", None)
+        )
         fmt = body.get("output_format")
         image = Image.open(io.BytesIO(dl.content))
         if fmt:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from mock_server.contract import Mismatch, expect
 from mock_server.core.schemas import load_schema
 
 from .strategies import violations
@@ -39,17 +40,33 @@ def valid(**kw):
     return {"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": CONTROL, **kw}
 
 
-def validate(name, instance):
-    jsonschema.Draft202012Validator(load_schema(name)).validate(instance)
+def validate(name, instance, status=None):
+    """``instance`` (an answer of the target) against the published schema ``name``: a Mismatch naming the field."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load_schema(name)).iter_errors(instance))
+    if error is not None:
+        raise Mismatch(
+            target=(status, instance),
+            expected=(status, {error.validator: error.validator_value}),
+            expected_label=f"the published schema {name}",
+            field=".".join(str(p) for p in error.absolute_path) or "(the whole answer)",
+        )
 
 
 @pytest.mark.behaviour("S2 each constraint violated -> 422 naming that field", evidence="high")
 @pytest.mark.parametrize(("field", "value"), violations(SCHEMA), ids=lambda v: str(v)[:30])
 def test_each_violation_is_a_422_naming_the_field(target, field, value):
-    r = target.client.post(SUBMIT, json=valid(**{field: value}), headers={"x-key": target.key})
-    assert r.status_code == 422, r.text[:300]
+    body = valid(**{field: value})
+    r = target.client.post(SUBMIT, json=body, headers={"x-key": target.key})
+    expect(
+        r,
+        422,
+        source=f"the real API (FastAPI: one 422 item at body.{field})",
+        request=("POST", SUBMIT, body),
+        field=f"body.{field}",
+        check=lambda j: [e.get("loc") for e in j.get("detail", [])] == [["body", field]],
+    )
     detail = r.json()
-    validate("HTTPValidationError", detail)
+    validate("HTTPValidationError", detail, 422)
     assert [e["loc"] for e in detail["detail"]] == [["body", field]]
 
 
@@ -66,13 +83,13 @@ def test_invalid_key(target):
             target.mock.settings.api_keys = ()
     elif target.name == "url":
         r = target.client.post(SUBMIT, json=valid(), headers={"x-key": ""})
-    assert (r.status_code, r.json()) == (403, {"detail": "Not authenticated - Invalid Authentication"})
+    expect(r, 403, {"detail": "Not authenticated - Invalid Authentication"}, source="the real API (dossier S5)")
 
 
 @pytest.mark.behaviour("S6 missing key -> 401/403 Not authenticated (status unknown)", evidence="unknown")
 def test_missing_key(target):
     r = target.client.post(SUBMIT, json=valid())
-    assert r.status_code in (401, 403) and r.json() == {"detail": "Not authenticated"}
+    expect(r, {401, 403}, {"detail": "Not authenticated"}, source="the real API (dossier S6)")
 
 
 @pytest.mark.behaviour("S7 unknown finetune -> 400 Finetune not found or not ready", evidence="high")
@@ -82,14 +99,14 @@ def test_unknown_finetune(target):
     r = target.client.post(
         SUBMIT, json=valid(finetune_id="bfl-mock-contract-no-such-finetune"), headers={"x-key": target.key}
     )
-    assert (r.status_code, r.json()) == (400, {"detail": "Finetune not found or not ready"})
+    expect(r, 400, {"detail": "Finetune not found or not ready"}, source="the real API (dossier S7)")
 
 
 @pytest.mark.endpoint(None)  # no endpoint: runs whatever --bfl-endpoint picks
 @pytest.mark.behaviour("S10 unknown path -> 404 Not Found", evidence="high")
 def test_unknown_path(target):
     r = target.client.post("/v1/bad model", json={}, headers={"x-key": target.key})
-    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+    expect(r, 404, {"detail": "Not Found"}, source="the real API (dossier S10)", request=("POST", "/v1/bad model", {}))
     assert r.headers["content-type"] == "application/json"
 
 
@@ -97,9 +114,9 @@ def test_unknown_path(target):
 @pytest.mark.behaviour("P5 unknown task id -> 404 with the full result body", evidence="medium-high")
 def test_unknown_task(target):
     r = get(target, "/v1/get_result", params={"id": "00000000-0000-4000-8000-000000000000"})
-    assert r.status_code == 404
+    expect(r, 404, source="the real API (dossier P5)")
     body = r.json()
-    validate("ResultResponse", body)
+    validate("ResultResponse", body, r.status_code)
     assert body["status"] == "Task not found" and body["result"] is None
 
 
@@ -107,19 +124,19 @@ def test_unknown_task(target):
 @pytest.mark.behaviour("get_result without id -> 422 at query.id", evidence="high")
 def test_missing_id(target):
     r = get(target, "/v1/get_result")
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "id"]
+    expect(
+        r,
+        422,
+        source="the real API (FastAPI: 422 at query.id)",
+        field="query.id",
+        check=lambda j: j["detail"][0]["loc"] == ["query", "id"],
+    )
 
 
 def wait(target, seconds: float) -> None:
     """Let ``seconds`` pass on the target: the fake's clock in-process or on a bfl-mock server, real time on
     the real service."""
-    if target.mock is not None:
-        target.mock.clock.advance(seconds)
-        return
-    moved = (  # a bfl-mock server: move its clock instead of waiting
-        target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": seconds}).is_success
-    )
-    if not moved:
+    if not target.advance(seconds):
         time.sleep(seconds)
 
 
@@ -138,14 +155,14 @@ def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
     deadline = time.time() + 300
     while time.time() < deadline:
         r = get(target, polling_url)
-        assert r.status_code == 200, r.text[:300]
+        expect(r, 200, source="the real API (dossier P1: a poll answers 200)", request=("GET", polling_url, None))
         assert r.headers["content-type"] == "application/json"
         body = r.json()
-        validate("ResultResponse", body)
+        validate("ResultResponse", body, r.status_code)
         seen.append(body)
         if body["status"] != "Pending":
             return seen
-        if target.name == "url" and target.client.post("/_mock/clock/advance", json={"seconds": 1}).status_code == 200:
+        if target.name == "url" and target.advance(1):
             continue  # a bfl-mock server: move its clock instead of waiting
         if target.name != "inprocess":
             time.sleep(0.5)  # a real service needs real time to progress
@@ -158,15 +175,19 @@ def poll_to_final(target, task_id: str, polling_url: str) -> list[dict]:
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])
 def test_lifecycle_and_download(target, fmt):
     target.paid()
-    r = target.client.post(SUBMIT, json=valid(output_format=fmt, seed=42), headers={"x-key": target.key})
-    assert r.status_code == 200, r.text[:300]
+    body = valid(output_format=fmt, seed=42)
+    r = target.client.post(SUBMIT, json=body, headers={"x-key": target.key})
+    expect(r, 200, source="the real API (dossier S3: a valid body is accepted)", request=("POST", SUBMIT, body))
     validate("AsyncResponse", r.json())
     seen = poll_to_final(target, r.json()["id"], r.json()["polling_url"])
     assert FINAL.match(",".join(p["status"] for p in seen))
     progress = [p["progress"] for p in seen if p["status"] == "Pending" and p["progress"] is not None]
     assert progress == sorted(progress)
     final = seen[-1]
-    assert final["status"] == "Ready", final
+    if final["status"] != "Ready":
+        raise Mismatch(
+            target=(200, final), expected=(200, {"status": "Ready"}), expected_label="the real API (dossier P1)"
+        )
     assert {"sample", "prompt", "seed"} <= set(final["result"])
     dl = target.client.get(final["result"]["sample"])
     assert dl.status_code == 200 and dl.headers["content-type"] == f"image/{fmt}"
@@ -174,7 +195,7 @@ def test_lifecycle_and_download(target, fmt):
 
 
 @pytest.mark.behaviour("S4 webhook submit -> {id, status, webhook_url}", evidence="high")
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(path=st.from_regex(r"/[a-z]{1,8}", fullmatch=True))
 def test_webhook_submit_shape(target, path):
     if not target.can_pay():
@@ -203,7 +224,7 @@ def test_webhook_arrives_in_profile_shape(target):
             target.mock.clock.advance(1)
             target.mock.webhooks.wait_for(task_id)
         else:
-            target.client.post("/_mock/clock/advance", json={"seconds": 1})  # a bfl-mock server with a frozen clock
+            target.advance(1)  # a bfl-mock server with a frozen clock
             w = target.client.get("/_mock/webhooks/wait", params={"task_id": task_id, "timeout": 30})
             if w.status_code == 404:
                 pytest.skip("the target has no webhook journal to wait on")

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import httpx
+import pytest
 import yaml
 from bfl_helpers import ROOT
 
@@ -63,10 +65,53 @@ def run_contract(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "BFL_CONTRACT_EXAMPLES": "60", "BFL_CONTRACT_PROPERTY_EXAMPLES": "2", **(env or {})},
+        env={
+            **os.environ,
+            "BFL_CONTRACT_EXAMPLES": "60",
+            "BFL_CONTRACT_PROPERTY_EXAMPLES": "2",
+            "BFL_CONTRACT_ENDPOINT_EXAMPLES": "5",
+            **(env or {}),
+        },
     )
 
 
+def cli(*args: str, env: dict[str, str] | None = None, cwd=ROOT, shim: dict[str, str] | None = None):
+    """``bfl-mock contract ...`` as a user runs it; ``shim``: modules made unimportable (name -> error)."""
+    extra = dict(env or {})
+    if shim:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="bfl-shim-")
+        for name, error in shim.items():
+            os.makedirs(os.path.join(folder, name))
+            with open(os.path.join(folder, name, "__init__.py"), "w") as f:
+                f.write(f"raise {error}({name!r})\n")
+        extra["PYTHONPATH"] = os.pathsep.join([folder, os.environ.get("PYTHONPATH", str(ROOT))])
+    return subprocess.run(
+        [sys.executable, "-m", "mock_server", "contract", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "BFL_CONTRACT_EXAMPLES": "60",
+            "BFL_CONTRACT_PROPERTY_EXAMPLES": "2",
+            "BFL_CONTRACT_ENDPOINT_EXAMPLES": "2",
+            **extra,
+        },
+    )
+
+
+def _json_after(line: str, label: str) -> object:
+    """The JSON of a failure line ``label STATUS JSON``: it must parse (nothing cut inside a token)."""
+    rest = line.split(label, 1)[1].strip()
+    status, _, body = rest.partition(" ")
+    assert status.isdigit(), line
+    return json.loads(body) if body else None
+
+
+@pytest.mark.timeout(400)  # a whole run of the kit, failures shrunk by Hypothesis over HTTP
 def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
     for f in schema_dir().glob("*.json"):
         (tmp_path / f.name).write_text(f.read_text())
@@ -78,14 +123,15 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
     )
     try:
         url = proc.stdout.readline().split(" at ")[1].strip()
-        report = tmp_path / "report.json"
-        result = run_contract(f"--bfl-target={url}", f"--bfl-report={report}")
+        md, junit = tmp_path / "report.md", tmp_path / "junit.xml"
+        result = cli(f"--target={url}", f"--report={md}", f"--junitxml={junit}", cwd=tmp_path)
     finally:
         proc.kill()
         proc.wait()
     assert result.returncode == 1, result.stdout[-3000:]
-    data = json.loads(report.read_text())
-    outcome = {r["behaviour"]: r for r in data["results"]}
+    text = md.read_text()
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " | " in line]
+    outcome = {r[0].removeprefix("| "): {"outcome": r[2], "detail": r[4]} for r in rows[1:] if len(r) == 5}
     differs = {b for b, r in outcome.items() if r["outcome"] == "DIFFERS"}
     assert differs == {
         "S1/S2 accept/reject decision and 422 body equal FastAPI + pydantic v2",  # the bound
@@ -96,9 +142,49 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
         "size",  # the poll status, on every endpoint
     }, result.stdout[-3000:]
     assert "Invalid API key" in outcome["S5 invalid key -> 403 Not authenticated - Invalid Authentication"]["detail"]
-    assert "DIFFERS" in result.stdout and "S10 unknown path" in result.stdout
+
+    # the failure reads in one screen: behaviour, request, field, the target's answer and the oracle's, labelled
+    out = result.stdout
+    assert "Falsifying example" not in out and "strict_finetunes" not in out and "Traceback" not in out
+    section = out[out.index("bfl-mock contract: url") :].splitlines()
+    assert len(section) < 60, out
+    i = next(n for n, line in enumerate(section) if line.startswith("  DIFFERS  S1/S2 accept/reject"))
+    block = section[i + 1 : i + 5]
+    assert block[0].strip().startswith("request:  POST /v1/flux-pro-1.0-canny-finetuned {"), block
+    assert json.loads(block[0].split("flux-pro-1.0-canny-finetuned ", 1)[1])["steps"] in range(41, 51)
+    assert block[1].strip() == "field:    body.steps", block
+    assert _json_after(block[2], "target:")["detail"][0]["loc"] == ["body", "steps"]
+    assert block[3].strip().startswith("oracle (canny: FastAPI + pydantic v2): 200"), block
+    _json_after(block[3], "oracle (canny: FastAPI + pydantic v2):")
+    for line in section:  # every answer shown is whole JSON
+        for label in ("target:", "the real API (dossier S5):", "the real API (dossier S10):"):
+            if line.strip().startswith(label):
+                _json_after(line, label)
+
+    # the Markdown report: the table row and the whole difference, nothing cut
+    row = next(line for line in text.splitlines() if line.startswith("| S1/S2 accept/reject"))
+    assert "| DIFFERS |" in row and row.endswith("oracle (canny: FastAPI + pydantic v2) 200 |"), row
+    assert "field:    body.steps" in text and "## Differences" in text
+
+    # JUnit: one testcase per behaviour and endpoint, failures where it differs
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(junit).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests")) == len(cases) == len({(c.get("classname"), c.get("name")) for c in cases})
+    failed = {(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None}
+    assert int(suite.get("failures")) == len(failed) and int(suite.get("errors")) == 0
+    assert (
+        "bfl-mock.contract.flux-pro-1.0-canny-finetuned",
+        "S1/S2 accept/reject decision and 422 body equal FastAPI + pydantic v2",
+    ) in failed
+    every = (
+        "S3/P1/D1 every endpoint: a valid body -> accepted, Pending* Ready, the sample downloads at the documented size"
+    )
+    assert sum(1 for c, n in failed if n == every) == 17  # each endpoint its own testcase
 
 
+@pytest.mark.timeout(300)  # a whole run of the kit
 def test_live_mode_against_a_local_stand_in_keeps_the_budget_and_scrubs(tmp_path):
     stand_in = LiveServer(
         BflMock(progression="polls:2", frozen_clock=True, strict_finetunes=True, api_keys=("live-secret-key-123",))
@@ -164,9 +250,10 @@ def test_scrub_json_removes_secrets_and_images():
 def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
     findings = drift()
     key = {(f["schema"], f["field"], f["kind"]) for f in findings}
-    # known and documented: the 2026 OpenAPI adds cost fields and webp; our ResultResponse requires all keys
-    assert ("AsyncResponse", "cost", "added upstream") in key
+    # known: our ResultResponse requires all keys. The submit answers are compared as the fake answers them on
+    # each endpoint (FLUX.2: cost values, others null, canny absent as on its page): no finding
     assert ("ResultResponse", "(required)", "changed") in key
+    assert not any(f["schema"].startswith("Async") for f in findings), findings
     assert not any(f["schema"] == "FinetuneCannyInputs" for f in findings)  # the request matches the page
     endpoints = {(f["field"], f["kind"]) for f in findings if f["schema"] == "(endpoints)"}
     # BFL's current OpenAPI no longer lists canny-finetuned; every endpoint it lists is served
@@ -219,3 +306,130 @@ def test_recordings_written_by_the_kit_replay_against_the_fake(tmp_path):
     codes = [i["response"]["code"] for i in yaml.safe_load(path.read_text())["interactions"]]
     assert 200 in codes and len(codes) >= 6
     replay(path)  # same statuses, body keys and types, header names as recorded
+
+
+def test_drift_compares_what_the_fake_really_answers_on_each_endpoint():
+    from mock_server.contract import _endpoints, answer_drift, reference_dir
+
+    spec = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())["components"]["schemas"]
+    flux2 = [ep for ep in _endpoints() if ep.name == "flux-2-pro"]
+    assert answer_drift("spec", spec, flux2) == []  # it answers cost/input_mp/output_mp values: as upstream
+    found = {
+        (f["schema"], f["field"], f["kind"]) for f in answer_drift("spec", spec, flux2, submit_cost_fields="absent")
+    }
+    assert ("AsyncResponse (flux-2-pro)", "cost", "upstream, not in our answer") in found
+    assert ("AsyncWebhookResponse (flux-2-pro)", "output_mp", "upstream, not in our answer") in found
+
+
+def test_fail_on_drift_exits_non_zero_on_a_finding(tmp_path):
+    r = cli("--drift", "--fail-on-drift", cwd=tmp_path)
+    assert r.returncode == 1 and "drift finding(s)" in r.stdout, r.stdout + r.stderr
+
+
+def test_report_paths_that_cannot_be_written_are_refused_before_any_request(tmp_path):
+    (tmp_path / "folder.md").mkdir()
+    (tmp_path / "file").write_text("")
+    with LiveServer(BflMock(frozen_clock=True)) as server:
+        cases = {
+            "/proc/x.md": "cannot be written",
+            str(tmp_path / "folder.md"): "is a folder",
+            str(tmp_path / "file" / "r.md"): "its folder cannot be created",  # under a file
+            "/proc/missing/r.md": "its folder cannot be created",
+        }
+        for path, why in cases.items():
+            r = cli("--target", server.url, "--report", path, cwd=tmp_path)
+            assert r.returncode == 2, (path, r.stdout, r.stderr)
+            assert len(r.stderr.strip().splitlines()) == 1 and why in r.stderr, r.stderr
+            assert r.stderr.startswith(f"bfl-mock contract: --report {path}:"), r.stderr
+        r = cli("--target", server.url, "--junitxml", "/proc/x.xml", cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith("bfl-mock contract: --junitxml /proc/x.xml:"), r.stderr
+        assert len(server.mock.requests) == 0  # nothing was sent
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.md"]  # nothing written either
+
+
+@pytest.mark.timeout(300)  # four runs of the kit's command
+def test_a_missing_oracle_fails_the_run_unless_the_user_opts_out(tmp_path):
+    selection = ("-k", "every_spec_endpoint and flux-dev")
+    missing = {"datamodel_code_generator": "ImportError"}
+    r = cli(*selection, shim=missing, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout[-2000:]
+    assert "FAILED   S1/S2 every endpoint of the spec" in r.stdout
+    assert "could not import 'datamodel_code_generator'" in r.stdout and "--skip-oracle openapi" in r.stdout
+    for opt_out in (["--skip-oracle", "openapi"], ["--allow-skip"]):
+        r = cli(*selection, *opt_out, shim=missing, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout[-2000:]
+        assert "not run  S1/S2 every endpoint of the spec" in r.stdout
+    r = cli("--skip-oracle", "pydantic", cwd=tmp_path)
+    assert r.returncode == 2 and "not an oracle (known: canny, openapi)" in r.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_shared_served_fake_is_left_as_found_and_settings_deviate_not_differ(tmp_path):
+    """Against a served bfl-mock (port 0): its own key, the clock moved back, that key reset; a deliberate
+    setting is `deviates by setting`, exit 0; and no deprecation warning even with only httpx installed."""
+    mock = BflMock(frozen_clock=True, progression="polls:2", strict_content_type=False, active_task_limit=0)
+    with LiveServer(mock) as server, httpx.Client(base_url=server.url) as c:
+        mine = c.post("/v1/flux-dev", json={"prompt": "theirs"}, headers={"x-key": "someone-else"}).json()["id"]
+        c.put("/_mock/credits/someone-else", json={"credits": 123})
+        before = c.get("/_mock/clock").json()
+        r = cli(
+            "--target",
+            server.url,
+            "-k",
+            "lifecycle or webhook_arrives or without_content_type or unknown_finetune or raw_payloads",
+            shim={"httpx2": "ModuleNotFoundError"},
+            cwd=tmp_path,
+        )
+        after = c.get("/_mock/clock").json()
+        tasks = c.get("/_mock/tasks", params={"brief": "1"}).json()["tasks"]
+        credits = c.get("/_mock/credits/someone-else").json()
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "deviates S2 a body without Content-Type" in r.stdout
+    assert "deviates by setting `strict_content_type=false`" in r.stdout
+    assert "deviates by setting `strict_finetunes=false`" in r.stdout
+    assert after == before  # the clock, frozen, is back where it was
+    assert [t["id"] for t in tasks] == [mine]  # only the other user's task is left
+    assert credits["credits"] == 123
+    assert "clock: moved back by" in r.stdout and "removed the kit's own key bfl-mock-contract-" in r.stdout
+    assert "Warning" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert not (tmp_path / ".hypothesis").exists()
+
+
+def test_failure_text_is_short_and_never_cut_inside_a_token():
+    from mock_server.contract import Mismatch, compact, shorten
+
+    assert shorten("alpha beta gamma delta", 14) == "alpha beta …"
+    assert shorten("x" * 50, 10).endswith(" …") or len(shorten("x" * 50, 10)) <= 10
+    image = "iVBOR" + "A" * 5000
+    shown = compact({"input_image": image, "prompt": "p " * 100, "tags": list(range(20))})
+    data = json.loads(shown)  # still JSON
+    assert data["input_image"] == "<image: 5005 chars>" and len(shown) < 300
+    assert data["tags"][-1] == "… 12 more"
+    m = Mismatch(
+        target=(422, {"detail": [{"loc": ["body", "steps"], "msg": "too big"}]}),
+        expected=(200, {"id": "oracle"}),
+        expected_label="oracle (canny: FastAPI + pydantic v2)",
+        request=("POST", "/v1/x", {"steps": 45, "control_image": image}),
+    )
+    assert m.field == "body.steps"
+    assert m.summary() == "body.steps: the target answered 422, oracle (canny: FastAPI + pydantic v2) 200"
+    assert m.lines() == [
+        'request:  POST /v1/x {"steps": 45, "control_image": "<image: 5005 chars>"}',
+        "field:    body.steps",
+        'target:   422 {"detail": [{"loc": ["body", "steps"], "msg": "too big"}]}',
+        'oracle (canny: FastAPI + pydantic v2): 200 {"id": "oracle"}',
+    ]
+
+
+def test_the_contract_extra_holds_what_every_oracle_needs():
+    """`pip install bfl-mock[contract]` runs every oracle: each module an oracle imports comes with the extra."""
+    import re
+
+    import tomllib
+
+    from contract_tests.conftest import ORACLES
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["contract"]
+    shipped = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("-", "_") for r in extra}
+    needed = {m for _, modules in ORACLES.values() for m in modules} | {"hypothesis", "pytest"}
+    assert needed <= shipped, needed - shipped

@@ -107,3 +107,75 @@ def replay(path: Path) -> None:
 @pytest.mark.parametrize("name", cassettes())
 def test_replay(name):
     replay(RECORDINGS / name)
+
+
+# ---------------------------------------------------------------------------------------------- scrubbing
+def _png_b64(seed: int) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64 + seed, 48), (seed * 7 % 256, 90, 200)).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _every_image_body(endpoint, *, broken: bool = False) -> dict:
+    from mock_server.core.endpoints import image_fields
+
+    body = {"prompt": "a red cube"}
+    if "finetune_id" in (endpoint.schema if isinstance(endpoint.schema, dict) else {}) or endpoint.requires_finetune:
+        body["finetune_id"] = "my-finetune"
+    for i, f in enumerate(image_fields(endpoint)):
+        body[f] = _png_b64(i)
+    if broken:  # a 422 that echoes the body (and so every image) back
+        body["prompt"] = 12345
+        body["seed"] = "not a seed"
+    return body
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["accepted", "rejected"])
+def test_recordings_and_the_journal_scrub_every_image_field_of_every_endpoint(broken):
+    from mock_server.contract import Recorder
+    from mock_server.core.endpoints import ENDPOINTS, image_fields
+
+    recorder = Recorder()
+    mock = BflMock(frozen_clock=True, active_task_limit=0, credits=1e9)
+    sent: list[str] = []
+    with (
+        mock,
+        httpx.Client(
+            transport=BflTransport(mock), base_url="https://api.bfl.ai", event_hooks={"response": [recorder.hook]}
+        ) as c,
+    ):
+        for ep in ENDPOINTS:
+            body = _every_image_body(ep, broken=broken)
+            sent += [body[f] for f in image_fields(ep)]
+            r = c.post(ep.path, json=body, headers={"x-key": "k"})
+            assert r.status_code == (422 if broken else 200), (ep.name, r.text[:200])
+        journal = json.dumps([e.to_dict() if hasattr(e, "to_dict") else vars(e) for e in mock.requests], default=str)
+    cassette = yaml.safe_dump({"interactions": recorder.interactions})
+    assert "<scrubbed image:" in cassette
+    for image in set(sent):  # not the image, nor any long piece of it
+        assert image[100:160] not in cassette
+        assert image[100:160] not in journal
+
+
+def test_recordings_scrub_images_in_a_body_sent_as_text_and_in_the_422_that_echoes_it():
+    from mock_server.contract import Recorder
+
+    image = _png_b64(3)
+    recorder = Recorder()
+    with (
+        BflMock(frozen_clock=True) as mock,
+        httpx.Client(
+            transport=BflTransport(mock), base_url="https://api.bfl.ai", event_hooks={"response": [recorder.hook]}
+        ) as c,
+    ):
+        body = json.dumps({"prompt": "p", "input_image": image, "webhook_secret": "s3cret"})
+        r = c.post("/v1/flux-2-pro", content=body, headers={"x-key": "k", "content-type": "text/plain"})
+    assert r.status_code == 422 and image[100:160] in r.text  # the answer echoes the body
+    cassette = yaml.safe_dump({"interactions": recorder.interactions})
+    assert image[100:160] not in cassette and "s3cret" not in cassette
+    assert json.dumps(recorder.interactions).count("<scrubbed image:") == 2  # the request and the echo

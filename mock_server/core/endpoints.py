@@ -633,3 +633,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (  # the registry: canny-finetuned, then BFL's
         evidence=f"{_SPEC}; size as Ultra (medium); {_DOCS_PRICE} (FLUX1.1 [pro] Ultra Finetuned)",
     ),
 )
+
+
+# --- image fields (one source for recordings, the journal and logs) ------------------------------------
+def image_fields(endpoint: Endpoint) -> tuple[str, ...]:
+    """The request fields of ``endpoint`` that carry an image (base64 or URL): what is scrubbed wherever a
+    request is recorded, journaled or logged."""
+    return endpoint.family.image_fields
+
+
+def all_image_fields() -> frozenset[str]:
+    """Every image field of every endpoint: for scrubbing a body whose endpoint is not known."""
+    return frozenset(f for ep in ENDPOINTS for f in image_fields(ep))

@@ -1,7 +1,7 @@
 """Redaction: what is kept of secrets, keys and images wherever the fake records or shows anything.
 
-Secrets never enter it: ``x-key`` and ``webhook_secret`` are redacted and ``control_image`` is reduced to
-its length and SHA-256.
+Secrets never enter it: ``x-key`` and ``webhook_secret`` are redacted and every image field of every
+endpoint (``core.endpoints.all_image_fields``) is reduced to its length and SHA-256.
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ def control_summary(value: str) -> dict[str, Any]:
     return {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
+@functools.lru_cache(maxsize=1)
+def _image_fields() -> frozenset[str]:
+    """Every endpoint's image fields, from the endpoint registry (imported late: the registry imports imaging)."""
+    from mock_server.core.endpoints import all_image_fields
+
+    return all_image_fields()
+
+
 def clip(text: str, limit: int = MAX_STRING) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
@@ -52,8 +60,8 @@ def clip(text: str, limit: int = MAX_STRING) -> str:
 def redact_json(value: Any, depth: int = 0) -> Any:
     """A bounded, secret-free copy of a JSON value for journals and admin answers.
 
-    Secrets (``SECRET_KEYS``) are redacted whatever their type; ``control_image`` becomes its length and
-    hash; long strings are clipped with their length noted; depth and width are capped.
+    Secrets (``SECRET_KEYS``) are redacted whatever their type; an image field becomes its length and
+    hash (every endpoint's image fields); long strings are clipped with their length noted; depth and width are capped.
     """
     if isinstance(value, str):
         return clip(value)
@@ -70,7 +78,7 @@ def redact_json(value: Any, depth: int = 0) -> Any:
             key = clip(str(k), 128)
             if str(k).lower() in SECRET_KEYS:
                 out[key] = redact_secret(v) if isinstance(v, str) else None if v is None else "***"
-            elif k == "control_image" and isinstance(v, str):
+            elif k in _image_fields() and isinstance(v, str):
                 out[key] = control_summary(v)
             else:
                 out[key] = redact_json(v, depth + 1)
