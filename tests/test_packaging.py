@@ -252,3 +252,20 @@ def test_changelog_excerpt_takes_the_versions_section(tmp_path: Path) -> None:
     assert mod.excerpt(log.read_text(), "v0.1.0") == "- c"  # type: ignore[attr-defined]
     with pytest.raises(SystemExit, match=r"no section for 9\.9\.9"):
         mod.excerpt(log.read_text(), "9.9.9")  # type: ignore[attr-defined]
+
+
+def test_container_doc_examples_parse_and_use_the_image_interface() -> None:
+    text = (ROOT / "docs/container.md").read_text()
+    blocks = re.findall(r"<!-- tested by: tests/test_packaging\.py::(\w+) -->\n```yaml\n(.*?)```", text, re.S)
+    assert [name for name, _ in blocks] == [sys._getframe().f_code.co_name] * 2
+    actions, compose = (yaml.safe_load(code) for _, code in blocks)
+    service = actions["jobs"]["test"]["services"]["bfl"]
+    assert service["ports"] == ["8787:8787"] and "--health-cmd bfl-mock-healthcheck" in service["options"]
+    assert set(service["env"]) <= {"BFL_MOCK_PROGRESSION", "BFL_MOCK_ADMIN_TOKEN", "BFL_MOCK_SEED"}
+    bfl = compose["services"]["bfl"]
+    assert bfl["command"][0] == "serve" and "--tls" in bfl["command"]
+    assert any(v.endswith(":/var/lib/bfl-mock/ca") for v in bfl["volumes"])
+    assert "api.bfl.ai" in bfl["networks"]["default"]["aliases"]
+    assert compose["services"]["app"]["depends_on"]["bfl"]["condition"] == "service_healthy"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "bfl-mock-healthcheck" in dockerfile and "/var/lib/bfl-mock/ca" in dockerfile
