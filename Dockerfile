@@ -24,24 +24,25 @@ RUN set -eux; \
     install -m 0755 /src/docker/healthcheck.py /opt/bfl-mock/bin/bfl-mock-healthcheck
 
 # --- stage 2: runtime (no compilers, no pip, no wheels; one non-root user) ------------------------------------
+# Metadata first and the virtualenv last: with Docker's vfs driver every instruction copies the image so far.
 FROM ${BASE}
 LABEL org.opencontainers.image.title="bfl-mock" \
       org.opencontainers.image.description="A local fake of Black Forest Labs' image API, for tests and CI" \
       org.opencontainers.image.licenses="Apache-2.0"
-RUN set -eux; \
-    useradd --system --uid 10001 --user-group --create-home --home-dir /home/bfl-mock bfl-mock; \
-    mkdir -p /var/lib/bfl-mock/ca; chown -R bfl-mock:bfl-mock /var/lib/bfl-mock; chmod 0700 /var/lib/bfl-mock/ca
-COPY --from=wheels /opt/bfl-mock /opt/bfl-mock
 ENV PATH=/opt/bfl-mock/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     BFL_MOCK_CA_DIR=/var/lib/bfl-mock/ca
+RUN set -eux; \
+    useradd --system --uid 10001 --user-group --create-home --home-dir /home/bfl-mock bfl-mock; \
+    mkdir -p /var/lib/bfl-mock/ca; chown -R bfl-mock:bfl-mock /var/lib/bfl-mock; chmod 0700 /var/lib/bfl-mock/ca
 # The local CA (`bfl-mock ca --path`, used by `serve --tls`): keep it in a volume so clients can trust it.
 VOLUME ["/var/lib/bfl-mock/ca"]
-USER bfl-mock:bfl-mock
-WORKDIR /home/bfl-mock
 EXPOSE 8787
 # Follows the port and scheme the server was actually started with (--port / --tls / BFL_MOCK_PORT / config).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["bfl-mock-healthcheck"]
 ENTRYPOINT ["bfl-mock"]
 CMD ["serve", "--host", "0.0.0.0"]
+WORKDIR /home/bfl-mock
+USER bfl-mock:bfl-mock
+COPY --from=wheels /opt/bfl-mock /opt/bfl-mock

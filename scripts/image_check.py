@@ -108,10 +108,12 @@ def apt_install(*packages: str) -> None:
     )
 
 
-def ensure_daemon() -> None:
+def ensure_daemon(may_install: bool) -> None:
     """A daemon to talk to: the running one, or dockerd started here (and stopped at exit)."""
     if docker_ok():
         return
+    if (not shutil.which("dockerd") or not shutil.which("docker")) and not may_install:
+        raise SystemExit("image: no Docker daemon is running (start one, or `make image-check` installs docker.io)")
     if not shutil.which("dockerd") or not shutil.which("docker"):
         log("image-check: no docker daemon installed; installing Debian's docker.io")
         apt_install("docker.io")
@@ -324,7 +326,7 @@ def main() -> int:
     parser.add_argument("--skip-tls", action="store_true", help="leave out the --tls check")
     args = parser.parse_args()
     started = time.monotonic()
-    ensure_daemon()
+    ensure_daemon(may_install=not args.build_only and os.geteuid() == 0)
     figures = build(args.base, args.offline)
     if not args.build_only:
         figures |= check(tls=not args.skip_tls)
