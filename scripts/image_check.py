@@ -163,6 +163,7 @@ def ensure_base(base: str | None) -> tuple[str, bool]:
             apt_install("debootstrap")
         CACHE.mkdir(parents=True, exist_ok=True)
         rootfs = Path(tempfile.mkdtemp(prefix="bfl-mock-rootfs-"))
+        rootfs.chmod(0o755)  # the image's / (mkdtemp makes it 0700: the non-root user could not reach /bin)
         try:
             run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
                  "bookworm", str(rootfs), "http://deb.debian.org/debian"], timeout=1800)  # fmt: skip
