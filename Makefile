@@ -97,6 +97,7 @@ lock:
 # The suite against the newest releases of every dependency (no constraints), in its own venv: an early
 # warning that a new release breaks us, before `make lock` takes it in.
 test-latest:
+	rm -f $(VENV_LATEST)/.installed  # always resolve afresh
 	$(PYTHON) scripts/venv_setup.py $(VENV_LATEST) $(VENV_LATEST)/.installed '.[dev]' --upgrade --upgrade-strategy eager -e
 	$(VENV_LATEST)/bin/python scripts/pytest_strict.py -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
