@@ -415,13 +415,9 @@ def cmd_canny(args: argparse.Namespace) -> int:
 
 
 def _plain_reason(reason: str) -> str:
-    """An image error in words: no Python object reprs (``<_io.BytesIO object at 0x...>``) or class names."""
-    import re
+    from mock_server.http.admin import plain_reason
 
-    if "cannot identify image file" in reason:
-        return "not a PNG, JPEG or WebP image"
-    reason = re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "the data", reason)
-    return re.sub(r"\b[A-Z]\w*(?:Error|Exception): ", "", reason)
+    return plain_reason(reason) or reason
 
 
 def imaging_max_pixels() -> int:
