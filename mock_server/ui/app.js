@@ -311,16 +311,20 @@ function fieldOf(spec, name, raw) {
       children: Object.entries(nested.properties).filter(([, p]) => !String(p.description || "").startsWith("the same as"))
         .map(([k, p]) => fieldOf(spec, k, p)) };
   }
-  return { name, kind: kindOf(variants[0] || schema), description: description || (variants[0] || {}).description || "" };
+  return { name, kind: kindOf(schema), description: description || (variants[0] || {}).description || "" };
 }
 
 function kindOf(schema) {
   const types = typesOf(schema);
-  if (schema.anyOf) return kindOf(schema.anyOf.find((v) => !typesOf(v).includes("null")) || {});
+  if (schema.anyOf) {
+    const variants = schema.anyOf.filter((v) => !typesOf(v).includes("null"));
+    if (variants.some((v) => typesOf(v).includes("array")) && variants.some((v) => typesOf(v).includes("number"))) return "range";
+    return kindOf(variants[0] || {});
+  }
   if (types.includes("boolean")) return "boolean";
   if (types.includes("integer")) return "integer";
-  if (types.includes("number")) return "seconds";
-  if (types.includes("array")) return schema.items && typesOf(schema.items).includes("number") ? "seconds" : "list";
+  if (types.includes("number")) return "number";
+  if (types.includes("array")) return schema.items && typesOf(schema.items).includes("number") ? "range" : "list";
   if (types.includes("object")) return "pairs";
   if (types.includes("string")) return "text";
   return "json";
@@ -329,30 +333,31 @@ function kindOf(schema) {
 const HINTS = {
   list: "comma-separated",
   pairs: "Name: value, one per line",
-  seconds: "seconds, or MIN-MAX",
+  range: "seconds, or MIN-MAX",
+  number: "seconds",
   json: "text, or JSON",
-  integer: "",
-  text: "",
-  boolean: "",
 };
 
 function inputFor(field, path) {
   const name = path.join(".");
   const attrs = { name, "data-kind": field.kind, placeholder: HINTS[field.kind] || "" };
-  if (field.kind === "boolean") return h("input", { ...attrs, type: "checkbox" });
+  if (field.kind === "boolean") return h("input", { ...attrs, type: "checkbox", class: "check" });
   if (field.kind === "pairs") return h("textarea", { ...attrs, rows: 2, cols: 30 });
   return h("input", { ...attrs, type: field.kind === "integer" ? "number" : "text" });
 }
 
 function formRows(field, path) {
   if (field.kind === "group") {
-    const own = field.scalar ? h("label", {}, h("span", { class: "mono" }, `${path.join(".")} (all)`),
-      inputFor({ kind: field.scalar }, [...path, ""]), h("span", { class: "muted" }, field.description)) : null;
+    const childHelp = new Set(field.children.map((c) => c.description));
+    const shared = childHelp.size === 1 ? [...childHelp][0] : "";  // said once, not on every row
     return h("fieldset", { class: "group", "data-group": path.join(".") },
-      h("legend", { class: "mono" }, path.join(".")), field.scalar ? null : h("div", { class: "muted" }, field.description), own,
-      field.children.map((c) => formRows(c, [...path, c.name])));
+      h("legend", {}, h("span", { class: "mono" }, field.name), field.description ? ` ${field.description}` : ""),
+      shared ? h("div", { class: "muted" }, shared) : null,
+      field.scalar ? h("label", {}, h("span", { class: "mono" }, "(all)"), inputFor({ kind: field.scalar }, [...path, ""]),
+        h("span", { class: "muted" }, "one value for every phase, or one per phase below (those win)")) : null,
+      field.children.map((c) => formRows({ ...c, description: shared ? "" : c.description }, [...path, c.name])));
   }
-  return h("label", {}, h("span", { class: "mono" }, path.slice(1).join(".")), inputFor(field, path),
+  return h("label", {}, h("span", { class: "mono" }, field.name), inputFor(field, path),
     h("span", { class: "muted" }, field.description));
 }
 
@@ -368,7 +373,12 @@ function valueOf(input) {
   const text = input.value.trim();
   if (text === "") return undefined;
   if (kind === "integer") return Number(text);
-  if (kind === "seconds") return seconds(text);
+  if (kind === "range") return seconds(text);
+  if (kind === "number") {
+    const n = Number(text);
+    if (!Number.isFinite(n)) throw new Error(`${input.name}: "${text}" is not a number`);
+    return n;
+  }
   if (kind === "list") return text.split(",").map((v) => v.trim()).filter(Boolean);
   if (kind === "pairs") {
     const out = {};
