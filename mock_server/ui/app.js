@@ -141,6 +141,12 @@ function imageFigure(taskId, name, caption, cls = "") {
   return fig;
 }
 
+function thumb(taskId, name) {
+  const img = h("img", { class: "thumb", src: `${API}/tasks/${encodeURIComponent(taskId)}/images/${name}?max=96`, alt: "" });
+  img.addEventListener("error", () => img.remove());  // not a usable image, or no longer kept: the text says enough
+  return img;
+}
+
 function isImageSummary(v) {
   return v && typeof v === "object" && "sha256" in v && "length" in v;
 }
@@ -156,7 +162,7 @@ function bodyTable(body, taskId, errors) {
     h("tr", { class: byField[k] ? "err" : "" },
       h("td", { class: "mono" }, k),
       h("td", {}, isImageSummary(v) && taskId
-        ? h("span", {}, h("img", { class: "thumb", src: `${API}/tasks/${encodeURIComponent(taskId)}/images/${k}?max=96`, alt: k }),
+        ? h("span", {}, thumb(taskId, k),
           ` ${v.length} bytes, sha256 ${String(v.sha256).slice(0, 12)}…`)
         : h("code", {}, JSON.stringify(v))),
       h("td", { class: "error-msg", "data-error-for": k }, (byField[k] || []).map((e) => `${e.msg} (${e.type})`).join("; "))));
