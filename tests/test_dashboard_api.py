@@ -264,3 +264,25 @@ def test_the_request_journal_filters_for_the_dashboard(fake):
     assert paths(path="/v1/flux*", limit="1") == [("POST", "/v1/flux-pro-1.1", 422)]
     bad = c.get("/_mock/requests?status=4x")
     assert bad.status_code == 400 and "a class such as 4xx" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            {"match": {"prompt_contain": "x"}, "outcome": {}},
+            "body.match: unknown key 'prompt_contain'; did you mean 'prompt_contains'?",
+        ),
+        ({"match": {}, "outcom": {}}, "body: unknown key 'outcom'; did you mean 'outcome'?"),
+        ({"match": {}, "outcome": {"webhook": {"dorp": True}}}, "body.outcome.webhook: unknown key 'dorp'; did"),
+        (
+            [{"match": {}}, {"match": {}, "outcome": {"status": "Eror"}}],
+            "not 'Eror' in rule 2 of the body; did you mean 'Error'?",
+        ),
+    ],
+)
+def test_a_rule_the_admin_api_refuses_is_explained_like_a_config_file(fake, body, detail):
+    _, c = fake
+    r = c.post("/_mock/rules", json=body)
+    assert r.status_code == 400 and detail in r.json()["detail"]
+    assert "Additional properties" not in r.json()["detail"]

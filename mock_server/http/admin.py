@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from mock_server.core.config import locate
 from mock_server.core.egress import is_loopback
 from mock_server.core.errors import (
     ADMIN_BAD_TOKEN,
@@ -179,7 +180,21 @@ class BodySchemas:
         error = best_match(self._validators[name].iter_errors(data))
         if error is not None:
             where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-            raise ApiError(400, f"bfl-mock admin API: {where}: {error.message} (schema {name} in /openapi.json)")
+            message = _schema_words(error)
+            raise ApiError(400, f"bfl-mock admin API: {where}: {message} (schema {name} in /openapi.json)")
+
+
+def _schema_words(error: Any) -> str:
+    """jsonschema's message, except for an unknown key: ``unknown key 'prompt_contain'; did you mean
+    'prompt_contains'?`` (not ``Additional properties are not allowed ('prompt_contain' was unexpected)``)."""
+    from mock_server.core.config import unknown_name
+
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = dict(error.schema.get("properties") or {})
+        extra = [k for k in error.instance if k not in known]
+        if extra and known:
+            return str(unknown_name("key", extra[0], known))
+    return str(error.message)
 
 
 class Admin:
@@ -338,10 +353,13 @@ class Admin:
     def rules_add(self, req: HttpRequest) -> HttpResponse:
         data = self._body(req, "MockRules")
         items = data if isinstance(data, list) else [data]
-        try:
-            added = [self.backend.rules.add(i).to_dict() for i in items]
-        except ConfigError as e:
-            raise ApiError(400, f"bfl-mock: {e}") from None
+        added = []
+        for number, item in enumerate(items, 1):
+            try:
+                added.append(self.backend.rules.add(item).to_dict())
+            except ConfigError as e:
+                where = f"in rule {number} of the body" if isinstance(data, list) else "in the body"
+                raise ApiError(400, f"bfl-mock: {locate(e, where)}") from None
         return HttpResponse.json(201, {"rules": added})
 
     def rules_clear(self, req: HttpRequest) -> HttpResponse:
