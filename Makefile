@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lint-workflows lock test-latest dist image image-check fresh-clone-check serve test test-ui chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
+.PHONY: install lint-workflows lock test-latest dist image image-check fresh-clone-check serve test test-ui screenshots chromium lint contract contract-live bench bench-prism soak fuzz attack smoke wheel-check clean
 
 # --- install (pack): one venv creation at a time (a lock beside the venv), pinned by constraints.txt -------
 # `make serve &` and `make test` may start together on a fresh clone: scripts/venv_setup.py takes an exclusive
@@ -36,7 +36,10 @@ chromium:
 
 test-ui: $(STAMP) chromium
 	$(PY) scripts/pytest_strict.py -q -p no:cacheprovider tests_ui $(PYTEST_ARGS)
-	cp reports/ui/task.png docs/dashboard-task.png  # the README's screenshot, as this run rendered it
+
+# The docs' dashboard screenshot, as a browser run renders it (test-ui itself leaves tracked files alone).
+screenshots: test-ui
+	cp reports/ui/task.png docs/dashboard-task.png
 
 # ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
 lint: $(STAMP) lint-workflows

@@ -6,6 +6,7 @@ Every option has an environment variable (``BFL_MOCK_<NAME>``), read when the co
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import json
 import os
@@ -25,10 +26,39 @@ class CliError(Exception):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors in one line (``--help`` still shows everything)."""
+    """Usage errors in one line that points at this (sub)command's ``--help`` and suggests the closest name
+    (``bfl-mock serve: error: unknown option --prot; did you mean --port? (see bfl-mock serve --help)``).
+    ``--help`` still shows everything."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {_suggest(self, message)} (see {self.prog} --help)\n")
+
+
+def _suggest(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's message with ``did you mean ...?`` added for an invalid choice (a subcommand, a
+    ``choices=`` value); Python reprs of the choices become plain words."""
+    import re
+
+    m = re.match(r"argument (?P<arg>[^:]+): invalid choice: (?P<given>.+?) \(choose from (?P<choices>.+)\)$", message)
+    if not m:
+        return message
+    choices = [c.strip().strip("'") for c in m["choices"].split(",")]
+    given = m["given"].strip("'")
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+    arg = "command" if m["arg"] == "command" else m["arg"]
+    hint = f"; did you mean {close[0]}?" if close else f"; expected {', '.join(choices)}"
+    return f"{arg}: unknown choice {given!r}{hint}"
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """``unknown option --prot; did you mean --port?`` for the first unknown option among ``extras``."""
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    for extra in extras:
+        if extra.startswith("-") and extra != "-":
+            name = extra.partition("=")[0]
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+            return f"unknown option {name}" + (f"; did you mean {close[0]}?" if close else "")
+    return f"unexpected argument{'s' if len(extras) > 1 else ''}: {' '.join(extras)}"
 
 
 def _env(name: str, default: Any = None) -> Any:
@@ -53,6 +83,17 @@ def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
 _port = _int_in(0, 65535, "port (0 = any free port)")
 
 
+def _nonempty(flag: str) -> Callable[[str], str]:
+    """An argparse type refusing an empty value (``--api-key ""`` would accept a key no client sends)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError("expected a non-empty value (an empty one would match no request)")
+        return text
+
+    return parse
+
+
 def _url(text: str) -> str:
     from urllib.parse import urlsplit
 
@@ -65,6 +106,25 @@ def _url(text: str) -> str:
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
+SERVE_DESCRIPTION = """\
+Run the fake BFL API on one port: every /v1/ endpoint, result downloads, the admin API under /_mock/
+and the dashboard at /_mock/ui. Every flag has an environment variable (shown in its help) and every
+setting can be given with --set NAME=VALUE, in a config file (--config) or as BFL_MOCK_<NAME>.
+Precedence: flags and --set, then the config file, then environment variables."""
+
+SERVE_EXAMPLES = """\
+examples:
+  bfl-mock serve                                  http://127.0.0.1:8787, any non-empty x-key
+  bfl-mock serve --port 0                         any free port (the banner prints the URL)
+  bfl-mock serve --progression polls:2 --seed 7   tasks finish on the 2nd poll; reproducible ids
+  bfl-mock serve --api-key sk-test --admin-token t0ken --host 0.0.0.0   a shared fake on a network
+  bfl-mock serve --config bfl-mock.yaml --set retention_seconds=60
+  BFL_MOCK_PORT=9000 BFL_MOCK_PROGRESSION=manual bfl-mock serve
+
+every setting (--set NAME=VALUE, the config file's settings:, or BFL_MOCK_<NAME>):
+{settings}"""
+
+
 def _add_serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (BFL_MOCK_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=None, help="port, 0 = any free port (BFL_MOCK_PORT, default 8787)")
@@ -72,6 +132,8 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
         "--api-key",
         action="append",
         dest="api_keys",
+        metavar="KEY",
+        type=_nonempty("--api-key"),
         default=None,
         help="accept only this x-key (repeatable; BFL_MOCK_API_KEYS=a,b). Default: any non-empty key",
     )
@@ -84,27 +146,38 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="time:SECONDS | polls:N[,after=S] | manual (BFL_MOCK_PROGRESSION, default time:5)",
     )
-    p.add_argument("--webhook-profile", default=None, help="bfl | hmac (BFL_MOCK_WEBHOOK_PROFILE)")
+    p.add_argument("--webhook-profile", default=None, help="bfl | hmac (BFL_MOCK_WEBHOOK_PROFILE, default bfl)")
     p.add_argument(
         "--webhook-allow",
         action="append",
         default=None,
-        help="allowed webhook host (repeatable; .suffix or 'loopback'). Default: any",
+        help="allowed webhook host (repeatable; .suffix or 'loopback'; BFL_MOCK_WEBHOOK_ALLOW=a,b). Default: any",
     )
-    p.add_argument("--admin-token", default=None, help="require this token on /_mock/ (BFL_MOCK_ADMIN_TOKEN)")
+    p.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        type=_nonempty("--admin-token"),
+        default=None,
+        help="require this token on /_mock/ (BFL_MOCK_ADMIN_TOKEN)",
+    )
     p.add_argument(
         "--strict-finetunes",
         action="store_true",
         default=None,
-        help="unknown finetune_id -> 400 (default: registered on first use)",
+        help="unknown finetune_id -> 400 (BFL_MOCK_STRICT_FINETUNES=true; default: registered on first use)",
     )
-    p.add_argument("--isolate-keys", action="store_true", default=None, help="each x-key sees only its own tasks")
+    p.add_argument(
+        "--isolate-keys",
+        action="store_true",
+        default=None,
+        help="each x-key sees only its own tasks (BFL_MOCK_ISOLATE_KEYS=true)",
+    )
     p.add_argument(
         "--missing-key-status",
         type=int,
         choices=(401, 403),
         default=None,
-        help="status for a request without x-key (default 403, an assumption)",
+        help="status for a request without x-key (BFL_MOCK_MISSING_KEY_STATUS, default 403, an assumption)",
     )
     p.add_argument(
         "--config", default=None, help="YAML/JSON config file (settings, rules, scenarios) (BFL_MOCK_CONFIG)"
@@ -114,56 +187,114 @@ def _add_serve_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other setting, e.g. --set retention_seconds=60 (see README)",
+        help="any other setting, e.g. --set retention_seconds=60 (each is also BFL_MOCK_<NAME>; listed below)",
     )
-    p.add_argument("--log-level", default=None, choices=LOG_LEVELS, help="server log level (default warning)")
+    p.add_argument(
+        "--log-level", default=None, choices=LOG_LEVELS, help="server log level (BFL_MOCK_LOG_LEVEL, default warning)"
+    )
     p.add_argument(
         "--access-log",
         nargs="?",
         const="text",
         default=None,
         choices=("text", "json"),
-        help="one line per request on stdout, secrets redacted: text (default) or json lines",
+        help="one line per request on stdout, secrets redacted: text (default) or json lines "
+        "(BFL_MOCK_ACCESS_LOG=true, BFL_MOCK_ACCESS_LOG_FORMAT=json)",
     )
 
 
+def _serve_epilog() -> str:
+    import textwrap
+
+    from mock_server.core.config import SETTING_NAMES
+
+    names = textwrap.fill(", ".join(SETTING_NAMES), width=100, initial_indent="  ", subsequent_indent="  ")
+    return SERVE_EXAMPLES.format(settings=names)
+
+
+CONTRACT_DESCRIPTION = """\
+Run the contract suite: the same behaviour tests against the in-process fake (default), a served fake
+or any URL (--target URL), or BFL's real API (--target live, key from BFL_API_KEY). It exits non-zero
+when the target differs from what the tests expect."""
+
+CONTRACT_EXAMPLES = """\
+examples:
+  bfl-mock contract                                     the in-process fake (no network)
+  bfl-mock contract --target http://127.0.0.1:8787      a served fake, e.g. a shared dev fake
+  bfl-mock contract --endpoint flux-2-pro --report contract.md
+  bfl-mock contract --drift                             compare schemas/ with the published references
+  BFL_API_KEY=... bfl-mock contract --target live --budget 2   the real API, at most 2 paid submits"""
+
+
+def _flag(dest: str) -> str:
+    return {"api_keys": "--api-key"}.get(dest, "--" + dest.replace("_", "-"))
+
+
 def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Settings from the flags (any ``serve`` flag whose dest is a setting), ``--set``, the config file and
+    the environment; a bad value names where it came from (the flag, ``--set NAME=VALUE``, the file and
+    line, or the variable)."""
     from mock_server.configfile import load_config
-    from mock_server.core.config import Settings
+    from mock_server.core.config import SETTING_NAMES, Settings, coerce, locate
 
     overrides: dict[str, Any] = {}
-    for name in (
-        "host",
-        "port",
-        "api_keys",
-        "public_url",
-        "seed",
-        "progression",
-        "webhook_profile",
-        "webhook_allow",
-        "admin_token",
-        "strict_finetunes",
-        "isolate_keys",
-        "missing_key_status",
-        "access_log",
-    ):
-        value = getattr(args, name, None)
-        if value is not None:
+    for name, value in vars(args).items():
+        if name in SETTING_NAMES and value is not None:
             overrides[name] = value
     if overrides.get("access_log"):
         overrides["access_log_format"] = overrides["access_log"]
         overrides["access_log"] = True
+    for name, value in list(overrides.items()):
+        try:
+            overrides.update(coerce({name: value}))
+        except ConfigError as e:
+            raise locate(e, _flag(name), prefix=True) from None
     for item in args.set:
         name, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set takes NAME=VALUE, not {item!r}")
-        overrides[name.strip()] = value
+        if not sep or not name.strip():
+            raise ConfigError(f"--set takes NAME=VALUE, such as --set retention_seconds=60, not {item!r}")
+        try:
+            overrides.update(coerce({name.strip(): value}))
+        except ConfigError as e:
+            raise locate(e, f"--set {item[:80]}", prefix=True) from None
     config_path = args.config or _env("config")
     extra: dict[str, Any] = {}
     if config_path:
         file_settings, extra = load_config(config_path)
         overrides = {**file_settings, **overrides}
-    return Settings.from_env(**overrides), extra
+    settings = Settings.from_env(**overrides)
+    _check_webhook_profile(settings.webhook_profile)
+    return settings, extra
+
+
+def _check_webhook_profile(name: str) -> None:
+    from mock_server.core.config import unknown_name
+    from mock_server.webhooks.notify import load_profiles
+
+    profiles = load_profiles()
+    if name not in profiles:
+        raise unknown_name("webhook profile", name, profiles, f"expected {' or '.join(sorted(profiles))}")
+
+
+def banner(settings: Any, base: str, endpoints: int) -> list[str]:
+    """What ``serve`` prints once it listens: where everything is, and a curl the server accepts as is."""
+    key = settings.api_keys[0] if settings.api_keys else "test"  # with --api-key, the first configured key
+    return [
+        f"bfl-mock {_version()} serving BFL's image API ({endpoints} endpoints) at {base}",
+        f"  progression {settings.progression}, keys: {'any' if not settings.api_keys else len(settings.api_keys)},"
+        f" dashboard: {base}/_mock/ui, admin API: {base}/_mock/, health: {base}/health, spec: {base}/openapi.json",
+        "  try:",
+        f"  curl -s {base}/v1/flux-pro-1.0-canny-finetuned -H {_sh_quote('x-key: ' + key)} "
+        "-H 'Content-Type: application/json' "
+        f'-d \'{{"finetune_id":"my-finetune","prompt":"a red cube","control_image":"{TINY_PNG_B64}"}}\'',
+        "  then GET the polling_url it returns until status is Ready, and download result.sample. Ctrl-C stops.",
+    ]
+
+
+def _sh_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _quiet_server_class() -> Any:
@@ -182,10 +313,16 @@ def _quiet_server_class() -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
+    from mock_server.core.config import unknown_env_vars
     from mock_server.frontends.asgi import AccessLog, create_app
     from mock_server.frontends.netguard import raise_fd_limit, uvicorn_config
     from mock_server.mock import BflMock
 
+    for warning in unknown_env_vars():
+        print(f"bfl-mock: warning: {warning}", file=sys.stderr, flush=True)
+    log_level = args.log_level or _env("log_level") or "warning"
+    if log_level not in LOG_LEVELS:
+        raise CliError(f"BFL_MOCK_LOG_LEVEL={log_level}: expected one of {', '.join(LOG_LEVELS)}")
     settings, extra = build_settings(args)
     if settings.public_url:
         _url(settings.public_url)  # also from the environment or a config file
@@ -213,27 +350,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = settings.public_url or f"http://{host}:{port}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("bfl_mock").setLevel(logging.WARNING)
-    print(f"bfl-mock {_version()} serving BFL's image API ({len(mock.endpoints)} endpoints) at {base}", flush=True)
-    print(
-        f"  progression {settings.progression}, keys: {'any' if not settings.api_keys else len(settings.api_keys)},"
-        f" dashboard: {base}/_mock/ui, admin API: {base}/_mock/, health: {base}/health, spec: {base}/openapi.json",
-        flush=True,
-    )
-    print("  try:", flush=True)
-    print(
-        f"  curl -s {base}/v1/flux-pro-1.0-canny-finetuned -H 'x-key: test' -H 'Content-Type: application/json' "
-        f'-d \'{{"finetune_id":"my-finetune","prompt":"a red cube","control_image":"{TINY_PNG_B64}"}}\'',
-        flush=True,
-    )
-    print(
-        "  then GET the polling_url it returns until status is Ready, and download result.sample. Ctrl-C stops.",
-        flush=True,
-    )
+    for line in banner(settings, base, len(mock.endpoints)):
+        print(line, flush=True)
     access = AccessLog(sys.stdout, settings.access_log_format) if settings.access_log else None
     config = uvicorn_config(
         create_app(mock, access_log=access),
         settings,
-        log_level=args.log_level or "warning",
+        log_level=log_level,
         timeout_graceful_shutdown=3,
     )
     server = _quiet_server_class()(config)
@@ -274,7 +397,7 @@ def cmd_canny(args: argparse.Namespace) -> int:
     try:
         im = imaging.load_rgb(data, imaging_max_pixels())
     except imaging.InvalidImage as e:
-        raise CliError(f"{args.image}: {INVALID_IMAGE} ({e.reason})") from None
+        raise CliError(f"{args.image}: {INVALID_IMAGE} ({_plain_reason(e.reason)})") from None
     edges = imaging.canny_edges(im, args.low, args.high)
     ok, buf = cv2.imencode(out.suffix.lower(), edges)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 edge map
@@ -289,6 +412,12 @@ def cmd_canny(args: argparse.Namespace) -> int:
         f"(low {args.low}, high {args.high}), {int((edges > 0).sum())} edge pixels -> {out}"
     )
     return 0
+
+
+def _plain_reason(reason: str) -> str:
+    from mock_server.http.admin import plain_reason
+
+    return plain_reason(reason) or reason
 
 
 def imaging_max_pixels() -> int:
@@ -308,8 +437,10 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
 
     profiles = load_profiles()
     if args.profile not in profiles:
-        print(f"error: unknown profile {args.profile!r} (known: {', '.join(sorted(profiles))})", file=sys.stderr)
-        return 2
+        from mock_server.core.config import unknown_name
+
+        known = " or ".join(sorted(profiles))
+        raise CliError(f"--profile: {unknown_name('profile', args.profile, profiles, f'expected {known}')}")
     task_id = args.task_id or str(uuid.uuid4())
     now = time.time()
     result = None
@@ -369,7 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bfl-mock {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    serve = sub.add_parser("serve", help="run the fake API server")
+    serve = sub.add_parser(
+        "serve",
+        help="run the fake API server",
+        description=SERVE_DESCRIPTION,
+        epilog=_serve_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_serve_args(serve)
     serve.set_defaults(func=cmd_serve)
     canny = sub.add_parser(
@@ -408,12 +545,28 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_contract_parser(sub)
+        contract = sub.choices.get("contract")
+        if contract is not None:  # its flags live in contract.py; the words a user reads first live here
+            contract.description = contract.description or CONTRACT_DESCRIPTION
+            contract.epilog = contract.epilog or CONTRACT_EXAMPLES
+            contract.formatter_class = argparse.RawDescriptionHelpFormatter
+    return parser
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            chosen: argparse.ArgumentParser = action.choices[name]
+            return chosen
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # reported by the subcommand that was given them, so the hint is its own --help
+        owner = _subcommand(parser, getattr(args, "command", None))
+        owner.error(_unrecognized(owner, extras))
     try:
         return int(args.func(args) or 0)
     except ConfigError as e:
@@ -423,11 +576,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bfl-mock: {e}", file=sys.stderr)
         return 2
     except (FileNotFoundError, json.JSONDecodeError) as e:
-        print(f"bfl-mock: {e}", file=sys.stderr)
+        print(f"bfl-mock: {_os_words(e)}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"bfl-mock: {e}", file=sys.stderr)
+        print(f"bfl-mock: {_os_words(e)}", file=sys.stderr)
         return 1
+
+
+def _os_words(e: Exception) -> str:
+    """``/tmp: Is a directory``, not ``[Errno 21] Is a directory: '/tmp'``."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,8 @@ def test_thumbnails_of_inputs_edges_and_result(fake):
     control = _png(c.get(f"{base}/control_image?max=128"))
     assert max(control.size) == 128
     edges = _png(c.get(f"{base}/edges?max=128"))
-    assert edges.mode == "L" and min(edges.getdata()) == 0 and max(edges.getdata()) > 100  # edges on black
+    low, high = edges.getextrema()  # (min, max) of the one band; getdata() is deprecated in Pillow 13
+    assert edges.mode == "L" and low == 0 and high > 100  # edges on black
     c.get(f"/v1/get_result?id={tid}")
     assert mock.task(tid).status == "Ready"
     assert max(_png(c.get(f"{base}/result?max=64")).size) == 64
@@ -151,10 +152,15 @@ def test_the_readme_shows_the_task_page_as_the_browser_tests_rendered_it():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    assert "](docs/dashboard-task.png)" in (root / "README.md").read_text()
+    shown = "](docs/dashboard-task.png)" in (root / "README.md").read_text()
+    shown = shown or "](dashboard-task.png)" in (root / "docs" / "dashboard.md").read_text()
+    assert shown
     shot = Image.open(root / "docs" / "dashboard-task.png")
     assert shot.format == "PNG" and shot.size[0] >= 1000
-    assert "cp reports/ui/task.png docs/dashboard-task.png" in (root / "Makefile").read_text()
+    makefile = (root / "Makefile").read_text()
+    assert "\nscreenshots:" in makefile and "cp reports/ui/task.png docs/dashboard-task.png" in makefile
+    test_ui = makefile.split("\ntest-ui:", 1)[1].split("\n\n", 1)[0]
+    assert "docs/" not in test_ui  # make test-ui leaves tracked files alone; make screenshots updates them
 
 
 def test_a_receiver_that_answers_200_but_never_sends_its_body_still_gets_one_delivered_attempt():
@@ -182,3 +188,101 @@ def test_a_receiver_that_answers_200_but_never_sends_its_body_still_gets_one_del
     srv.close()
     assert delivery["state"] == "delivered"
     assert [(a["status"], a["answer"], a["error"]) for a in delivery["attempts"]] == [(200, '{"ok"', None)]
+
+
+def test_task_rows_carry_the_prompt_and_the_key_filter_takes_a_key_or_a_fingerprint(fake):
+    _, c = fake
+    mine = c.post("/v1/flux-dev", json={"prompt": "a lighthouse " * 40}).json()["id"]
+    other = c.post("/v1/flux-dev", json={"prompt": "x"}, headers={"x-key": "another-key"}).json()["id"]
+    rows = {r["id"]: r for r in c.get("/_mock/tasks?brief=1").json()["tasks"]}
+    assert rows[mine]["prompt"].startswith("a lighthouse") and rows[mine]["prompt"].endswith("…")
+    assert len(rows[mine]["prompt"]) == 201 and rows[other]["prompt"] == "x"
+
+    def keyed(key: str) -> list[str]:
+        return [r["id"] for r in c.get("/_mock/tasks", params={"brief": 1, "key": key}).json()["tasks"]]
+
+    assert keyed("dash-key") == [mine]  # the whole key, compared by its fingerprint
+    assert keyed("another-key") == [other]
+    assert keyed(rows[other]["key_id"][:6]) == [other]  # the start of the key column's fingerprint
+    assert keyed("dash") == [] and keyed("an***") == []  # never a prefix of the secret key itself
+
+
+def test_the_task_page_is_told_which_images_it_has(fake):
+    _, c = fake
+    canny = c.post(
+        CANNY, json={"finetune_id": "f", "prompt": "p", "control_image": control_image(), "canny_low_threshold": 20}
+    ).json()["id"]
+    dev = c.post("/v1/flux-dev", json={"prompt": "p"}).json()["id"]
+    previews = c.get(f"/_mock/tasks/{canny}").json()["previews"]
+    assert [p["name"] for p in previews] == ["control_image", "edges", "result"]
+    assert "low=20, high=200" in previews[1]["caption"]
+    assert [p["name"] for p in c.get(f"/_mock/tasks/{dev}").json()["previews"]] == ["result"]
+
+
+def test_an_image_problem_is_in_words(fake):
+    mock, c = fake
+    mock.add_rule(match={"prompt_contains": "hold"}, outcome={"progression": "manual"})
+    tid = c.post("/v1/flux-kontext-pro", json={"prompt": "hold", "input_image": "aGVsbG8gd29ybGQ="}).json()["id"]
+    job = mock.backend.get_task(tid).image_job
+    assert job is not None and job.exception(timeout=30) is not None  # its check ran, and failed
+    row = next(r for r in c.get("/_mock/tasks?brief=1").json()["tasks"] if r["id"] == tid)
+    task = c.get(f"/_mock/tasks/{tid}").json()
+    assert row["status"] == task["status"] == "Pending"  # it ends as Error when its (manual) time comes
+    assert row["image_error"] == task["image_error"] == "not a PNG, JPEG or WebP image"
+
+
+def test_plain_reason_drops_python_reprs():
+    from mock_server.http.admin import plain_reason
+
+    assert plain_reason("undecodable: UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f>")
+    assert plain_reason(
+        "undecodable: UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f>"
+    ) == ("not a PNG, JPEG or WebP image")
+    assert plain_reason("undecodable: OSError: broken data stream <x.Y object at 0xabc>") == (
+        "undecodable: broken data stream the data"
+    )
+    assert plain_reason(None) is None
+
+
+def test_the_request_journal_filters_for_the_dashboard(fake):
+    _, c = fake
+    tid = c.post("/v1/flux-dev", json={"prompt": "p"}).json()["id"]
+    for _ in range(3):
+        c.get(f"/v1/get_result?id={tid}")
+    c.post("/v1/flux-pro-1.1", json={"prompt": "p", "width": 1000})  # 422
+    c.get("/v1/get_result?id=nope")  # 404
+
+    def paths(**query: str) -> list[tuple[str, str, int]]:
+        entries = c.get("/_mock/requests", params=query).json()["requests"]
+        return [(e["method"], e["path"], e["status"]) for e in entries]
+
+    assert len(paths()) == 6
+    assert paths(polls="0") == [("POST", "/v1/flux-dev", 200), ("POST", "/v1/flux-pro-1.1", 422)]
+    assert paths(status="4xx") == [("POST", "/v1/flux-pro-1.1", 422), ("GET", "/v1/get_result", 404)]
+    assert paths(status="2xx", polls="0") == [("POST", "/v1/flux-dev", 200)]
+    assert paths(method="GET", status="404") == [("GET", "/v1/get_result", 404)]
+    assert paths(path="/v1/flux*", limit="1") == [("POST", "/v1/flux-pro-1.1", 422)]
+    bad = c.get("/_mock/requests?status=4x")
+    assert bad.status_code == 400 and "a class such as 4xx" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            {"match": {"prompt_contain": "x"}, "outcome": {}},
+            "body.match: unknown key 'prompt_contain'; did you mean 'prompt_contains'?",
+        ),
+        ({"match": {}, "outcom": {}}, "body: unknown key 'outcom'; did you mean 'outcome'?"),
+        ({"match": {}, "outcome": {"webhook": {"dorp": True}}}, "body.outcome.webhook: unknown key 'dorp'; did"),
+        (
+            [{"match": {}}, {"match": {}, "outcome": {"status": "Eror"}}],
+            "not 'Eror' in rule 2 of the body; did you mean 'Error'?",
+        ),
+    ],
+)
+def test_a_rule_the_admin_api_refuses_is_explained_like_a_config_file(fake, body, detail):
+    _, c = fake
+    r = c.post("/_mock/rules", json=body)
+    assert r.status_code == 400 and detail in r.json()["detail"]
+    assert "Additional properties" not in r.json()["detail"]

@@ -115,9 +115,21 @@ def fake():
                 "/v1/flux-kontext-pro",
                 json={"prompt": "notify me", "input_image": b64_photo(256), "webhook_url": receiver.url + "/hook"},
             ).json()
+            broken = c.post(
+                "/v1/flux-kontext-pro", json={"prompt": "hold: not an image", "input_image": "aGVsbG8="}
+            ).json()
             mock.clock.advance(2)
             mock.webhooks.wait_for(hooked["id"])
-        yield {"server": server, "mock": mock, "canny": canny["id"], "held": held["id"], "hooked": hooked["id"]}
+            job = mock.backend.get_task(broken["id"]).image_job
+            assert job is not None and job.exception(timeout=WAIT) is not None  # its input failed the check
+        yield {
+            "server": server,
+            "mock": mock,
+            "canny": canny["id"],
+            "held": held["id"],
+            "hooked": hooked["id"],
+            "broken": broken["id"],
+        }
 
 
 def test_tasks_appear_and_the_task_page_shows_its_images(browser, fake):
@@ -125,10 +137,10 @@ def test_tasks_appear_and_the_task_page_shows_its_images(browser, fake):
     browser.get(url + "/_mock/")  # the admin root leads a browser to the dashboard
     until(browser, lambda d: d.current_url.endswith("/_mock/ui"), "redirect to /_mock/ui")
     rows = until(browser, lambda d: len(d.find_elements("css selector", "#tasks tbody tr")) >= 3 or None, "task rows")
-    statuses = {
-        r.get_attribute("data-task"): r.get_attribute("data-status")
-        for r in browser.find_elements("css selector", "#tasks tbody tr")
-    }
+    statuses = browser.execute_script(  # one script: the live page may re-render between WebDriver calls
+        "return Object.fromEntries([...document.querySelectorAll('#tasks tbody tr')]"
+        ".map((r) => [r.dataset.task, r.dataset.status]))"
+    )
     assert rows and statuses[fake["canny"]] == "Ready" and statuses[fake["held"]] == "Pending"
     shot(browser, "tasks")
     with httpx.Client(base_url=url, headers={"x-key": "ui-test-key"}) as c:  # a new task appears without a reload
@@ -180,6 +192,7 @@ def test_the_control_page_moves_the_clock(browser, fake):
     browser.get(f"{fake['server'].url}/_mock/ui#/control")
     until(browser, lambda d: d.find_element("id", "advance"), "the clock controls").click()
     until(browser, lambda d: fake["mock"].clock.now() >= before + 5, "the clock advanced by 5 s")
+    until(browser, lambda d: d.find_element("css selector", "#advance-seconds + span").text == "seconds", "its unit")
     wanted = {"match.prompt_contains", "match.endpoint", "outcome.status", "outcome.http_status"}
     until(
         browser,
@@ -187,6 +200,152 @@ def test_the_control_page_moves_the_clock(browser, fake):
         "the rule form built from the rule schema",
     )
     shot(browser, "control")
+
+
+def test_the_rule_form_has_every_outcome_the_schema_has(browser, fake):
+    mock = fake["mock"]
+    browser.get(f"{fake['server'].url}/_mock/ui#/control")
+    form = until(browser, lambda d: d.find_element("id", "rule-form"), "the rule form")
+    names = {i.get_attribute("name") for i in form.find_elements("css selector", "input, textarea")}
+    assert {
+        "outcome.reasons",
+        "outcome.detail",
+        "outcome.headers",
+        "outcome.latency.",  # one value for every phase
+        "outcome.latency.submit",
+        "outcome.latency.poll",
+        "outcome.latency.download",
+        "outcome.webhook.drop",
+        "outcome.webhook.duplicate",
+        "outcome.webhook.bad-secret",
+        "outcome.webhook.delay",
+        "outcome.webhook.early",
+        "outcome.webhook.profile",
+    } <= names
+    assert "outcome.webhook.bad_secret" not in names  # aliases are not offered twice
+
+    def fill(name: str, text: str) -> None:
+        form.find_element("css selector", f'[name="{name}"]').send_keys(text)
+
+    fill("rule-name", "from the form")
+    fill("match.prompt_contains", "form test")
+    fill("outcome.status", "Content Moderated")
+    fill("outcome.reasons", "Safety Filter, Violence")
+    fill("outcome.headers", "X-Trace: abc\nRetry-After: 2")
+    fill("outcome.latency.", "0.5")
+    fill("outcome.latency.poll", "1-2")
+    fill("outcome.webhook.delay", "3")
+    form.find_element("css selector", '[name="outcome.webhook.drop"]').click()
+    form.find_element("css selector", "button[type=submit]").click()
+    until(browser, lambda d: any(r.name == "from the form" for r in mock.rules.list()), "the rule added")
+    rule = next(r for r in mock.rules.list() if r.name == "from the form").to_dict()
+    assert rule["match"] == {"prompt_contains": "form test"}
+    assert rule["outcome"]["reasons"] == ["Safety Filter", "Violence"]
+    assert rule["outcome"]["headers"] == {"X-Trace": "abc", "Retry-After": "2"}
+    assert rule["outcome"]["latency"] == {"poll": [1.0, 2.0]}  # the per-phase value wins over "all"
+    assert rule["outcome"]["webhook"] == {"drop": True, "delay": 3.0}
+
+    # a mistake the server refuses is shown next to the button, in words
+    act(browser, '#rule-form [name="outcome.status"]', "a wrong status", keys="Done")
+    act(browser, "#rule-form button[type=submit]", "submit", click=True)
+    error = until(browser, lambda d: d.find_element("id", "rule-error").text or None, "the refusal")
+    assert "status must be one of" in error and "`" not in error
+    mock.rules.remove(rule["id"])
+    browser.execute_script("document.getElementById('rule-form').scrollIntoView()")
+    shot(browser, "control-rule-form")
+
+
+def test_the_task_table_labels_every_column_and_filters_by_key(browser, fake):
+    url = fake["server"].url
+    browser.get(url + "/_mock/ui#/tasks")
+    until(browser, lambda d: d.find_elements("css selector", f'#tasks tr[data-task="{fake["broken"]}"]'), "rows")
+    headers = browser.execute_script("return [...document.querySelectorAll('#tasks thead th')].map((t) => t.innerText)")
+    assert all(headers) and {"prompt", "webhook_url", "input image problem"} <= set(headers)
+    column = {name: i for i, name in enumerate(headers)}
+
+    def cell(task: str, name: str) -> str:  # one script: the live page may re-render between WebDriver calls
+        return browser.execute_script(
+            'const r = document.querySelector(`#tasks tr[data-task="${arguments[0]}"]`);'
+            "return r ? r.cells[arguments[1]].innerText : null;",
+            task,
+            column[name],
+        )
+
+    assert cell(fake["canny"], "prompt") == "a camera"
+    assert cell(fake["hooked"], "webhook_url") == "yes" and cell(fake["canny"], "webhook_url") == ""
+    assert cell(fake["broken"], "input image problem") == "will end as Error: not a PNG, JPEG or WebP image"
+    assert cell(fake["held"], "input image problem") == ""
+    shot(browser, "tasks-columns")
+
+    def filter_by(text: str, shown, what: str) -> None:
+        """Type ``text`` into the key filter until the table shows what ``shown`` expects (the live page
+        re-renders every second, so the field is found afresh each time)."""
+
+        def step(d):
+            field = d.find_element("css selector", "input[name=key]")
+            count = d.find_element("id", "count").text
+            if field.get_attribute("value") != text or (text and f"with key {text}," not in count):
+                field.clear()
+                field.send_keys(text + "\n")
+                return False
+            return shown(count)
+
+        until(browser, step, what)
+
+    filter_by("some-other-key", lambda n: n.startswith("0 of 0"), "no task for another key")
+    filter_by("ui-test-key", lambda n: n.startswith(("4 of 4", "5 of 5")), "the whole key's tasks")
+    fingerprint = until(browser, lambda d: cell(fake["canny"], "key (fingerprint)"), "the fingerprint")
+    filter_by(fingerprint[:5], lambda n: not n.startswith("0 of"), "the tasks by the start of their fingerprint")
+    assert browser.find_elements("css selector", f'#tasks tr[data-task="{fake["canny"]}"]')
+
+
+def test_the_task_page_explains_a_pending_tasks_image_problem(browser, fake):
+    browser.get(f"{fake['server'].url}/_mock/ui#/task/{fake['broken']}")
+    problem = until(browser, lambda d: d.find_element("id", "image-problem").text or None, "the image problem")
+    assert problem == "the input image failed its check, so this task will end as Error: not a PNG, JPEG or WebP image"
+    assert browser.find_element("id", "task-prompt").text == "hold: not an image"
+    shot(browser, "task-image-problem")
+
+
+def act(browser, css: str, what: str, **how) -> None:
+    """Click (``click=True``) or type into (``keys=...``) the element at ``css``, found afresh: a live page
+    re-renders every second, so an element found before may be gone."""
+
+    def done(d):
+        el = d.find_element("css selector", css)
+        if how.get("click"):
+            el.click()
+        else:
+            if el.tag_name == "input":
+                el.clear()
+            el.send_keys(how["keys"])
+        return True
+
+    until(browser, done, what)
+
+
+def test_the_requests_page_filters(browser, fake):
+    browser.get(f"{fake['server'].url}/_mock/ui#/requests")
+    until(browser, lambda d: d.find_elements("css selector", "#requests tbody tr[data-request]"), "requests")
+
+    def paths() -> list[str]:  # read in one script: the live page may re-render between two WebDriver calls
+        return browser.execute_script(
+            "return [...document.querySelectorAll('#requests tbody tr[data-request]')]"
+            ".map((r) => r.cells[2].textContent)"
+        )
+
+    shown = paths()
+    assert shown and not any(p.startswith("/v1/get_result") for p in shown)  # polls hidden by default
+    act(browser, "#show-polls", "show polls", click=True)
+    until(browser, lambda d: any(p.startswith("/v1/get_result") for p in paths()), "the polls, shown")
+    act(browser, "#request-filters select[name=status]", "status 4xx", keys="4xx")
+    until(browser, lambda d: paths() == ["/v1/flux-pro-1.1"], "only the 422")
+    shot(browser, "requests-filtered")
+    act(browser, "#request-filters select[name=status]", "any status", keys="any")
+    act(browser, "#request-filters input[name=path]", "a path", keys="/v1/flux-kontext\n")
+    until(browser, lambda d: paths() and all(p.startswith("/v1/flux-kontext") for p in paths()), "a path prefix")
+    act(browser, "#request-filters select[name=method]", "method GET", keys="GET")
+    until(browser, lambda d: d.find_elements("css selector", "#main p.muted") and not paths(), "no GET there")
 
 
 class _Attacker(BaseHTTPRequestHandler):
@@ -233,6 +392,10 @@ def test_a_token_protected_fake_signs_the_browser_in_once(browser):
         httpx.post(server.url + "/v1/flux-dev", json={"prompt": "x"}, headers={"x-key": "k"})
         browser.get(server.url + "/_mock/ui")
         field = until(browser, lambda d: d.find_element("id", "token"), "the sign-in form")
+        text = browser.find_element("id", "sign-in").text
+        assert "`" not in text and "Authorization: Bearer" in text and "--admin-token" in text
+        assert browser.find_elements("css selector", "#sign-in code")  # the header shown as code, not backticks
+        shot(browser, "sign-in")
         field.send_keys("s3cret-token")
         field.submit()
         until(browser, lambda d: len(d.find_elements("css selector", "#tasks tbody tr")) == 1, "tasks after sign-in")

@@ -8,13 +8,55 @@ best-evidenced choice as the default (see README, "Fidelity").
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.core.errors import ConfigError
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` for the closest of ``choices`` (difflib), or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(word), sorted({str(c) for c in choices}), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+class ConfigProblem(ConfigError):
+    """A ``ConfigError`` in parts: the problem and an optional hint (``did you mean ...?``), so whoever knows
+    where the value came from (a file and line, a rule's index, a flag, a variable) can say so in between:
+    ``unknown match key 'x' in rule 2 of rules.yaml; did you mean 'y'?``."""
+
+    def __init__(self, problem: str, hint: str = "") -> None:
+        self.problem, self.hint = problem, hint
+        super().__init__(f"{problem}; {hint}" if hint else problem)
+
+    def located(self, where: str) -> ConfigProblem:
+        return ConfigProblem(f"{self.problem} {where}", self.hint)
+
+
+def locate(error: ConfigError, where: str, *, prefix: bool = False) -> ConfigError:
+    """``error`` with where it happened added: after the problem (``... in rule 2 of FILE; did you mean``),
+    or before it (``prefix=True``: ``FILE, line 3: ...``)."""
+    if prefix:
+        if isinstance(error, ConfigProblem):
+            return ConfigProblem(f"{where}: {error.problem}", error.hint)
+        return ConfigError(f"{where}: {error}")
+    if isinstance(error, ConfigProblem):
+        return error.located(where)
+    return ConfigError(f"{error} {where}")
+
+
+def unknown_name(kind: str, name: Any, known: Iterable[str], listing: str = "") -> ConfigProblem:
+    """``unknown KIND 'name'; did you mean 'x'?`` (or, with nothing close, ``listing`` or the known names)."""
+    names = sorted(set(known))
+    hint = did_you_mean(str(name), names)
+    if not hint:
+        hint = listing or f"expected one of {', '.join(names)}"
+    return ConfigProblem(f"unknown {kind} {str(name)!r}", hint)
+
 
 _PROGRESSION = re.compile(
     r"^(?:time:(?P<seconds>\d+(?:\.\d+)?)|polls:(?P<polls>\d+)(?:,after=(?P<after>\d+(?:\.\d+)?))?|(?P<manual>manual))$"
@@ -166,14 +208,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``BFL_MOCK_<FIELD>`` variables, then ``overrides``; a bad value names its variable
+        (``BFL_MOCK_PORT=abc: port: expected an integer, not 'abc'``)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(f"BFL_MOCK_{f.name.upper()}")
-            if raw is not None and raw != "":
-                values[f.name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**coerce(values))
+            var = env_var(f.name)
+            raw = environ.get(var)
+            if raw is not None and raw != "" and overrides.get(f.name) is None:
+                try:
+                    values.update(coerce({f.name: raw}))
+                except ConfigError as e:
+                    raise locate(e, f"{var}={raw[:60]}", prefix=True) from None
+        values.update(coerce({k: v for k, v in overrides.items() if v is not None}))
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
@@ -192,24 +240,91 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+SETTING_NAMES = tuple(sorted(_FIELDS))
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+ENV_PREFIX = "BFL_MOCK_"
+# Variables of the BFL_MOCK_ family that are not settings (read by the CLI, the schema loader, the plugin ...).
+# A component that reads another one adds its name here, so ``unknown_env_vars`` does not warn about it.
+OTHER_ENV_VARS: set[str] = {"BFL_MOCK_CONFIG", "BFL_MOCK_LOG_LEVEL", "BFL_MOCK_SCHEMAS"}
+
+
+def env_var(name: str) -> str:
+    """The environment variable of setting ``name``: ``BFL_MOCK_<NAME>``."""
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``BFL_MOCK_*`` variable that no setting or component reads (a typo would otherwise be
+    ignored silently), with the closest known name: ``BFL_MOCK_PROT is not a bfl-mock variable; did you
+    mean BFL_MOCK_PORT?``."""
+    environ = os.environ if environ is None else environ
+    known = {env_var(n) for n in _FIELDS} | OTHER_ENV_VARS
+    out = []
+    for var in sorted(environ):
+        if var.startswith(ENV_PREFIX) and var not in known:
+            close = difflib.get_close_matches(var, sorted(known), n=1, cutoff=0.75)
+            hint = (
+                f"did you mean {close[0]}?" if close else "it is ignored (bfl-mock serve --help lists every variable)"
+            )
+            out.append(f"{var} is not a bfl-mock variable; {hint}")
+    return out
+
+
+_SETTINGS_LISTING = "bfl-mock serve --help lists every setting"
+
+
+def check_name(name: str) -> None:
+    """Raise ``unknown setting 'x'; did you mean 'y'?`` unless ``name`` is a setting."""
+    if name not in _FIELDS:
+        raise unknown_name("setting", name, _FIELDS, _SETTINGS_LISTING)
 
 
 def coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     """Turn strings (env vars, CLI, config files) into typed settings; reject unknown names."""
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if name not in _FIELDS:
-            raise ConfigError(f"unknown setting {name!r} (known: {', '.join(sorted(_FIELDS))})")
+        check_name(name)
         default = _FIELDS[name].default
         if default is dataclasses.MISSING:
             default = _FIELDS[name].default_factory()  # type: ignore[operator]
         try:
             out[name] = _coerce_one(name, value, default)
+        except ConfigProblem as e:
+            raise ConfigProblem(_named(name, e.problem), e.hint) from None
+        except ConfigError as e:
+            raise ConfigError(_named(name, str(e))) from None
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"bad value for {name}: {value!r} ({e})") from None
+            raise ConfigError(f"{name}: {_plain(e, value, default)}") from None
     return out
+
+
+def _named(name: str, message: str) -> str:
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:60] + ("..." if len(text) > 60 else ""))
+
+
+def _plain(error: Exception, value: Any, default: Any) -> str:
+    """A conversion error in words (not ``invalid literal for int() with base 10``)."""
+    if isinstance(default, bool):
+        return f"expected true or false, not {_shown(value)}"
+    if isinstance(default, int):
+        return f"expected an integer, not {_shown(value)}"
+    if isinstance(default, float):
+        return f"expected a number, not {_shown(value)}"
+    message = str(error)
+    if "int()" in message:
+        return f"expected an integer, not {_shown(value)}"
+    if "invalid literal" in message or "could not convert" in message:
+        return f"expected a number, not {_shown(value)}"
+    return message if repr(str(value)[:20])[:-1] in message else f"{message} (got {_shown(value)})"
+
+
+_RANGES = {"port": (0, 65535), "missing_key_status": (400, 499), "jpeg_quality": (1, 100)}
 
 
 _COST_MODES = {"absent": "absent", "null": "null", "values": "values", "false": "absent", "true": "null"}
@@ -247,7 +362,7 @@ def _coerce_one(name: str, value: Any, default: Any) -> Any:
             return True
         if s in _FALSE:
             return False
-        raise ValueError("expected a boolean")
+        raise ValueError("expected true or false")
     if name == "submit_cost_fields" and isinstance(value, bool):  # the setting's first form: on = null fields
         value = "null" if value else "absent"
     if isinstance(default, tuple):
@@ -258,7 +373,11 @@ def _coerce_one(name: str, value: Any, default: Any) -> Any:
             return tuple(_per_endpoint(name, str(v)) for v in items)
         return tuple(str(v) for v in items)
     if isinstance(default, int) and not isinstance(default, bool):
-        return int(value)
+        number = int(value)
+        lo, hi = _RANGES.get(name, (None, None))
+        if lo is not None and hi is not None and not lo <= number <= hi:
+            raise ConfigError(f"must be {lo}-{hi}, not {number}")
+        return number
     if isinstance(default, float):
         return float(value)
     if value is None or value == "":

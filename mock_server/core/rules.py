@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.core.config import Progression
+from mock_server.core.config import ConfigProblem, Progression, did_you_mean, unknown_name
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
@@ -60,7 +60,7 @@ def webhook_options(data: Any, where: str = "webhook") -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f'{where}: expected an object such as {{"drop": true}}, not {data!r}')
+        raise ConfigError(f'{where}: expected a mapping such as {{"drop": true}}, not {_kind(data)}')
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).strip().lower().replace("_", "-").replace("bad-signature", "bad-secret")
@@ -81,22 +81,55 @@ def webhook_options(data: Any, where: str = "webhook") -> dict[str, Any]:
                 raise ConfigError(f"{where}.profile: expected a profile name (bfl, hmac), not {value!r}")
             out[name] = value
         else:
-            raise ConfigError(
-                f"{where}: unknown webhook fault {key!r} (drop, duplicate, bad-secret, delay, early, profile)"
-            )
+            raise unknown_name(
+                "webhook fault",
+                key,
+                (*WEBHOOK_FLAGS, *WEBHOOK_SECONDS, "profile"),
+                "expected drop, duplicate, bad-secret, delay, early or profile",
+            ).located(f"in {where}")
     return out
 
 
 def _latency(value: Any) -> tuple[float, float] | None:
     if value is None:
         return None
-    if isinstance(value, (int, float)):
-        lo = hi = float(value)
-    else:
-        lo, hi = (float(v) for v in value)
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo = hi = float(value)
+        elif isinstance(value, (list, tuple)) and len(value) == 2:
+            lo, hi = (float(v) for v in value)
+        else:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"latency must be seconds (or [min, max]) between 0 and 300, not {_kind(value)}") from None
     if not (0 <= lo <= hi <= 300):
         raise ConfigError("latency must be seconds (or [min, max]) between 0 and 300")
     return lo, hi
+
+
+_STATUS_WORDS = ", ".join(str(s) for s in FINAL_STATUSES)
+
+
+def _kind(value: Any) -> str:
+    """A value's kind in words (a YAML/JSON user's words: a list, a string ...), not its Python repr."""
+    names = {list: "a list", tuple: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+    return names.get(type(value), "null" if value is None else "a mapping" if isinstance(value, dict) else "a value")
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{what}: expected an integer, not {value}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what}: expected an integer, not {str(value)[:60]!r}") from None
+
+
+def _refuse_unknown(kind: str, data: dict[str, Any], known: Any) -> None:
+    """``unknown match key 'prompt_contain'; did you mean 'prompt_contains'?`` for the first unknown key."""
+    for key in data:
+        if key not in known:
+            raise unknown_name(kind, key, known)
 
 
 @dataclass(frozen=True)
@@ -137,40 +170,46 @@ class Outcome:
             "webhook",
             "scenario",
         }
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown outcome keys: {sorted(unknown)} (known: {sorted(known)})")
+        _refuse_unknown("outcome key", data, known)
         base = scenario(data.pop("scenario"), custom) if "scenario" in data else cls()
         kw: dict[str, Any] = {}
         if "status" in data:
             status = _STATUS_ALIASES.get(str(data["status"]).lower())
             if status is None:
-                raise ConfigError(f"status must be one of {[str(s) for s in FINAL_STATUSES]}")
+                raise ConfigProblem(
+                    f"status must be one of {_STATUS_WORDS}, not {str(data['status'])[:40]!r}",
+                    did_you_mean(str(data["status"]), [*FINAL_STATUSES, *_STATUS_ALIASES]),
+                )
             kw["status"] = status
         if "error" in data:
             kw["error"] = str(data["error"])
         if "reasons" in data:
-            kw["reasons"] = tuple(str(r) for r in data["reasons"])
+            reasons = data["reasons"]
+            if isinstance(reasons, str) or not isinstance(reasons, (list, tuple)):
+                raise ConfigError(
+                    f'reasons: expected a list of strings, such as ["Safety Filter"], not {_kind(reasons)}'
+                )
+            kw["reasons"] = tuple(str(r) for r in reasons)
         if "http_status" in data:
-            code = int(data["http_status"])
+            code = _int(data["http_status"], "http_status")
             if not 400 <= code <= 599:
                 raise ConfigError("http_status must be a 4xx or 5xx code")
             kw["http_status"] = code
         if "detail" in data:
             kw["detail"] = data["detail"]
         if "headers" in data:
-            kw["headers"] = tuple(header_pair(k, v) for k, v in dict(data["headers"]).items())
+            if not isinstance(data["headers"], dict):
+                raise ConfigError("headers: expected a mapping of header name to value, such as {Retry-After: 1}")
+            kw["headers"] = tuple(header_pair(k, v) for k, v in data["headers"].items())
         if data.get("progression") is not None:
             kw["progression"] = Progression.parse(data["progression"])
         if "not_found_polls" in data:
-            kw["not_found_polls"] = max(0, int(data["not_found_polls"]))
+            kw["not_found_polls"] = max(0, _int(data["not_found_polls"], "not_found_polls"))
         if "latency" in data:
             lat = data["latency"]
             if not isinstance(lat, dict):
                 lat = {"submit": lat, "poll": lat, "download": lat}
-            for k in lat:
-                if k not in ("submit", "poll", "download"):
-                    raise ConfigError("latency keys are submit, poll, download")
+            _refuse_unknown("latency key", lat, ("submit", "poll", "download"))
             kw.update({f"{k}_latency": _latency(v) for k, v in lat.items()})
         if "webhook" in data:
             kw["webhook"] = webhook_options(data["webhook"], "outcome.webhook")
@@ -234,7 +273,7 @@ def scenario(name: str, custom: dict[str, Outcome] | None = None) -> Outcome:
         return BUILTIN_SCENARIOS[name]
     except KeyError:
         known = sorted({*BUILTIN_SCENARIOS, *(custom or {})})
-        raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(known)})") from None
+        raise unknown_name("scenario", name, known, f"expected one of {', '.join(known)}") from None
 
 
 @dataclass
@@ -252,22 +291,22 @@ class Match:
     def from_dict(cls, data: dict[str, Any] | None) -> Match:
         data = dict(data or {})
         known = {"prompt_contains", "prompt_regex", "endpoint", "finetune_id", "seed", "api_key", "scenario", "nth"}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown match keys: {sorted(unknown)} (known: {sorted(known)})")
+        _refuse_unknown("match key", data, known)
         try:
-            regex = re.compile(data["prompt_regex"]) if data.get("prompt_regex") else None
+            regex = re.compile(str(data["prompt_regex"])) if data.get("prompt_regex") else None
         except re.error as e:
-            raise ConfigError(f"bad prompt_regex: {e}") from None
+            raise ConfigError(
+                f"prompt_regex {str(data['prompt_regex'])[:60]!r} is not a regular expression: {e}"
+            ) from None
         return cls(
             prompt_contains=data.get("prompt_contains"),
             prompt_regex=regex,
             endpoint=None if data.get("endpoint") is None else str(data["endpoint"]).removeprefix("/v1/"),
             finetune_id=data.get("finetune_id"),
-            seed=None if data.get("seed") is None else int(data["seed"]),
+            seed=None if data.get("seed") is None else _int(data["seed"], "match.seed"),
             api_key=data.get("api_key"),
             scenario=data.get("scenario"),
-            nth=None if data.get("nth") is None else int(data["nth"]),
+            nth=None if data.get("nth") is None else _int(data["nth"], "match.nth"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,10 +355,13 @@ class Rule:
     def from_dict(cls, data: dict[str, Any] | Rule, custom: dict[str, Outcome] | None = None) -> Rule:
         if isinstance(data, Rule):
             return data
+        if not isinstance(data, dict):
+            raise ConfigError(f"a rule is a mapping with match and outcome (or scenario), not {_kind(data)}")
         data = dict(data)
-        unknown = set(data) - {"match", "outcome", "name", "times", "scenario"}
-        if unknown:
-            raise ConfigError(f"unknown rule keys: {sorted(unknown)}")
+        _refuse_unknown("rule key", data, ("match", "outcome", "name", "times", "scenario"))
+        for part in ("match", "outcome"):
+            if data.get(part) is not None and not isinstance(data[part], (dict, str) if part == "outcome" else dict):
+                raise ConfigError(f"{part}: expected a mapping, not {_kind(data[part])}")
         # shorthand {"match": ..., "scenario": "error"}; an outcome may also be a scenario name
         outcome = Outcome.from_dict(data["scenario"] if "scenario" in data else data.get("outcome", {}), custom)
         times = data.get("times")
@@ -327,7 +369,7 @@ class Rule:
             Match.from_dict(data.get("match")),
             outcome,
             str(data.get("name", "")),
-            None if times is None else int(times),
+            None if times is None else _int(times, "times"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -350,7 +392,7 @@ def _config_errors(what: str) -> Iterator[None]:
     except ConfigError:
         raise
     except (TypeError, ValueError, AttributeError, KeyError) as e:
-        raise ConfigError(f"bad {what}: {type(e).__name__}: {e}") from None
+        raise ConfigError(f"bad {what}: {e}") from None
 
 
 class RuleSet:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_server.core.config import Settings
+from mock_server.core.config import Settings, locate
 from mock_server.core.egress import FETCH_USER_AGENT, ip_address_of, is_loopback
 from mock_server.core.errors import (
     ADMIN_BAD_TOKEN,
@@ -34,7 +34,7 @@ from mock_server.core.errors import (
     ConfigError,
     TaskNotFound,
 )
-from mock_server.core.redact import redact_secret
+from mock_server.core.redact import key_fingerprint, redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
 from mock_server.core.status import TaskStatus
 from mock_server.http.api import waits
@@ -58,6 +58,41 @@ def _count(req: HttpRequest, name: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ApiError(400, f"bfl-mock admin API: `{name}` must be a non-negative integer, not {raw[:40]!r}")
     return int(raw)
+
+
+def plain_reason(reason: str | None) -> str | None:
+    """An image problem in words for people (the dashboard, the CLI): no Python object reprs
+    (``<_io.BytesIO object at 0x...>``) or exception class names."""
+    import re
+
+    if reason is None:
+        return None
+    if "cannot identify image file" in reason:
+        return "not a PNG, JPEG or WebP image"
+    reason = re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "the data", reason)
+    return re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning): ", "", reason)
+
+
+PROMPT_CHARS = 200  # of each prompt in the task list (the task's page shows it whole)
+POLL_PATH = "/v1/get_result"
+
+
+def _key_matches(wanted: str, api_key: str | None, key_id: str | None) -> bool:
+    """The dashboard's key filter: the whole API key, or the start of its fingerprint (the ``key`` column)."""
+    if not wanted:
+        return True
+    if api_key is not None and key_fingerprint(wanted) == key_id:
+        return True
+    return key_id is not None and key_id.startswith(wanted.lower())
+
+
+def _status_matches(wanted: str | None, status: int) -> bool:
+    """``404`` exactly, or a class: ``4xx``."""
+    if wanted is None or wanted == "":
+        return True
+    if len(wanted) == 3 and wanted[0] in "12345" and wanted[1:].lower() == "xx":
+        return status // 100 == int(wanted[0])
+    return wanted.isdigit() and int(wanted) == status
 
 
 INDEX = {
@@ -287,7 +322,21 @@ class BodySchemas:
         error = best_match(self._validators[name].iter_errors(data))
         if error is not None:
             where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-            raise ApiError(400, f"bfl-mock admin API: {where}: {error.message} (schema {name} in /openapi.json)")
+            message = _schema_words(error)
+            raise ApiError(400, f"bfl-mock admin API: {where}: {message} (schema {name} in /openapi.json)")
+
+
+def _schema_words(error: Any) -> str:
+    """jsonschema's message, except for an unknown key: ``unknown key 'prompt_contain'; did you mean
+    'prompt_contains'?`` (not ``Additional properties are not allowed ('prompt_contain' was unexpected)``)."""
+    from mock_server.core.config import unknown_name
+
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = dict(error.schema.get("properties") or {})
+        extra = [k for k in error.instance if k not in known]
+        if extra and known:
+            return str(unknown_name("key", extra[0], known))
+    return str(error.message)
 
 
 class Admin:
@@ -451,10 +500,13 @@ class Admin:
     def rules_add(self, req: HttpRequest) -> HttpResponse:
         data = self._body(req, "MockRules")
         items = data if isinstance(data, list) else [data]
-        try:
-            added = [self.backend.rules.add(i).to_dict() for i in items]
-        except ConfigError as e:
-            raise ApiError(400, f"bfl-mock: {e}") from None
+        added = []
+        for number, item in enumerate(items, 1):
+            try:
+                added.append(self.backend.rules.add(item).to_dict())
+            except ConfigError as e:
+                where = f"in rule {number} of the body" if isinstance(data, list) else "in the body"
+                raise ApiError(400, f"bfl-mock: {locate(e, where)}") from None
         return HttpResponse.json(201, {"rules": added})
 
     def rules_clear(self, req: HttpRequest) -> HttpResponse:
@@ -479,18 +531,33 @@ class Admin:
     def tasks_list(self, req: HttpRequest) -> HttpResponse:
         tasks = self.backend.list_tasks(status=req.query("status"), api_key=self._scope(req))
         endpoint, key_id, limit = req.query("endpoint"), req.query("key_id"), _count(req, "limit")
+        key = (req.query("key") or "").strip()[:1024]
         picked = []
         newest = req.query("order") == "newest"  # the dashboard's order; scripts keep the oldest first
         for t in reversed(tasks) if newest else tasks:
             if endpoint is not None and t.endpoint.name != endpoint:
                 continue
-            if key_id is not None and t.brief()["key_id"] != key_id:
+            fingerprint = key_fingerprint(t.api_key)
+            if key_id is not None and fingerprint != key_id:
+                continue
+            if key and not _key_matches(key, t.api_key, fingerprint):
                 continue
             picked.append(t)
             if limit is not None and len(picked) >= limit:
                 break
         brief = req.query("brief") not in (None, "", "0", "false")
-        return HttpResponse.json(200, {"tasks": [t.brief() if brief else t.summary() for t in picked]})
+        return HttpResponse.json(200, {"tasks": [self._row(t) if brief else t.summary() for t in picked]})
+
+    @staticmethod
+    def _row(task: Any) -> dict[str, Any]:
+        """A task list row: ``brief()``, its prompt (clipped) and its image problem in words."""
+        row: dict[str, Any] = dict(task.brief())
+        prompt = task.params.get("prompt")
+        if isinstance(prompt, str) and len(prompt) > PROMPT_CHARS:
+            prompt = prompt[:PROMPT_CHARS] + "…"
+        row["prompt"] = prompt if isinstance(prompt, str) else None
+        row["image_error"] = plain_reason(row.get("image_error"))
+        return row
 
     def task_image(self, req: HttpRequest, task_id: str, name: str) -> Answer:
         max_side = min(1024, max(16, _count(req, "max") or 256))
@@ -523,9 +590,34 @@ class Admin:
 
     def task_get(self, req: HttpRequest, task_id: str) -> HttpResponse:
         try:
-            return HttpResponse.json(200, self.backend.get_task(task_id).summary())
+            task = self.backend.get_task(task_id)
         except TaskNotFound:
             raise ApiError(404, f"no task {task_id}") from None
+        summary = task.summary()
+        summary["image_error"] = plain_reason(summary.get("image_error"))
+        summary["previews"] = self._previews(task)
+        return HttpResponse.json(200, summary)
+
+    @staticmethod
+    def _previews(task: Any) -> list[dict[str, str]]:
+        """The images the dashboard can show for ``task`` (``/images/{name}``), with their captions: each input
+        image the request sent, the edge map an edge-conditioned family derives, and the result."""
+        params = task.params or {}
+        out = []
+        for name in task.endpoint.family.image_fields:
+            value = params.get(name)
+            if isinstance(value, dict) and "length" in value:
+                out.append({"name": name, "caption": f"{name} ({value['length']} bytes of base64)"})
+            elif isinstance(value, str) and value:
+                out.append({"name": name, "caption": f"{name} (a URL: not kept)"})
+        if task.endpoint.family.name == "canny" and params.get("control_image") is not None:
+            low, high = params.get("canny_low_threshold", 50), params.get("canny_high_threshold", 200)
+            low, high = 50 if low is None else low, 200 if high is None else high
+            out.append(
+                {"name": "edges", "caption": f"edge map: cv2.Canny(low={low}, high={high}) as BFL's preprocessing"}
+            )
+        out.append({"name": "result", "caption": "result"})
+        return out
 
     def _force(self, task_id: str, outcome: Outcome) -> Answer:
         def step() -> HttpResponse:
@@ -553,17 +645,34 @@ class Admin:
 
     # ------------------------------------------------------------------ journals
     def requests_list(self, req: HttpRequest) -> HttpResponse:
+        """The journal, filtered: ``method``, ``path`` (``*`` at the end: a prefix), ``status`` (``404`` or a
+        class such as ``4xx``), ``polls=0`` (without ``GET /v1/get_result``), ``task_id``, ``api_key``;
+        ``limit`` keeps the newest N of what matches."""
         scope, api_key = self._scope(req), req.query("api_key")
         if scope is not None and api_key is not None and api_key != scope:
             raise ApiError(403, "bfl-mock admin API: X-Mock-Key scopes this listing to one key")
+        status = req.query("status")
+        if status and not (status.isdigit() or (len(status) == 3 and status[0] in "12345" and status[1:] == "xx")):
+            raise ApiError(
+                400, f"bfl-mock admin API: `status` is a code such as 404 or a class such as 4xx, not {status[:40]!r}"
+            )
+        exact = status is not None and status.isdigit()
+        limit = _count(req, "limit")
         entries = self.services.journal.filter(
-            method=req.query("method"),
-            path=req.query("path"),
-            status=_count(req, "status"),
+            method=req.query("method") or None,
+            path=req.query("path") or None,
+            status=_count(req, "status") if exact else None,
             task_id=req.query("task_id"),
             api_key=scope if scope is not None else api_key,
-            limit=_count(req, "limit"),
         )
+        no_polls = req.query("polls") in ("0", "false", "no")
+        entries = [
+            e
+            for e in entries
+            if (exact or _status_matches(status, e.status)) and not (no_polls and e.path == POLL_PATH)
+        ]
+        if limit:
+            entries = entries[-limit:]
         return HttpResponse.json(200, {"requests": [e.to_dict() for e in entries]})
 
     def requests_clear(self, req: HttpRequest) -> HttpResponse:

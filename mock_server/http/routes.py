@@ -206,7 +206,7 @@ ADMIN_ROUTES: list[Route] = [
         "/_mock/tasks",
         "tasks_list",
         "List tasks (oldest first; order=newest for the newest first)",
-        optional_query=("status", "endpoint", "key_id", "limit", "brief", "order"),
+        optional_query=("status", "endpoint", "key_id", "key", "limit", "brief", "order"),
     ),
     _admin("GET", "/_mock/tasks/{task_id}", "task_get", "Inspect a task"),
     _admin(
@@ -226,7 +226,7 @@ ADMIN_ROUTES: list[Route] = [
         "/_mock/requests",
         "requests_list",
         "Request journal",
-        optional_query=("method", "path", "status", "task_id", "api_key", "limit"),
+        optional_query=("method", "path", "status", "polls", "task_id", "api_key", "limit"),
     ),
     _admin("DELETE", "/_mock/requests", "requests_clear", "Clear the request journal"),
     _admin("GET", "/_mock/webhooks", "webhooks_list", "Webhook journal", optional_query=("task_id",)),

@@ -40,7 +40,10 @@ async function api(path, options = {}) {
   if (r.status === 403 && body && typeof body.detail === "string" && body.detail.includes("token")) {
     throw new SignInNeeded(body.detail);
   }
-  if (!r.ok) throw new Error(`${r.status}: ${body && body.detail ? JSON.stringify(body.detail) : text}`);
+  if (!r.ok) {
+    const detail = body && body.detail !== undefined ? body.detail : text;
+    throw new Error(`${r.status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+  }
   return body;
 }
 
@@ -49,8 +52,14 @@ const badge = (s) => h("span", { class: `badge ${String(s).replace(/ /g, "-")}` 
 const short = (id) => String(id).slice(0, 8);
 const taskLink = (id) => h("a", { href: `#/task/${encodeURIComponent(id)}`, class: "mono" }, short(id));
 
+// A server message in words: `name` spans (the admin API writes them for terminals) become <code>, built
+// with textContent like everything else, so no backtick shows and nothing is parsed as HTML.
+function words(text) {
+  return String(text).split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 function notice(text, cls = "notice") {
-  return h("div", { class: cls }, text);
+  return h("div", { class: cls }, words(text));
 }
 
 function show(...nodes) {
@@ -67,9 +76,19 @@ async function refreshClock() {
 
 // ------------------------------------------------------------------------------------------------ tasks
 const filters = { status: "", endpoint: "", key: "" };
+const PROMPT_SHOWN = 80;
+
+function imageProblem(t) {
+  if (!t.image_error) return "";
+  // a Pending task whose input image failed its check finishes as Error when its time comes
+  const text = t.status === "Pending" ? `will end as Error: ${t.image_error}` : t.image_error;
+  return h("span", { class: "error-msg", title: t.image_error }, text);
+}
 
 async function tasksPage() {
-  const data = await api("/tasks?brief=1&order=newest&limit=1000");
+  const query = new URLSearchParams({ brief: "1", order: "newest", limit: "1000" });
+  if (filters.key) query.set("key", filters.key);
+  const data = await api(`/tasks?${query}`);
   const tasks = data.tasks;
   const endpoints = [...new Set(tasks.map((t) => t.endpoint))].sort();
   const statuses = ["Pending", "Ready", "Error", "Request Moderated", "Content Moderated", "Task not found"];
@@ -77,30 +96,40 @@ async function tasksPage() {
     h("select", { name, onchange: (e) => { filters[name] = e.target.value; render(); } },
       h("option", { value: "" }, `any ${name}`),
       values.map((v) => h("option", { value: v, selected: filters[name] === v }, v)));
-  const keyInput = h("input", { name: "key", placeholder: "key fingerprint", value: filters.key, size: 18 });
+  const keyInput = h("input", {
+    name: "key", placeholder: "API key or fingerprint", value: filters.key, size: 22,
+    title: "a whole API key (compared by its fingerprint), or the start of a fingerprint from the key column",
+  });
   keyInput.addEventListener("change", (e) => { filters.key = e.target.value.trim(); render(); });
   const shown = tasks.filter((t) =>
     (!filters.status || t.status === filters.status) &&
-    (!filters.endpoint || t.endpoint === filters.endpoint) &&
-    (!filters.key || (t.key_id || "").startsWith(filters.key) || (t.api_key || "").startsWith(filters.key)));
-  const rows = shown.map((t) =>
-    h("tr", { "data-task": t.id, "data-status": t.status },
+    (!filters.endpoint || t.endpoint === filters.endpoint));
+  const anyProblem = shown.some((t) => t.image_error);
+  const rows = shown.map((t) => {
+    const prompt = t.prompt || "";
+    return h("tr", { "data-task": t.id, "data-status": t.status },
       h("td", { class: "mono" }, when(t.created_at)),
       h("td", {}, taskLink(t.id)),
       h("td", {}, t.endpoint),
+      h("td", { class: "prompt", title: prompt }, prompt.length > PROMPT_SHOWN ? `${prompt.slice(0, PROMPT_SHOWN)}…` : prompt),
       h("td", {}, badge(t.status), t.progress !== null ? h("progress", { value: t.progress, max: 1 }) : null),
       h("td", { class: "mono", title: t.api_key || "" }, t.key_id || ""),
       h("td", { class: "mono" }, when(t.finished_at)),
       h("td", {}, t.rule ? `rule ${t.rule}` : t.scenario ? `scenario ${t.scenario}` : h("span", { class: "muted" }, "default")),
-      h("td", {}, t.webhook ? "webhook" : ""),
-      h("td", { class: "error-msg" }, t.image_error || "")));
+      h("td", { class: "webhook" }, t.webhook ? "yes" : ""),
+      anyProblem ? h("td", { class: "image-problem" }, imageProblem(t)) : null);
+  });
+  const headers = ["submitted (fake clock)", "task", "endpoint", "prompt", "status", "key (fingerprint)", "finished",
+    "decided by", "webhook_url"];
+  if (anyProblem) headers.push("input image problem");
   const table = h("table", { id: "tasks" },
-    h("thead", {}, h("tr", {}, ["submitted (fake clock)", "task", "endpoint", "status", "key", "finished", "decided by", "", ""].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, headers.map((c) => h("th", {}, c)))),
     h("tbody", {}, rows));
+  const keyNote = filters.key ? ` with key ${filters.key}` : "";
   show(
     h("div", { class: "filters" }, select("status", statuses), select("endpoint", endpoints), keyInput,
-      h("span", { class: "muted", id: "count" }, `${shown.length} of ${tasks.length} tasks, newest first, live`)),
-    tasks.length ? table : notice("No tasks yet: submit one to any /v1/ endpoint of this fake."));
+      h("span", { class: "muted", id: "count" }, `${shown.length} of ${tasks.length} tasks${keyNote}, newest first, live`)),
+    tasks.length || filters.key ? table : notice("No tasks yet: submit one to any /v1/ endpoint of this fake."));
   window.bflMockRendered = { page: "tasks", rows: rows.length, at: performance.now() };
 }
 
@@ -110,6 +139,12 @@ function imageFigure(taskId, name, caption, cls = "") {
   const fig = h("figure", { class: cls }, img, h("figcaption", {}, caption));
   img.addEventListener("error", () => fig.replaceChildren(h("figcaption", {}, `${caption}: not available`)));
   return fig;
+}
+
+function thumb(taskId, name) {
+  const img = h("img", { class: "thumb", src: `${API}/tasks/${encodeURIComponent(taskId)}/images/${name}?max=96`, alt: "" });
+  img.addEventListener("error", () => img.remove());  // not a usable image, or no longer kept: the text says enough
+  return img;
 }
 
 function isImageSummary(v) {
@@ -127,7 +162,7 @@ function bodyTable(body, taskId, errors) {
     h("tr", { class: byField[k] ? "err" : "" },
       h("td", { class: "mono" }, k),
       h("td", {}, isImageSummary(v) && taskId
-        ? h("span", {}, h("img", { class: "thumb", src: `${API}/tasks/${encodeURIComponent(taskId)}/images/${k}?max=96`, alt: k }),
+        ? h("span", {}, thumb(taskId, k),
           ` ${v.length} bytes, sha256 ${String(v.sha256).slice(0, 12)}…`)
         : h("code", {}, JSON.stringify(v))),
       h("td", { class: "error-msg", "data-error-for": k }, (byField[k] || []).map((e) => `${e.msg} (${e.type})`).join("; "))));
@@ -156,13 +191,8 @@ async function taskPage(id) {
     api(`/requests?task_id=${enc}`),
     api(`/webhooks?task_id=${enc}`),
   ]);
-  const params = task.params || {};
-  const inputs = Object.entries(params).filter(([, v]) => isImageSummary(v));
-  const figures = inputs.map(([k, v]) => imageFigure(id, k, `${k} (${v.length} bytes of base64)`));
-  if (task.endpoint === "flux-pro-1.0-canny-finetuned") {
-    const low = params.canny_low_threshold ?? 50, high = params.canny_high_threshold ?? 200;
-    figures.push(imageFigure(id, "edges", `edge map: cv2.Canny(low=${low}, high=${high}) as BFL's preprocessing`));
-  }
+  const previews = task.previews || [];
+  const figures = previews.filter((p) => p.name !== "result").map((p) => imageFigure(id, p.name, p.caption));
   const sample = task.result && task.result.sample;
   let expiry = null;
   if (sample) {
@@ -180,6 +210,7 @@ async function taskPage(id) {
     actions,
     h("div", { class: "card grid" },
       h("div", {}, "endpoint"), h("div", {}, task.endpoint),
+      h("div", {}, "prompt"), h("div", { id: "task-prompt" }, (task.params && typeof task.params.prompt === "string") ? task.params.prompt : h("span", { class: "muted" }, "none")),
       h("div", {}, "key"), h("div", { class: "mono" }, `${task.key_id || ""} (${task.api_key || ""})`),
       h("div", {}, "submitted"), h("div", { class: "mono" }, when(task.created_at)),
       h("div", {}, "finished"), h("div", { class: "mono" }, when(task.finished_at)),
@@ -187,7 +218,8 @@ async function taskPage(id) {
       h("div", {}, "decided by"), h("div", {}, task.rule ? `rule ${task.rule}` : task.scenario ? `scenario ${task.scenario}` : "default (no rule, no scenario)"),
       h("div", {}, "outcome"), h("div", {}, h("code", {}, JSON.stringify(task.outcome))),
       task.details ? [h("div", {}, "details"), h("div", {}, h("code", {}, JSON.stringify(task.details)))] : null,
-      task.image_error ? [h("div", {}, "image error"), h("div", { class: "error-msg" }, task.image_error)] : null),
+      task.image_error ? [h("div", {}, "input image problem"), h("div", { class: "error-msg", id: "image-problem" },
+        task.status === "Pending" ? `the input image failed its check, so this task will end as Error: ${task.image_error}` : task.image_error)] : null),
     h("h3", {}, "Images"),
     h("div", { class: "images" }, figures,
       task.status === "Ready" ? imageFigure(id, "result", "result", "result") : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
@@ -218,8 +250,15 @@ function deliveryCard(d) {
 }
 
 // ------------------------------------------------------------------------------------------------ journals
+const requestFilters = { method: "", path: "", status: "", polls: false };
+
 async function requestsPage() {
-  const data = await api("/requests?limit=300");
+  const query = new URLSearchParams({ limit: "300" });
+  if (requestFilters.method) query.set("method", requestFilters.method);
+  if (requestFilters.path) query.set("path", requestFilters.path.endsWith("*") ? requestFilters.path : `${requestFilters.path}*`);
+  if (requestFilters.status) query.set("status", requestFilters.status);
+  if (!requestFilters.polls) query.set("polls", "0");
+  const data = await api(`/requests?${query}`);
   const rows = data.requests.slice().reverse().flatMap((e) => {
     const errors = e.status === 422 && e.response && Array.isArray(e.response.detail) ? e.response.detail : null;
     const row = h("tr", { class: e.status >= 400 ? "err" : "", "data-request": e.id },
@@ -228,8 +267,23 @@ async function requestsPage() {
     if (!errors) return [row];
     return [row, h("tr", { class: "err detail" }, h("td", {}), h("td", { colspan: 5 }, bodyTable(e.body, null, errors)))];
   });
-  show(h("h2", {}, "Requests (newest first)"),
-    h("table", { id: "requests" }, h("thead", {}, h("tr", {}, ["at", "method", "path", "status", "latency", "task"].map((c) => h("th", {}, c)))), h("tbody", {}, rows)));
+  const set = (name) => (e) => { requestFilters[name] = e.target.type === "checkbox" ? e.target.checked : e.target.value.trim(); render(); };
+  const choice = (name, label, values) => h("select", { name, onchange: set(name) },
+    h("option", { value: "" }, label), values.map(([v, text]) => h("option", { value: v, selected: requestFilters[name] === v }, text)));
+  const path = h("input", { name: "path", placeholder: "path starts with, e.g. /v1/flux", value: requestFilters.path, size: 28 });
+  path.addEventListener("change", set("path"));
+  const polls = h("input", { type: "checkbox", name: "polls", id: "show-polls", checked: requestFilters.polls });
+  polls.addEventListener("change", set("polls"));
+  const filterBar = h("div", { class: "filters", id: "request-filters" },
+    choice("method", "any method", ["GET", "POST", "PUT", "DELETE", "HEAD"].map((m) => [m, m])),
+    path,
+    choice("status", "any status", [["2xx", "2xx success"], ["3xx", "3xx redirect"], ["4xx", "4xx client error"],
+      ["5xx", "5xx server error"], ["422", "422 validation"], ["404", "404 not found"], ["429", "429 rate limited"]]),
+    h("label", { for: "show-polls" }, polls, " show polls (GET /v1/get_result)"),
+    h("span", { class: "muted", id: "request-count" }, `${data.requests.length} requests (the newest 300 that match), newest first`));
+  show(h("h2", {}, "Requests"), filterBar,
+    rows.length ? h("table", { id: "requests" }, h("thead", {}, h("tr", {}, ["at", "method", "path", "status", "latency", "task"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No request matches these filters."));
 }
 
 async function webhooksPage() {
@@ -238,41 +292,170 @@ async function webhooksPage() {
 }
 
 // ------------------------------------------------------------------------------------------------ control
-function schemaFields(spec, name) {
-  const schema = spec.components && spec.components.schemas && spec.components.schemas[name];
-  if (!schema || !schema.properties) return [];
-  return Object.entries(schema.properties).filter(([, p]) => {
-    const types = [].concat(p.type || []);
-    return types.includes("string") || types.includes("integer");
-  }).map(([k, p]) => ({ name: k, integer: [].concat(p.type || []).includes("integer"), description: p.description || "" }));
+// The rule form is built from the rule schema the fake publishes (/openapi.json: MockMatch, MockOutcome), so
+// every key a rule may have gets a field, and a new key in the schema appears here without a change.
+function resolve(spec, schema) {
+  const seen = new Set();
+  while (schema && schema.$ref && !seen.has(schema.$ref)) {
+    seen.add(schema.$ref);
+    schema = spec.components.schemas[schema.$ref.split("/").pop()];
+  }
+  return schema || {};
+}
+
+function typesOf(schema) { return [].concat(schema.type || []); }
+
+// One schema property -> a field description: {name, kind, description, children?}
+function fieldOf(spec, name, raw) {
+  const schema = resolve(spec, raw);
+  const description = schema.description || raw.description || "";
+  const variants = (schema.anyOf || []).map((v) => resolve(spec, v)).filter((v) => !typesOf(v).includes("null"));
+  const nested = variants.find((v) => v.properties) || (schema.properties ? schema : null);
+  if (nested) {
+    const scalar = variants.find((v) => !v.properties);  // e.g. latency: one number for every phase, or per phase
+    return { name, kind: "group", description: description || nested.description || "", scalar: scalar ? kindOf(scalar) : null,
+      children: Object.entries(nested.properties).filter(([, p]) => !String(p.description || "").startsWith("the same as"))
+        .map(([k, p]) => fieldOf(spec, k, p)) };
+  }
+  return { name, kind: kindOf(schema), description: description || (variants[0] || {}).description || "" };
+}
+
+function kindOf(schema) {
+  const types = typesOf(schema);
+  if (schema.anyOf) {
+    const variants = schema.anyOf.filter((v) => !typesOf(v).includes("null"));
+    if (variants.some((v) => typesOf(v).includes("array")) && variants.some((v) => typesOf(v).includes("number"))) return "range";
+    return kindOf(variants[0] || {});
+  }
+  if (types.includes("boolean")) return "boolean";
+  if (types.includes("integer")) return "integer";
+  if (types.includes("number")) return "number";
+  if (types.includes("array")) return schema.items && typesOf(schema.items).includes("number") ? "range" : "list";
+  if (types.includes("object")) return "pairs";
+  if (types.includes("string")) return "text";
+  return "json";
+}
+
+const HINTS = {
+  list: "comma-separated",
+  pairs: "Name: value, one per line",
+  range: "seconds, or MIN-MAX",
+  number: "seconds",
+  json: "text, or JSON",
+};
+
+function inputFor(field, path) {
+  const name = path.join(".");
+  const attrs = { name, "data-kind": field.kind, placeholder: HINTS[field.kind] || "" };
+  if (field.kind === "boolean") return h("input", { ...attrs, type: "checkbox", class: "check" });
+  if (field.kind === "pairs") return h("textarea", { ...attrs, rows: 2, cols: 30 });
+  return h("input", { ...attrs, type: field.kind === "integer" ? "number" : "text" });
+}
+
+function formRows(field, path) {
+  if (field.kind === "group") {
+    const childHelp = new Set(field.children.map((c) => c.description));
+    const shared = childHelp.size === 1 ? [...childHelp][0] : "";  // said once, not on every row
+    return h("fieldset", { class: "group", "data-group": path.join(".") },
+      h("legend", {}, h("span", { class: "mono" }, field.name), field.description ? ` ${field.description}` : ""),
+      shared ? h("div", { class: "muted" }, shared) : null,
+      field.scalar ? h("label", {}, h("span", { class: "mono" }, "(all)"), inputFor({ kind: field.scalar }, [...path, ""]),
+        h("span", { class: "muted" }, "one value for every phase, or one per phase below (those win)")) : null,
+      field.children.map((c) => formRows({ ...c, description: shared ? "" : c.description }, [...path, c.name])));
+  }
+  return h("label", {}, h("span", { class: "mono" }, field.name), inputFor(field, path),
+    h("span", { class: "muted" }, field.description));
+}
+
+function seconds(text) {
+  const m = /^\s*([0-9.]+)\s*(?:-\s*([0-9.]+))?\s*$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not seconds (a number, or MIN-MAX)`);
+  return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
+}
+
+function valueOf(input) {
+  const kind = input.dataset.kind;
+  if (kind === "boolean") return input.checked ? true : undefined;
+  const text = input.value.trim();
+  if (text === "") return undefined;
+  if (kind === "integer") return Number(text);
+  if (kind === "range") return seconds(text);
+  if (kind === "number") {
+    const n = Number(text);
+    if (!Number.isFinite(n)) throw new Error(`${input.name}: "${text}" is not a number`);
+    return n;
+  }
+  if (kind === "list") return text.split(",").map((v) => v.trim()).filter(Boolean);
+  if (kind === "pairs") {
+    const out = {};
+    for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const at = line.indexOf(":");
+      if (at < 1) throw new Error(`"${line}" is not Name: value`);
+      out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    return out;
+  }
+  if (kind === "json") { try { return JSON.parse(text); } catch (e) { return text; } }
+  return text;
+}
+
+function ruleFromForm(form) {
+  const rule = {};
+  for (const input of form.querySelectorAll("input[data-kind], textarea[data-kind]")) {
+    const value = valueOf(input);
+    if (value === undefined) continue;
+    const path = input.name.split(".");
+    if (path[path.length - 1] === "") path.pop();  // a group's own value (latency for every phase)
+    let node = rule;
+    for (const key of path.slice(0, -1)) node = node[key] = (node[key] && typeof node[key] === "object" && !Array.isArray(node[key])) ? node[key] : {};
+    const last = path[path.length - 1];
+    if (node[last] && typeof node[last] === "object" && !Array.isArray(node[last])) continue;  // per-phase values win
+    node[last] = value;
+  }
+  const name = form.querySelector("[name=rule-name]").value.trim();
+  const times = form.querySelector("[name=rule-times]").value.trim();
+  if (name) rule.name = name;
+  if (times) rule.times = Number(times);
+  return rule;
 }
 
 async function controlPage() {
   const [clock, rules, scenarios, spec] = await Promise.all([api("/clock"), api("/rules"), api("/scenarios"), fetch("/openapi.json").then((r) => r.json())]);
-  const seconds = h("input", { id: "advance-seconds", type: "number", value: 5, min: 0, step: "any", size: 6 });
+  const advance = h("input", { id: "advance-seconds", type: "number", value: 5, min: 0, step: "any", size: 6, title: "seconds on the fake clock" });
   const names = [...Object.keys(scenarios.builtin), ...Object.keys(scenarios.defined)];
   const scenarioSelect = h("select", { id: "scenario" }, names.map((n) => h("option", { value: n }, n)));
   const times = h("input", { id: "scenario-times", type: "number", value: 1, min: 1, size: 4 });
-  const fields = [["match", schemaFields(spec, "MockMatch")], ["outcome", schemaFields(spec, "MockOutcome")]];
+  const parts = ["MockMatch", "MockOutcome"].map((schema, i) => {
+    const props = resolve(spec, { $ref: `#/components/schemas/${schema}` }).properties || {};
+    return [["match", "outcome"][i], Object.entries(props).map(([k, p]) => fieldOf(spec, k, p))];
+  });
+  const message = h("p", { class: "error-msg", id: "rule-error" });
   const form = h("form", { class: "rule card", id: "rule-form" },
-    fields.map(([part, list]) => [h("h3", {}, part), list.map((f) =>
-      h("label", {}, h("span", { class: "mono" }, f.name), h("input", { name: `${part}.${f.name}`, type: f.integer ? "number" : "text" }), h("span", { class: "muted" }, f.description)))]),
+    h("h3", {}, "Add a rule"),
+    h("p", { class: "muted" }, "Fields left empty are not part of the rule. The first rule that matches a submit decides its outcome."),
+    h("label", {}, h("span", { class: "mono" }, "name"), h("input", { name: "rule-name", type: "text" }), h("span", { class: "muted" }, "shown in the task list's decided by column")),
+    h("label", {}, h("span", { class: "mono" }, "times"), h("input", { name: "rule-times", type: "number", min: 1 }), h("span", { class: "muted" }, "stop after this many submits (empty: no limit)")),
+    parts.map(([part, list]) => h("fieldset", { "data-part": part }, h("legend", {}, part === "match" ? "match: which submits" : "outcome: what happens"),
+      list.map((f) => formRows(f, [part, f.name])))),
+    message,
     h("button", { type: "submit" }, "Add rule"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const rule = {};
-    for (const input of form.querySelectorAll("input")) {
-      if (input.value === "") continue;
-      const [part, key] = input.name.split(".");
-      rule[part] = rule[part] || {};
-      rule[part][key] = input.type === "number" ? Number(input.value) : input.value;
+    let rule;
+    try { rule = ruleFromForm(form); } catch (e) { message.textContent = e.message; return; }
+    try {
+      await api("/rules", { method: "POST", json: rule });
+    } catch (e) {
+      message.replaceChildren(...words(e.message || e));
+      return;
     }
-    await control("/rules", rule);
+    route();
   });
   show(
     h("h2", {}, "Clock"),
     h("div", { class: "card row" }, h("span", { class: "mono" }, `${when(clock.now)} ${clock.frozen ? "(frozen)" : "(running)"}`),
-      seconds, h("button", { id: "advance", onclick: () => control("/clock/advance", { seconds: Number(seconds.value) }) }, "Advance"),
+      h("label", { for: "advance-seconds" }, "advance by"), advance, h("span", {}, "seconds"),
+      h("button", { id: "advance", onclick: () => control("/clock/advance", { seconds: Number(advance.value) }) }, "Advance"),
       clock.frozen ? h("button", { class: "secondary", onclick: () => control("/clock/unfreeze") }, "Unfreeze")
         : h("button", { class: "secondary", onclick: () => control("/clock/freeze") }, "Freeze")),
     h("h2", {}, "Scenario for the next submits"),
@@ -292,14 +475,16 @@ async function controlPage() {
 // ------------------------------------------------------------------------------------------------ sign-in, routing
 function signIn(message) {
   const input = h("input", { type: "password", id: "token", placeholder: "admin token", autocomplete: "current-password" });
-  const form = h("form", { class: "card" }, h("p", {}, message), input, " ", h("button", { type: "submit" }, "Sign in"));
+  const form = h("form", { class: "card", id: "sign-in" },
+    h("p", {}, "This fake was started with an admin token (--admin-token). Enter it to open the dashboard; the browser keeps a session cookie, never the token."),
+    h("p", { class: "muted" }, words(message)), input, " ", h("button", { type: "submit" }, "Sign in"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("/ui/login", { json: { token: input.value } });
       route();
     } catch (e) {
-      form.append(h("p", { class: "error-msg" }, String(e.message || e)));
+      form.append(h("p", { class: "error-msg" }, words(e.message || e)));
     }
   });
   show(h("h2", {}, "Sign in"), form);
