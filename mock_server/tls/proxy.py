@@ -110,8 +110,9 @@ class InterceptingProxy:
         )
         self.max_header = opts.max_header_bytes if opts.max_header_bytes is not None else settings.max_header_bytes
         self.pending: OrderedDict[_Front, None] = OrderedDict()
-        self.refused = 0  # counters, for tests and the attack script
+        self.refused = 0  # counters, for tests and the attack script (``wait_for``)
         self.handshake_failures = 0
+        self._changed = threading.Condition()
         self._server: asyncio.AbstractServer | None = None
         self._ctx: Any = None
         self._ctx_until: Any = None
@@ -147,6 +148,16 @@ class InterceptingProxy:
         if self._state is not None:
             for conn in list(self._state.connections):
                 conn.shutdown()
+
+    def count(self, name: str) -> None:
+        with self._changed:
+            setattr(self, name, getattr(self, name) + 1)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate()`` holds after a counter changed (tests: no sleeps)."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
 
     # ---------------------------------------------------------------- helpers for the layers
     def context(self) -> Any:
@@ -258,13 +269,14 @@ class _Front(asyncio.Protocol):
             self.task = asyncio.ensure_future(self._pipe(host, port, rest))
             return
         if not is_bfl_host(host) or port != 443:
-            self.proxy.refused += 1
+            self.proxy.count("refused")
             self.abort(_response(403, "Forbidden", refused_detail(f"{host}:{port}" if is_bfl_host(host) else host)))
             return
         if rest:  # TLS bytes before our 200: no client does this
             self.abort(_response(400, "Bad Request", "bfl-mock proxy: data sent before the CONNECT answer"))
             return
         assert self.transport is not None
+        self.transport.pause_reading()  # the ClientHello must reach TLS, not this protocol (start_tls resumes)
         self.transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         self.state = "tls"
         self.task = asyncio.ensure_future(self._tls())
@@ -279,8 +291,8 @@ class _Front(asyncio.Protocol):
                 proxy.loop.start_tls(transport, self, ctx, server_side=True, ssl_handshake_timeout=timeout),
                 timeout + 1,
             )
-        except (OSError, asyncio.TimeoutError, ValueError, RuntimeError, ConnectionError):
-            proxy.handshake_failures += 1
+        except Exception:  # bad TLS, a timeout, the peer gone: whatever it is, this connection ends
+            proxy.count("handshake_failures")
             self.abort(None)
             return
         if self.state != "tls" or tls is None:  # closed or evicted during the handshake
@@ -309,7 +321,7 @@ class _Front(asyncio.Protocol):
             return
         host, port = parsed
         if not is_bfl_host(host) or port != 80:
-            self.proxy.refused += 1
+            self.proxy.count("refused")
             detail = refused_detail(host)
             if self.proxy.passes_through(host):
                 detail = f"bfl-mock proxy: {host}: pass-through tunnels HTTPS (CONNECT) only; nothing was sent"
