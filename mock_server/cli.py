@@ -239,7 +239,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **tls.uvicorn_options(),
     )
     server = _quiet_server_class()(config)
-    tls.start(mock, access)
+    tls.start(mock, access, config)
 
     def stop(signum: int, frame: Any) -> None:  # graceful exit, status 0 (uvicorn would re-raise the signal)
         server.should_exit = True
@@ -485,7 +485,12 @@ class _TlsSetup:
             return {}
         return {"ssl_certfile": str(self.leaf.cert_path), "ssl_keyfile": str(self.leaf.key_path)}
 
-    def start(self, mock: Any, access: Any) -> None:
+    def start(self, mock: Any, access: Any, config: Any) -> None:
+        if self.serve_tls:  # uvicorn's context, with the leaf renewed in place while the fake runs for weeks
+            from mock_server.tls.ca import RenewingContext
+
+            config.load()
+            config.ssl.sni_callback = RenewingContext(self.ca).sni_callback
         if self.proxy_sock is None:
             return
         from mock_server.frontends.asgi import create_app

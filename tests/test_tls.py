@@ -161,3 +161,23 @@ def test_serve_tls_answers_https_with_the_leaf(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
+
+
+def test_a_running_server_swaps_in_the_renewed_leaf(tmp_path: Path) -> None:
+    from mock_server.tls.ca import RenewingContext, server_context
+
+    now = [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)]
+    ca = LocalCA(tmp_path, now=lambda: now[0])
+    uvicorn_ctx, _ = server_context(ca)  # what the server loaded at start
+    renewing = RenewingContext(ca)
+
+    class Handshake:
+        context = uvicorn_ctx
+
+    hs = Handshake()
+    renewing.sni_callback(hs, "api.bfl.ai", uvicorn_ctx)
+    assert hs.context is uvicorn_ctx  # fresh: untouched
+    now[0] += dt.timedelta(days=LEAF_DAYS)  # weeks later, same process
+    renewing.sni_callback(hs, "api.bfl.ai", uvicorn_ctx)
+    assert hs.context is not uvicorn_ctx
+    assert ca.leaf().not_after > now[0] + dt.timedelta(days=RENEW_DAYS)

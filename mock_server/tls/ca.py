@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -273,3 +274,26 @@ def server_context(ca: LocalCA) -> tuple[object, dt.datetime]:
     ctx.load_cert_chain(leaf.cert_path, leaf.key_path)
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx, leaf.not_after
+
+
+class RenewingContext:
+    """A server TLS context that follows the leaf: ``current()`` rebuilds it once the leaf is due for renewal
+    (so a fake that runs for weeks never serves an expired certificate); ``sni_callback`` swaps it into a
+    handshake of a context built elsewhere (uvicorn's, for ``serve --tls``)."""
+
+    def __init__(self, ca: LocalCA) -> None:
+        self.ca = ca
+        self._ctx: Any = None
+        self._until = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+    def current(self) -> Any:
+        if self._ctx is None or self._until - self.ca.now() < dt.timedelta(days=RENEW_DAYS):
+            self._ctx, self._until = server_context(self.ca)
+        return self._ctx
+
+    def sni_callback(self, sslobj: Any, server_name: str | None, ctx: Any) -> None:
+        if self._ctx is None:  # the context uvicorn built from today's leaf files
+            self._ctx, self._until = ctx, self.ca.leaf().not_after
+        fresh = self.current()
+        if fresh is not ctx:
+            sslobj.context = fresh

@@ -32,7 +32,7 @@ from typing import Any
 
 from mock_server.core.config import Settings
 from mock_server.hosts import is_bfl_host
-from mock_server.tls.ca import LocalCA, server_context, utcnow
+from mock_server.tls.ca import LocalCA, RenewingContext
 
 PASS_THROUGH_FLAG = "--proxy-pass-through"
 
@@ -114,8 +114,7 @@ class InterceptingProxy:
         self.handshake_failures = 0
         self._changed = threading.Condition()
         self._server: asyncio.AbstractServer | None = None
-        self._ctx: Any = None
-        self._ctx_until: Any = None
+        self._renewing = RenewingContext(ca)
         self._config: Any = None
         self._state: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -162,12 +161,7 @@ class InterceptingProxy:
     # ---------------------------------------------------------------- helpers for the layers
     def context(self) -> Any:
         """The server TLS context, rebuilt when the leaf is renewed (checked for every new tunnel)."""
-        import datetime as dt
-
-        now = utcnow() if self.ca.now is utcnow else self.ca.now()
-        if self._ctx is None or self._ctx_until - now < dt.timedelta(days=1):
-            self._ctx, self._ctx_until = server_context(self.ca)
-        return self._ctx
+        return self._renewing.current()
 
     def http_protocol(self) -> asyncio.Protocol:
         cls = self._config.http_protocol_class
