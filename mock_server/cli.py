@@ -328,6 +328,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _url(settings.public_url)  # also from the environment or a config file
     mock = BflMock(settings)
     mock.configure(extra)
+    tls = _tls_setup(args, settings, mock)  # --tls / --proxy-port (the block at the end of this file)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -347,7 +348,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     mock.bound_port, mock.bound_host = port, settings.host
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-    base = settings.public_url or f"http://{host}:{port}"
+    base = settings.public_url or f"{'https' if tls.serve_tls else 'http'}://{host}:{port}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("bfl_mock").setLevel(logging.WARNING)
     for line in banner(settings, base, len(mock.endpoints)):
@@ -358,8 +359,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings,
         log_level=log_level,
         timeout_graceful_shutdown=3,
+        **tls.uvicorn_options(),
     )
     server = _quiet_server_class()(config)
+    tls.start(mock, access, config)
 
     def stop(signum: int, frame: Any) -> None:  # graceful exit, status 0 (uvicorn would re-raise the signal)
         server.should_exit = True
@@ -369,6 +372,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.run(sockets=[sock])
     finally:
+        tls.stop()
         mock.close()
     print("bfl-mock stopped.", flush=True)
     return 0
@@ -508,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_serve_args(serve)
+    _add_tls_serve_args(serve)
     serve.set_defaults(func=cmd_serve)
     canny = sub.add_parser(
         "canny",
@@ -539,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--task-id", default=None, help="task id in the payload (default: a new uuid4)")
     sw.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the receiver (default 10)")
     sw.set_defaults(func=cmd_send_webhook)
+    _add_tls_parsers(sub)
     try:
         from mock_server.contract import add_contract_parser
     except ImportError:  # pragma: no cover - contract kit not installed
@@ -588,6 +594,208 @@ def _os_words(e: Exception) -> str:
     if isinstance(e, OSError) and e.strerror:
         return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     return str(e)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# HTTPS for BFL's host names: `bfl-mock ca`, `bfl-mock env`, `serve --tls`, `serve --proxy-port N`
+# (mock_server/tls/). Kept in one block so it merges apart from the rest of the CLI.
+
+
+def _add_tls_serve_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("HTTPS and the intercepting proxy")
+    g.add_argument(
+        "--tls",
+        action="store_true",
+        default=None,
+        help="serve HTTPS with the local CA's certificate for localhost and BFL's hosts (BFL_MOCK_TLS=1)",
+    )
+    g.add_argument(
+        "--proxy-port",
+        type=_port,
+        default=None,
+        help="also run an HTTP proxy on this port that answers BFL's hosts with the fake and refuses every "
+        "other host (BFL_MOCK_PROXY_PORT; 0 = any free port)",
+    )
+    g.add_argument(
+        "--proxy-host", default=None, help="the proxy's bind address (BFL_MOCK_PROXY_HOST, default 127.0.0.1)"
+    )
+    g.add_argument(
+        "--proxy-pass-through",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="tunnel this host unmodified instead of refusing it (repeatable, .suffix for a domain; "
+        "BFL_MOCK_PROXY_PASS_THROUGH=a,b). Default: none, nothing leaves the machine",
+    )
+
+
+class _TlsSetup:
+    """What ``--tls`` and ``--proxy-port`` add to ``cmd_serve`` (nothing when neither is given)."""
+
+    def __init__(self) -> None:
+        self.serve_tls = False
+        self.leaf: Any = None
+        self.ca: Any = None
+        self.proxy_sock: socket.socket | None = None
+        self.options: Any = None
+        self.proxy: Any = None
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        if not self.serve_tls:
+            return {}
+        return {"ssl_certfile": str(self.leaf.cert_path), "ssl_keyfile": str(self.leaf.key_path)}
+
+    def start(self, mock: Any, access: Any, config: Any) -> None:
+        if self.serve_tls:  # uvicorn's context, with the leaf renewed in place while the fake runs for weeks
+            from mock_server.tls.ca import RenewingContext
+
+            config.load()
+            config.ssl.sni_callback = RenewingContext(self.ca).sni_callback
+        if self.proxy_sock is None:
+            return
+        from mock_server.frontends.asgi import create_app
+        from mock_server.tls.proxy import ThreadedProxy
+
+        app = create_app(mock, close_on_shutdown=False, access_log=access)
+        self.proxy = ThreadedProxy(app, mock.settings, self.ca, self.options, sock=self.proxy_sock).start()
+        host = self.options.host
+        print(
+            f"  proxy for BFL's hosts at http://{f'[{host}]' if ':' in host else host}:{self.proxy.port} "
+            f"(CA: {self.ca.cert_path}; `bfl-mock env --proxy-port {self.proxy.port}` prints the settings)",
+            flush=True,
+        )
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+        elif self.proxy_sock is not None:
+            self.proxy_sock.close()
+
+
+def _tls_setup(args: argparse.Namespace, settings: Any, mock: Any) -> _TlsSetup:
+    setup = _TlsSetup()
+    tls = args.tls if getattr(args, "tls", None) is not None else _env("tls", "") not in ("", "0", "false")
+    proxy_port = getattr(args, "proxy_port", None)
+    if proxy_port is None and _env("proxy_port"):
+        proxy_port = _port(_env("proxy_port"))
+    if not tls and proxy_port is None:
+        return setup
+    from mock_server.tls.ca import LocalCA
+    from mock_server.tls.proxy import ProxyOptions, bind
+
+    try:
+        setup.ca = LocalCA()
+        if tls:
+            setup.leaf = setup.ca.leaf()
+            setup.serve_tls = True
+    except (OSError, ValueError) as e:
+        mock.close()
+        raise CliError(f"local CA in {setup.ca.dir if setup.ca else '?'}: {e}") from None
+    if proxy_port is not None:
+        host = getattr(args, "proxy_host", None) or _env("proxy_host", "127.0.0.1")
+        passes = getattr(args, "proxy_pass_through", None)
+        if passes is None:
+            passes = [h for h in _env("proxy_pass_through", "").split(",") if h.strip()]
+        setup.options = ProxyOptions(host=host, port=proxy_port, pass_through=tuple(passes))
+        try:
+            setup.proxy_sock = bind(host, proxy_port)
+        except OSError as e:
+            mock.close()
+            if e.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"--proxy-port {proxy_port} on {host} is already in use: pick another port (0 = any)"
+                ) from None
+            raise CliError(f"cannot listen on {host}:{proxy_port} for the proxy: {e.strerror or e}") from None
+    return setup
+
+
+def cmd_ca(args: argparse.Namespace) -> int:
+    from mock_server.tls.ca import LocalCA
+
+    ca = LocalCA()
+    try:
+        ca.ensure()
+        if args.bundle:
+            out = ca.write_bundle(args.bundle, system=not args.no_system)
+            print(out)
+            return 0
+        if args.path:
+            print(ca.cert_path)
+            return 0
+        leaf = ca.leaf()
+    except OSError as e:
+        raise CliError(f"local CA in {ca.dir}: {e.strerror or e}") from None
+    print(f"CA certificate: {ca.cert_path}")
+    print(f"CA key (0600, never leaves this machine): {ca.key_path}")
+    print(
+        f"leaf certificate (renewed automatically, valid until {leaf.not_after:%Y-%m-%d %H:%M} UTC): {leaf.cert_path}"
+    )
+    print("trust it: bfl-mock env --proxy-port N (prints the settings), or bfl-mock ca --bundle FILE")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    import shlex
+
+    from mock_server.tls.ca import LocalCA
+
+    ca = LocalCA()
+    try:
+        bundle = ca.bundle_path()
+    except OSError as e:
+        raise CliError(f"local CA in {ca.dir}: {e.strerror or e}") from None
+    q = shlex.quote
+    lines = ['# bfl-mock: send BFL\'s hosts to the fake (paste into your shell, or eval "$(bfl-mock env ...)")']
+    if args.proxy_port is not None:
+        proxy = f"http://{args.proxy_host}:{args.proxy_port}"
+        store = ca.dir / "truststore.p12"
+        java = (
+            f"-Dhttps.proxyHost={args.proxy_host} -Dhttps.proxyPort={args.proxy_port} "
+            f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=changeit"
+        )
+        lines += [
+            "# Python (requests, httpx, LiteLLM), curl, Node 24+, Go: the proxy",
+            f"export HTTPS_PROXY={q(proxy)}",
+            f"export https_proxy={q(proxy)}",
+            "export NO_PROXY=localhost,127.0.0.1,::1",
+            "export NODE_USE_ENV_PROXY=1",
+            f"export JAVA_TOOL_OPTIONS={q(java)}",
+            f"# Java: create that truststore once: keytool -importcert -noprompt -alias bfl-mock -storepass changeit "
+            f"-keystore {q(str(ca.dir / 'truststore.p12'))} -file {q(str(ca.cert_path))}",
+        ]
+    lines += [
+        "# trust the local CA (system CAs + ours, so other HTTPS keeps working)",
+        f"export SSL_CERT_FILE={q(str(bundle))}",
+        f"export REQUESTS_CA_BUNDLE={q(str(bundle))}",
+        f"export CURL_CA_BUNDLE={q(str(bundle))}",
+        f"export NODE_EXTRA_CA_CERTS={q(str(ca.cert_path))}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _add_tls_parsers(sub: Any) -> None:
+    ca = sub.add_parser(
+        "ca",
+        help="the local certificate authority for HTTPS on BFL's host names",
+        description="Create (on first use) and show the local CA that signs the fake's certificate for "
+        "localhost and BFL's hosts. Stored in BFL_MOCK_CA_DIR, else ~/.local/share/bfl-mock/ca.",
+    )
+    ca.add_argument("--path", action="store_true", help="print only the CA certificate's path")
+    ca.add_argument(
+        "--bundle", metavar="FILE", default=None, help="write the system's CA bundle plus ours to FILE, print FILE"
+    )
+    ca.add_argument("--no-system", action="store_true", help="with --bundle: our CA only")
+    ca.set_defaults(func=cmd_ca)
+    env = sub.add_parser(
+        "env",
+        help="print export lines that make clients trust the fake (and use its proxy)",
+        description="Print shell export lines for Python, curl, Node and Java: the CA bundle and, with "
+        "--proxy-port, the proxy started by `bfl-mock serve --proxy-port N`.",
+    )
+    env.add_argument("--proxy-port", type=_int_in(1, 65535, "port"), default=None, help="the proxy's port")
+    env.add_argument("--proxy-host", default="127.0.0.1", help="the proxy's address (default 127.0.0.1)")
+    env.set_defaults(func=cmd_env)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,11 +24,12 @@ from mock_server.testing import WebhookReceiver
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mock_server"
 LAYERS = [  # lowest first: a module may import only from its own layer or the ones before it
-    ("core", {"core"}),
+    ("core", {"core", "hosts"}),
     ("webhooks", {"webhooks"}),
     ("scheduler", {"scheduler"}),
     ("http", {"http"}),
     ("frontends", {"frontends"}),
+    ("tls", {"tls"}),
     ("top", {"mock", "plugin", "cli", "contract", "configfile", "testing", "__init__", "__main__"}),
 ]
 

@@ -246,7 +246,16 @@ _FALSE = {"0", "false", "no", "off"}
 ENV_PREFIX = "BFL_MOCK_"
 # Variables of the BFL_MOCK_ family that are not settings (read by the CLI, the schema loader, the plugin ...).
 # A component that reads another one adds its name here, so ``unknown_env_vars`` does not warn about it.
-OTHER_ENV_VARS: set[str] = {"BFL_MOCK_CONFIG", "BFL_MOCK_LOG_LEVEL", "BFL_MOCK_SCHEMAS"}
+OTHER_ENV_VARS: set[str] = {
+    "BFL_MOCK_CONFIG",
+    "BFL_MOCK_LOG_LEVEL",
+    "BFL_MOCK_SCHEMAS",
+    "BFL_MOCK_CA_DIR",  # the local CA (mock_server/tls)
+    "BFL_MOCK_TLS",
+    "BFL_MOCK_PROXY_PORT",
+    "BFL_MOCK_PROXY_HOST",
+    "BFL_MOCK_PROXY_PASS_THROUGH",
+}
 
 
 def env_var(name: str) -> str:
