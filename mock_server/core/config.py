@@ -134,8 +134,8 @@ class Settings:
     # decode and parse bounds (hostile input): every decode counts progressive-JPEG scans first (libjpeg-turbo's
     # -maxscans idea; a normal progressive JPEG has about 10), and a JSON body with more value separators than
     # this is refused (400) before it is parsed (a real BFL body has a few dozen)
-    max_jpeg_scans: int = 100
-    max_json_values: int = 10_000
+    max_jpeg_scans: int = 100  # progressive-JPEG scans an input may have; more: an unusable image
+    max_json_values: int = 10_000  # JSON value separators a body may have; more: 400 before parsing (0: off)
     # rate limits on get_result (dossier P6; refill rate is an assumption)
     ratelimit_limit: int = 1200
     ratelimit_refill_per_second: float = 2.0  # 0 limit disables
