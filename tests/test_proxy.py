@@ -67,8 +67,19 @@ def assert_untouched(canary: socket.socket) -> None:
         canary.accept()
 
 
+OPEN: list[socket.socket] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sockets() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 def raw(proxy: ThreadedProxy) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    OPEN.append(s)
     return s
 
 
@@ -254,3 +265,62 @@ def test_split_authority() -> None:
     assert split_authority("[::1]:8080", 443) == ("::1", 8080)
     for bad in ("", ":443", "a:0", "a:x", "a b:443", "[::1", "u@h:443"):
         assert split_authority(bad, 443) is None, bad
+
+
+def tls_tunnel(p: ThreadedProxy, ca: LocalCA) -> ssl.SSLSocket:
+    s = raw(p)
+    s.sendall(b"CONNECT api.bfl.ai:443 HTTP/1.1\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 200 ")
+    ctx = ssl.create_default_context(cafile=str(ca.cert_path))
+    wrapped = ctx.wrap_socket(s, server_hostname="api.bfl.ai")
+    OPEN.append(wrapped)
+    return wrapped
+
+
+def test_tunnels_beyond_the_cap_close_the_oldest_idle_one(mock: BflMock, ca: LocalCA) -> None:
+    p = start(mock, ca, max_tunnels=2)
+    try:
+        first, second = tls_tunnel(p, ca), tls_tunnel(p, ca)
+        third = tls_tunnel(p, ca)
+        assert read_all(first) == b""  # closed to make room
+        third.sendall(b"GET /health HTTP/1.1\r\nHost: api.bfl.ai\r\nConnection: close\r\n\r\n")
+        assert read_all(third).startswith(b"HTTP/1.1 200 ")
+        for s in (first, second, third):
+            s.close()
+    finally:
+        p.stop()
+
+
+def test_the_admin_token_holds_through_the_proxy(ca: LocalCA) -> None:
+    m = BflMock(admin_token="s3cret")
+    p = start(m, ca)
+    try:
+        with client(p, ca) as c:
+            assert c.get("https://api.bfl.ai/_mock/config").status_code in (401, 403)
+            assert (
+                c.get("https://api.bfl.ai/_mock/config", headers={"authorization": "Bearer s3cret"}).status_code == 200
+            )
+    finally:
+        p.stop()
+        m.close()
+
+
+def test_serve_reports_a_busy_proxy_port(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "mock_server", "serve", "--port", "0", "--proxy-port", str(busy.getsockname()[1])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "BFL_MOCK_CA_DIR": str(tmp_path / "ca")},
+        )
+    finally:
+        busy.close()
+    assert r.returncode == 2 and "--proxy-port" in r.stderr and "already in use" in r.stderr
+    assert "Traceback" not in r.stderr
