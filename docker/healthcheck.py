@@ -69,7 +69,7 @@ def main() -> int:
         or config_port(option(args, "--config") or os.environ.get("BFL_MOCK_CONFIG"))
         or "8787"
     )
-    tls = "--tls" in args or os.environ.get("BFL_MOCK_TLS", "").lower() in ("1", "true", "yes")
+    tls = "--tls" in args or os.environ.get("BFL_MOCK_TLS", "").lower() not in ("", "0", "false")
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/health"
     context = ssl._create_unverified_context() if tls else None  # loopback liveness probe only
     try:

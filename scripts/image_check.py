@@ -78,8 +78,11 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def run(cmd: list[str], check: bool = True, timeout: float = 1800, **kw: object) -> subprocess.CompletedProcess[str]:
-    log("+ " + " ".join(cmd))
+def run(
+    cmd: list[str], check: bool = True, timeout: float = 1800, quiet: bool = False, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    if not quiet:
+        log("+ " + " ".join(c if "\n" not in c else "<script>" for c in cmd))
     done = subprocess.run(cmd, text=True, capture_output=True, timeout=timeout, **kw)  # type: ignore[call-overload]
     if check and done.returncode != 0:
         log(done.stdout[-4000:] + "\n" + done.stderr[-4000:])
@@ -234,7 +237,7 @@ class Container:
     def wait_healthy(self, timeout: float = 120) -> float:
         deadline = time.monotonic() + timeout
         while True:
-            state = json.loads(run(["docker", "inspect", "-f", "{{json .State}}", self.name]).stdout)
+            state = json.loads(run(["docker", "inspect", "-f", "{{json .State}}", self.name], quiet=True).stdout)
             health = (state.get("Health") or {}).get("Status")
             if health == "healthy":
                 return time.monotonic() - self.started

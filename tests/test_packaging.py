@@ -203,10 +203,20 @@ def test_healthcheck_fails_when_nothing_answers(healthcheck: object, monkeypatch
 
 def test_healthcheck_finds_the_server_in_proc(healthcheck: object, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()", "bfl-mock", "serve", "--port", "9555"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('up', flush=True); sys.stdin.read()",
+            "bfl-mock",
+            "serve",
+            "--port",
+            "9555",
+        ],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
+        assert proc.stdout and proc.stdout.readline() == b"up\n"  # exec'd: /proc/PID/cmdline is the child's own
         # this process's argv holds "bfl-mock" and "serve", as the container's pid 1 does
         args = healthcheck.server_args([Path(f"/proc/{proc.pid}")])  # type: ignore[attr-defined]
         assert healthcheck.option(args, "--port") == "9555"  # type: ignore[attr-defined]
