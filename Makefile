@@ -48,7 +48,7 @@ lint: $(STAMP) lint-workflows
 	$(VENV)/bin/mypy
 
 contract: $(STAMP)
-	BFL_CONTRACT_EXAMPLES=3000 BFL_CONTRACT_ENDPOINT_EXAMPLES=1000 BFL_CONTRACT_PROPERTY_EXAMPLES=50 $(PY) scripts/pytest_strict.py -q contract_tests $(PYTEST_ARGS)
+	BFL_CONTRACT_EXAMPLES=3000 BFL_CONTRACT_ENDPOINT_EXAMPLES=1000 BFL_CONTRACT_PROPERTY_EXAMPLES=50 $(PY) scripts/pytest_strict.py -q -o timeout=0 contract_tests $(PYTEST_ARGS)
 
 # Against the real API: only free calls unless BUDGET=N allows N paid submits (key from BFL_API_KEY).
 contract-live: $(STAMP)

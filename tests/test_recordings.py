@@ -175,7 +175,9 @@ def test_recordings_scrub_images_in_a_body_sent_as_text_and_in_the_422_that_echo
     ):
         body = json.dumps({"prompt": "p", "input_image": image, "webhook_secret": "s3cret"})
         r = c.post("/v1/flux-2-pro", content=body, headers={"x-key": "k", "content-type": "text/plain"})
+        journal = json.dumps([e.to_dict() for e in mock.requests], default=str)
     assert r.status_code == 422 and image[100:160] in r.text  # the answer echoes the body
+    assert image[100:160] not in journal and "s3cret" not in journal  # nor does the journal keep it
     cassette = yaml.safe_dump({"interactions": recorder.interactions})
     assert image[100:160] not in cassette and "s3cret" not in cassette
     assert json.dumps(recorder.interactions).count("<scrubbed image:") == 2  # the request and the echo

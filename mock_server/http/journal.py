@@ -20,6 +20,7 @@ from mock_server.core.redact import (
     REDACTED_HEADERS,
     SECRET_KEYS,
     clip,
+    control_summary,
     key_fingerprint,
     redact_json,
     redact_secret,
@@ -55,9 +56,20 @@ def redact_response(value: Any) -> Any:
         for item in value["detail"]:
             if isinstance(item, dict) and any(str(p).lower() in SECRET_KEYS for p in item.get("loc") or []):
                 item = {**item, "input": "***"}
+            elif isinstance(item, dict) and item.get("loc") == ["body"] and isinstance(item.get("input"), str):
+                item = {**item, "input": _echoed_body(item["input"])}
             items.append(item)
         value = {**value, "detail": items}
     return redact_json(value)
+
+
+def _echoed_body(text: str) -> Any:
+    """A 422's echo of a whole body that was not parsed as JSON (sent as text/plain, say): it may hold image
+    fields, so it is redacted as the JSON it is; other text is kept clipped when short, else as its length and hash."""
+    try:
+        return redact_json(json.loads(text))
+    except ValueError:
+        return text if len(text) <= 256 else control_summary(text)
 
 
 def _size(value: Any) -> int:
