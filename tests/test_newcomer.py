@@ -102,7 +102,7 @@ def test_wait_for_says_at_once_what_to_do_when_nothing_can_finish_the_task():
     ("args", "needle"),
     [
         (["serve", "--port", "99999"], "port (0 = any free port) must be 0-65535"),
-        (["serve", "--log-level", "loud"], "invalid choice: 'loud'"),
+        (["serve", "--log-level", "loud"], "unknown choice 'loud'"),
         (["serve", "--public-url", "not-a-url"], "expected an origin"),
         (["serve", "--config", "nowhere.yaml"], "nowhere.yaml"),
         (["canny", "IMG", "-o", "/nonexistent/dir/x.png"], "folder /nonexistent/dir does not exist"),
@@ -201,7 +201,7 @@ def test_the_admin_task_view_says_why_the_image_failed(served):
     public = c.get(f"/v1/get_result?id={tid}").json()
     task = c.get(f"/_mock/tasks/{tid}").json()
     assert public["details"] == {"error": "Invalid or corrupted image input"} and "image_error" not in public
-    assert task["status"] == "Error" and task["image_error"].startswith("undecodable: UnidentifiedImageError")
+    assert task["status"] == "Error" and task["image_error"] == "not a PNG, JPEG or WebP image"
 
 
 # 13 -------------------------------------------------------------------------------- README reference is current

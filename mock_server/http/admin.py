@@ -654,7 +654,9 @@ class Admin:
         status = req.query("status")
         if status and not (status.isdigit() or (len(status) == 3 and status[0] in "12345" and status[1:] == "xx")):
             raise ApiError(
-                400, f"bfl-mock admin API: `status` is a code such as 404 or a class such as 4xx, not {status[:40]!r}"
+                400,
+                f"bfl-mock admin API: `status` must be a non-negative integer such as 404, or a class such as 4xx, "
+                f"not {status[:40]!r}",
             )
         exact = status is not None and status.isdigit()
         limit = _count(req, "limit")

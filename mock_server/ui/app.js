@@ -58,6 +58,8 @@ function words(text) {
   return String(text).split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
 }
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function notice(text, cls = "notice") {
   return h("div", { class: cls }, words(text));
 }
@@ -128,7 +130,7 @@ async function tasksPage() {
   const keyNote = filters.key ? ` with key ${filters.key}` : "";
   show(
     h("div", { class: "filters" }, select("status", statuses), select("endpoint", endpoints), keyInput,
-      h("span", { class: "muted", id: "count" }, `${shown.length} of ${tasks.length} tasks${keyNote}, newest first, live`)),
+      h("span", { class: "muted", id: "count" }, `${shown.length} of ${plural(tasks.length, "task")}${keyNote}, newest first, live`)),
     tasks.length || filters.key ? table : notice("No tasks yet: submit one to any /v1/ endpoint of this fake."));
   window.bflMockRendered = { page: "tasks", rows: rows.length, at: performance.now() };
 }
@@ -280,7 +282,7 @@ async function requestsPage() {
     choice("status", "any status", [["2xx", "2xx success"], ["3xx", "3xx redirect"], ["4xx", "4xx client error"],
       ["5xx", "5xx server error"], ["422", "422 validation"], ["404", "404 not found"], ["429", "429 rate limited"]]),
     h("label", { for: "show-polls" }, polls, " show polls (GET /v1/get_result)"),
-    h("span", { class: "muted", id: "request-count" }, `${data.requests.length} requests (the newest 300 that match), newest first`));
+    h("span", { class: "muted", id: "request-count" }, `${plural(data.requests.length, "request")}${requestFilters.polls ? "" : ", polls hidden"}, newest first (at most 300)`));
   show(h("h2", {}, "Requests"), filterBar,
     rows.length ? h("table", { id: "requests" }, h("thead", {}, h("tr", {}, ["at", "method", "path", "status", "latency", "task"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No request matches these filters."));
