@@ -4,7 +4,9 @@ context manager outside pytest, LiteLLM unmodified, nothing leaving the machine.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -374,3 +376,37 @@ def test_litellm_unmodified_in_process(pytester, disable_aiohttp):
     pytester.makepyfile(test_user=HEAD + LITELLM.format(disable_aiohttp=disable_aiohttp))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_clients_configured_for_a_proxy_are_still_served_in_process(tmp_path):
+    """HTTPS_PROXY points at a closed loopback port: only answers from the fake itself can succeed."""
+    script = tmp_path / "proxied.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, urllib.request, aiohttp, requests
+            from mock_server import mock_bfl
+
+            with mock_bfl():
+                req = urllib.request.Request("https://api.bfl.ai/v1/flux-pro-1.1", data=b'{"prompt": "x"}',
+                                             headers={"x-key": "k", "content-type": "application/json"})
+                print(urllib.request.urlopen(req).status)
+                print(requests.post("https://api.bfl.ai/v1/flux-pro-1.1", json={"prompt": "x"},
+                                    headers={"x-key": "k"}).status_code)
+                print(requests.get("http://api.bfl.ai/v1/get_result?id=x").status_code)
+
+                async def main():
+                    async with aiohttp.ClientSession(trust_env=True) as s:
+                        async with s.get("https://api.bfl.ai/v1/get_result?id=x") as r:
+                            return r.status
+                print(asyncio.run(main()))
+            """
+        )
+    )
+    with socket.socket() as s:  # a port nothing listens on: bind, then close
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "HTTPS_PROXY": dead, "HTTP_PROXY": dead, "NO_PROXY": ""}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["200", "200", "404", "404"]

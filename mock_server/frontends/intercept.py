@@ -215,14 +215,12 @@ class Interceptor:
         interceptor = self
 
         def do_open(handler: Any, http_class: Any, req: Any, **kw: Any) -> Any:
-            host = _split_host(req.host or "")
+            url = req.get_full_url()  # the target, also when a ProxyHandler pointed req.host at a proxy
+            host = _split_host(urlsplit(url).netloc)
             if not is_bfl_host(host):
                 if not interceptor.allowed(host):
                     raise interceptor.refuse(host)
                 return original(handler, http_class, req, **kw)
-            url = req.get_full_url()
-            if getattr(req, "_tunnel_host", None):  # set_proxy() on an https request: the target is the tunnel
-                url = f"{req.type}://{req._tunnel_host}{req.selector}"
             hdrs = [*req.unredirected_hdrs.items(), *req.headers.items()]
             if not any(k.lower() == "host" for k, _ in hdrs):
                 hdrs.append(("host", urlsplit(url).netloc))
