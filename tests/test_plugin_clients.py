@@ -410,3 +410,36 @@ def test_clients_configured_for_a_proxy_are_still_served_in_process(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["200", "200", "404", "404"]
+
+
+@pytest.mark.parametrize(
+    ("host", "bfl"),
+    [
+        ("api.bfl.ai", True),
+        ("API.BFL.AI.", True),
+        ("api.eu.bfl.ai:443", True),
+        ("api.eu4.bfl.ai", True),
+        ("api.us1.bfl.ai", True),
+        ("gateway.bfl.ai", True),
+        ("api.bfl.ml", True),
+        ("delivery-us1.bfl.ai", True),
+        ("delivery.eu.bfl.ai", True),
+        ("bfldeliveryprodeu4.blob.core.windows.net", True),
+        ("docs.bfl.ai", False),
+        ("bfl.ai.evil.test", False),
+        ("api.bfl.ai.evil.test", False),
+        ("mystorage.blob.core.windows.net", False),
+        ("127.0.0.1", False),
+        ("", False),
+    ],
+)
+def test_bfl_hosts_are_data(host, bfl):
+    import re
+
+    from mock_server.core.hosts import ALL_HOSTS, URL_REGEX, is_bfl_host
+
+    assert is_bfl_host(host) is bfl
+    bare = host.lower().rstrip(".").split(":")[0]
+    if bare:
+        assert (re.match(URL_REGEX, f"https://{bare}/v1/x") is not None) is bfl
+    assert all(is_bfl_host(h) for h in ALL_HOSTS)
