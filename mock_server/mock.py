@@ -32,6 +32,12 @@ class BflMock:
     """The composition root: it builds the layers bottom-up and passes each its collaborators (nothing below
     calls back into this object)."""
 
+    # --- where clients reach this fake (set by the bfl_mock/bfl_server fixtures and ``mock_bfl``) ---
+    #: The origin clients call: ``https://api.bfl.ai`` in-process, ``http://127.0.0.1:<port>`` when served.
+    url: str = ""
+    #: The same value, under the name client libraries take (``base_url=``, ``api_base=``).
+    base_url: str = ""
+
     def __init__(
         self,
         settings: Settings | None = None,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from mock_server.hosts import BFL_HOSTS
+from mock_server.core.hosts import CERT_HOSTS
 from mock_server.tls.ca import LEAF_DAYS, RENEW_DAYS, LocalCA, default_ca_dir
 
 
@@ -59,7 +59,7 @@ def test_leaf_covers_loopback_and_bfl_hosts_and_verifies(tmp_path: Path) -> None
         "gateway.bfl.ai",
         "delivery-us1.bfl.ai",
     } <= names
-    assert names == {"localhost", *BFL_HOSTS}
+    assert names == {"localhost", *CERT_HOSTS}
     assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
     leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(ca.cert_pem()))
     # the CA can sign nothing outside bfl.ai and loopback (name constraints)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from mock_server.core.hosts import URL_REGEX, is_bfl_host
 from mock_server.http.types import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -59,20 +60,57 @@ class BflTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return to_httpx(await self.mock.serve_async(from_httpx(request, body)), request)
 
 
-BFL_HOSTS_REGEX = (
-    r"^https?://(api(\.[a-z0-9-]+)?\.bfl\.(ai|ml)|delivery([.-][a-z0-9-]+)+\.bfl\.ai|[a-z0-9]+\.blob\.core\.windows\.net)"
-    r"(:\d+)?/"
-)
+BFL_HOSTS_REGEX = URL_REGEX  # the hosts the in-process fake answers (data: ``core/hosts.py``)
 
 
-def respx_router(mock: BflMock) -> Any:
-    """A respx router that answers BFL's hosts from ``mock`` in-process and lets every other host through."""
+def respx_router(mock: BflMock, *, interceptor: Any = None) -> Any:
+    """A respx router that answers BFL's hosts from ``mock`` in-process and lets every other host through
+    (with ``interceptor``: through its ``allowed``/``refuse`` policy).
+
+    It gives way to every other active respx router, whichever started first: a route a user declared with
+    ``respx_mock`` wins, then the fake answers BFL's hosts, then the user's router's own rule for unmatched
+    requests (respx's ``assert_all_mocked``), then the network.
+    """
     import respx
+    from respx.models import AllMockedAssertionError
 
-    def side_effect(request: httpx.Request) -> httpx.Response:
-        return to_httpx(mock.serve(from_httpx(request, request.read())), request)
+    class BflRouter(respx.MockRouter):
+        def _others(self) -> list[Any]:
+            mocker = self.Mocker
+            return [r for r in (mocker.routers if mocker is not None else ()) if r is not self]
 
-    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
-    router.route(url__regex=BFL_HOSTS_REGEX).mock(side_effect=side_effect)
-    router.route().pass_through()
-    return router
+        def _later(self) -> list[Any]:
+            routers = self.Mocker.routers if self.Mocker is not None else []
+            return routers[routers.index(self) + 1 :] if self in routers else []
+
+        def _fallback(self, request: httpx.Request) -> None:
+            host = request.url.host
+            if self._others():  # another router declined: respx's verdict for unmatched requests stands
+                raise AllMockedAssertionError(f"RESPX: {request!r} not mocked!")
+            if interceptor is not None and not interceptor.allowed(host):
+                raise interceptor.refuse(host)
+            raise respx.models.PassThrough(f"bfl-mock passes {host} through", request=request, origin=None)  # type: ignore[arg-type]
+
+        def handler(self, request: httpx.Request) -> httpx.Response:
+            for router in self._later():
+                try:
+                    return router.handler(request)  # type: ignore[no-any-return]
+                except AllMockedAssertionError:
+                    continue
+            if is_bfl_host(request.url.host):
+                return to_httpx(mock.serve(from_httpx(request, request.read())), request)
+            self._fallback(request)
+            raise AssertionError("unreachable")
+
+        async def async_handler(self, request: httpx.Request) -> httpx.Response:
+            for router in self._later():
+                try:
+                    return await router.async_handler(request)  # type: ignore[no-any-return]
+                except AllMockedAssertionError:
+                    continue
+            if is_bfl_host(request.url.host):
+                return to_httpx(await mock.serve_async(from_httpx(request, await request.aread())), request)
+            self._fallback(request)
+            raise AssertionError("unreachable")
+
+    return BflRouter(assert_all_called=False, assert_all_mocked=True)

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mock_server.hosts import BFL_HOSTS, LOOPBACK_IPS, LOOPBACK_NAMES
+from mock_server.core.hosts import CERT_HOSTS, CERT_LOOPBACK_IPS, CERT_LOOPBACK_NAMES
 
 CA_DAYS = 3650
 LEAF_DAYS = 7
@@ -62,7 +62,7 @@ def default_ca_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def leaf_names() -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) the leaf certificate covers."""
-    return [*LOOPBACK_NAMES, *BFL_HOSTS], list(LOOPBACK_IPS)
+    return [*CERT_LOOPBACK_NAMES, *CERT_HOSTS], list(CERT_LOOPBACK_IPS)
 
 
 def _write_private(path: Path, data: bytes) -> None:

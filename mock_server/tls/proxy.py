@@ -3,7 +3,7 @@
 The shape of mitmproxy's layers and moto's proxy mode, cut down to what a fake needs:
 
 1. **Proxy layer** (``_Front``): read one request head (at most ``max_header_bytes``, within
-   ``header_timeout`` seconds). ``CONNECT host:443`` for one of BFL's hosts (``mock_server.hosts``) is
+   ``header_timeout`` seconds). ``CONNECT host:443`` for one of BFL's hosts (``mock_server.core.hosts``) is
    answered ``200`` and goes on to TLS; an absolute-form request (``GET http://api.bfl.ai/...``) is handed
    to HTTP at once. Every other host gets ``403`` with a body naming the host and ``--proxy-pass-through``,
    and the connection is closed: nothing is resolved, connected to or forwarded. Hosts the user names with
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mock_server.core.config import Settings
-from mock_server.hosts import is_bfl_host
+from mock_server.core.hosts import is_cert_host
 from mock_server.tls.ca import LocalCA, RenewingContext
 
 PASS_THROUGH_FLAG = "--proxy-pass-through"
@@ -262,9 +262,9 @@ class _Front(asyncio.Protocol):
         if self.proxy.passes_through(host):
             self.task = asyncio.ensure_future(self._pipe(host, port, rest))
             return
-        if not is_bfl_host(host) or port != 443:
+        if not is_cert_host(host) or port != 443:
             self.proxy.count("refused")
-            self.abort(_response(403, "Forbidden", refused_detail(f"{host}:{port}" if is_bfl_host(host) else host)))
+            self.abort(_response(403, "Forbidden", refused_detail(f"{host}:{port}" if is_cert_host(host) else host)))
             return
         if rest:  # TLS bytes before our 200: no client does this
             self.abort(_response(400, "Bad Request", "bfl-mock proxy: data sent before the CONNECT answer"))
@@ -314,7 +314,7 @@ class _Front(asyncio.Protocol):
             self.abort(_response(400, "Bad Request", "bfl-mock proxy: malformed absolute URL"))
             return
         host, port = parsed
-        if not is_bfl_host(host) or port != 80:
+        if not is_cert_host(host) or port != 80:
             self.proxy.count("refused")
             detail = refused_detail(host)
             if self.proxy.passes_through(host):
