@@ -8,7 +8,8 @@
   commands point). A block starting with ``make serve`` runs the Makefile's target and checks it answers;
 * a block in another language must be preceded by ``<!-- tested by: tests/FILE.py::TEST -->`` (that test must
   exist) or, like any block no test can run here (the real API, installing packages), by
-  ``<!-- not run: reason -->``.
+  ``<!-- not run: reason -->``; a ``tested by`` block of a runnable language runs only in the test it names;
+* ``text`` blocks are what a command prints (read, never pasted) and are not run.
 
 No fixed port: each ``sh`` block runs in a private network namespace of its own (``unshare -n`` as root,
 ``unshare -rn`` otherwise), whose loopback only that block uses, so port 8787 is always free there, blocks run
@@ -54,7 +55,7 @@ class Block:
 
     @property
     def runs_here(self) -> bool:
-        return self.lang in RUN and self.kind != "not run"
+        return self.lang in RUN and self.kind is None  # "tested by" blocks run in the test they name
 
 
 def read_blocks() -> list[Block]:
@@ -83,6 +84,8 @@ def test_every_block_runs_or_says_why():
     for b in BLOCKS:
         where = f"{b.page}: ```{b.lang} {b.code[:60]!r}"
         assert b.lang, f"{where}: a block needs a language"
+        if b.lang == "text" and b.kind is None:  # what a command prints: read, never pasted
+            continue
         if b.kind == "not run":
             assert len(b.note.strip()) > 5, f"{where}: say why it is not run"
         elif b.kind == "tested by":
