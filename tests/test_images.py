@@ -220,3 +220,11 @@ def test_render_backlog_applies_backpressure_not_refusal(monkeypatch):
         gate.set()
         t.join(10)
         assert result["r"].status_code == 200 and len(mock.tasks()) == 2
+
+
+def test_an_unreadable_image_is_described_in_words_not_a_python_repr():
+    from mock_server.core import imaging
+
+    with pytest.raises(imaging.InvalidImage) as e:
+        imaging.validate(b"not an image at all", 10**6)
+    assert e.value.reason == "undecodable: not a PNG, JPEG or WebP image"

@@ -153,3 +153,24 @@ def test_node_fetch_trusts_the_ca_with_node_extra_ca_certs(tmp_path: Path) -> No
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+NODE_MODULES = Path(__file__).resolve().parent / "node" / "node_modules"
+
+
+def test_node_fetch_with_undici_env_proxy_through_the_proxy(served: tuple[ThreadedProxy, Path], tmp_path: Path) -> None:
+    """docs/any-client.md's Node block, as pasted: undici's EnvHttpProxyAgent reads HTTPS_PROXY, and
+    NODE_EXTRA_CA_CERTS (from ``bfl-mock env``) makes Node trust the local CA."""
+    proxy, ca_dir = served
+    if shutil.which("node") is None or not (NODE_MODULES / "undici").is_dir():
+        pytest.skip("needs node and tests/node's packages: make node-example")
+    marker = "<!-- tested by: tests/test_proxy_clients.py::test_node_fetch_with_undici_env_proxy_through_the_proxy -->"
+    m = re.search(re.escape(marker) + r"\n```js\n(.*?)```", DOC.read_text(), re.S)
+    assert m, "docs/any-client.md has no js block marked as tested by this test"
+    (tmp_path / "node_modules").symlink_to(NODE_MODULES)
+    (tmp_path / "client.mjs").write_text(m.group(1))
+    r = subprocess.run(
+        ["node", "client.mjs"], capture_output=True, text=True, env=env_for(proxy, ca_dir), cwd=tmp_path, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("https://api.bfl.ai/v1/get_result?id=")

@@ -26,7 +26,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from mock_server.core.errors import INVALID_IMAGE
 
@@ -145,6 +145,9 @@ def _check_scans(im: Any, data: bytes) -> None:
             raise InvalidImage(f"progressive JPEG of more than {limit} scans (max_jpeg_scans)")
 
 
+NOT_AN_IMAGE = "not a PNG, JPEG or WebP image"  # what PIL cannot identify, in words (no BytesIO repr)
+
+
 @contextlib.contextmanager
 def _opened(data: bytes, max_pixels: int, *, output_rule: bool = True) -> Iterator[Any]:
     """An image opened (header only) with its size checked against the caps (with ``output_rule``, the output
@@ -162,6 +165,8 @@ def _opened(data: bytes, max_pixels: int, *, output_rule: bool = True) -> Iterat
         yield im
     except InvalidImage:
         raise
+    except UnidentifiedImageError:
+        raise InvalidImage(f"undecodable: {NOT_AN_IMAGE}") from None
     except Exception as e:
         raise InvalidImage(f"undecodable: {type(e).__name__}: {e}") from None
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from mock_server.core import imaging
 from mock_server.core.config import Settings, locate
 from mock_server.core.egress import FETCH_USER_AGENT, ip_address_of, is_loopback
 from mock_server.core.errors import (
@@ -67,8 +68,8 @@ def plain_reason(reason: str | None) -> str | None:
 
     if reason is None:
         return None
-    if "cannot identify image file" in reason:
-        return "not a PNG, JPEG or WebP image"
+    if "cannot identify image file" in reason or reason.endswith(imaging.NOT_AN_IMAGE):
+        return imaging.NOT_AN_IMAGE
     reason = re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "the data", reason)
     return re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning): ", "", reason)
 

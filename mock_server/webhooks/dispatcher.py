@@ -115,7 +115,7 @@ class WebhookDispatcher:
         self.profiles = load_profiles(self.settings.schema_dir)
         if self.settings.webhook_profile not in self.profiles:
             raise ConfigError(
-                f"unknown webhook profile {self.settings.webhook_profile!r} (known: {sorted(self.profiles)})"
+                f"unknown webhook profile {self.settings.webhook_profile!r}; known: {', '.join(sorted(self.profiles))}"
             )
         self.deliveries: list[Delivery] = []
         self._finals = 0  # settled deliveries in the journal (bounded by webhook_journal_size)
