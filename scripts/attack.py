@@ -514,10 +514,6 @@ def memory_phases(quick: bool, only: list[str] | None = None) -> dict:
 KONTEXT = "/v1/flux-kontext-pro"
 
 
-def _peak_mb(proc: subprocess.Popen) -> float:
-    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text()).group(1)) / 1024
-
-
 def _raw(port: int, request: bytes, timeout: float = 10) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
@@ -578,7 +574,7 @@ def net_rebinding() -> dict:
             ),
         }  # fmt: skip
         frozen = httpx.get(url + "/_mock/clock", trust_env=False).json()["frozen"]
-        return {"statuses": codes, "clock_frozen_after": frozen, "peak_mb": round(_peak_mb(proc))}
+        return {"statuses": codes, "clock_frozen_after": frozen, "peak_mb": round(_peak_mb(proc.pid))}
     finally:
         stop(proc)
 
@@ -621,7 +617,7 @@ def net_trickling_images(n: int, wait_s: float) -> dict:
             "other_key_status": polls[other].get("status"),
             "trickling_statuses": sorted({str(polls[t].get("status")) for t in slow}),
             "trickling_tasks_decided_after_s": ends,
-            "peak_mb": round(_peak_mb(proc)),
+            "peak_mb": round(_peak_mb(proc.pid)),
         }
     finally:
         stop_host.set()
@@ -654,7 +650,7 @@ def net_malformed_hosts(per_kind: int) -> dict:
             "finals": {k: sorted(v) for k, v in finals.items()},
             "internal_errors": errors,
             "tracebacks_in_log": log.count("Traceback"),
-            "peak_mb": round(_peak_mb(proc)),
+            "peak_mb": round(_peak_mb(proc.pid)),
         }
     finally:
         for s_ in stops:
@@ -723,7 +719,7 @@ def net_token_guessing(seconds: float) -> dict:
             "attempts_per_s": round(i / elapsed),
             "guesses_evaluated_per_s": round(codes.get(403, 0) / elapsed, 1),
             "statuses": codes,
-            "peak_mb": round(_peak_mb(proc)),
+            "peak_mb": round(_peak_mb(proc.pid)),
         }
     finally:
         stop(proc)
