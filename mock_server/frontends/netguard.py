@@ -40,6 +40,18 @@ TIMEOUT_408 = _raw_response(408, "Request Timeout", REQUEST_TIMEOUT)
 TOO_LARGE_431 = _raw_response(431, "Request Header Fields Too Large", HEADERS_TOO_LARGE)
 
 
+def close_with(transport: Any, response: bytes | None) -> None:
+    """Write a last answer (if any) and close the connection; a peer that is already gone is no error."""
+    if transport is None or transport.is_closing():
+        return
+    if response is not None:
+        try:
+            transport.write(response)
+        except Exception:  # the peer is gone already
+            pass
+    transport.close()
+
+
 def base_protocol() -> type:
     try:
         import httptools  # noqa: F401
@@ -146,15 +158,7 @@ def guarded_protocol(settings: Settings, base: type | None = None) -> type:
         def _bfl_abort(self, response: bytes | None) -> None:
             self._bfl_disarm()
             connections.pop(self, None)
-            transport = self.transport
-            if transport is None or transport.is_closing():
-                return
-            if response is not None:
-                try:
-                    transport.write(response)
-                except Exception:  # the peer is gone already
-                    pass
-            transport.close()
+            close_with(self.transport, response)
 
     GuardedProtocol.__name__ = f"Guarded{base.__name__}"
     return GuardedProtocol

@@ -32,6 +32,7 @@ from typing import Any
 
 from mock_server.core.config import Settings
 from mock_server.core.hosts import is_cert_host
+from mock_server.frontends.netguard import close_with
 from mock_server.tls.ca import LocalCA, RenewingContext
 
 PASS_THROUGH_FLAG = "--proxy-pass-through"
@@ -369,15 +370,7 @@ class _Front(asyncio.Protocol):
     def abort(self, response: bytes | None) -> None:
         self._leave()
         self.state = "closed"
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if response is not None:
-            try:
-                transport.write(response)
-            except Exception:  # the peer is gone already
-                pass
-        transport.close()
+        close_with(self.transport, response)
 
 
 class _Pipe(asyncio.Protocol):
