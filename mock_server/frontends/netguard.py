@@ -27,7 +27,7 @@ from mock_server.core.config import Settings
 from mock_server.core.errors import HEADERS_TOO_LARGE, REQUEST_TIMEOUT
 
 
-def _raw_response(status: int, reason: str, detail: str) -> bytes:
+def raw_response(status: int, reason: str, detail: str) -> bytes:
     body = json.dumps({"detail": detail}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
@@ -36,8 +36,8 @@ def _raw_response(status: int, reason: str, detail: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-TIMEOUT_408 = _raw_response(408, "Request Timeout", REQUEST_TIMEOUT)
-TOO_LARGE_431 = _raw_response(431, "Request Header Fields Too Large", HEADERS_TOO_LARGE)
+TIMEOUT_408 = raw_response(408, "Request Timeout", REQUEST_TIMEOUT)
+TOO_LARGE_431 = raw_response(431, "Request Header Fields Too Large", HEADERS_TOO_LARGE)
 
 
 def close_with(transport: Any, response: bytes | None) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import socket
 import threading
 from collections import OrderedDict
@@ -32,7 +31,7 @@ from typing import Any
 
 from mock_server.core.config import Settings
 from mock_server.core.hosts import is_cert_host
-from mock_server.frontends.netguard import close_with
+from mock_server.frontends.netguard import close_with, raw_response
 from mock_server.tls.ca import LocalCA, RenewingContext
 
 PASS_THROUGH_FLAG = "--proxy-pass-through"
@@ -49,15 +48,6 @@ class ProxyOptions:
     header_timeout: float | None = None  # seconds for the CONNECT head; default: the fake's header_timeout
     max_header_bytes: int | None = None  # default: the fake's max_header_bytes
     connect_timeout: float = 10.0  # pass-through only: seconds to reach the upstream
-
-
-def _response(status: int, reason: str, detail: str) -> bytes:
-    body = json.dumps({"detail": detail}).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
 
 
 def refused_detail(host: str) -> str:
@@ -232,7 +222,9 @@ class _Front(asyncio.Protocol):
         end = self.buf.find(b"\r\n\r\n")
         if end < 0 or end > self.proxy.max_header:
             if len(self.buf) > self.proxy.max_header:
-                self.abort(_response(431, "Request Header Fields Too Large", "bfl-mock proxy: request head too large"))
+                self.abort(
+                    raw_response(431, "Request Header Fields Too Large", "bfl-mock proxy: request head too large")
+                )
             return
         head, rest = bytes(self.buf[:end]), bytes(self.buf[end + 4 :])
         self.buf = bytearray()
@@ -241,23 +233,23 @@ class _Front(asyncio.Protocol):
             line = head.split(b"\r\n", 1)[0].decode("ascii")
             method, target, version = line.split(" ")
         except (UnicodeDecodeError, ValueError):
-            self.abort(_response(400, "Bad Request", "bfl-mock proxy: malformed request line"))
+            self.abort(raw_response(400, "Bad Request", "bfl-mock proxy: malformed request line"))
             return
         if not version.startswith("HTTP/1."):
-            self.abort(_response(505, "HTTP Version Not Supported", "bfl-mock proxy: HTTP/1.x only"))
+            self.abort(raw_response(505, "HTTP Version Not Supported", "bfl-mock proxy: HTTP/1.x only"))
             return
         if method == "CONNECT":
             self._connect(target, rest)
         elif target.lower().startswith("http://"):
             self._absolute(head, rest, target)
         else:
-            self.abort(_response(400, "Bad Request", NOT_A_PROXY_REQUEST))
+            self.abort(raw_response(400, "Bad Request", NOT_A_PROXY_REQUEST))
 
     # ---------------------------------------------------------------- CONNECT
     def _connect(self, target: str, rest: bytes) -> None:
         parsed = split_authority(target, 443)
         if parsed is None:
-            self.abort(_response(400, "Bad Request", f"bfl-mock proxy: malformed CONNECT target {target[:200]!r}"))
+            self.abort(raw_response(400, "Bad Request", f"bfl-mock proxy: malformed CONNECT target {target[:200]!r}"))
             return
         host, port = parsed
         if self.proxy.passes_through(host):
@@ -265,10 +257,10 @@ class _Front(asyncio.Protocol):
             return
         if not is_cert_host(host) or port != 443:
             self.proxy.count("refused")
-            self.abort(_response(403, "Forbidden", refused_detail(f"{host}:{port}" if is_cert_host(host) else host)))
+            self.abort(raw_response(403, "Forbidden", refused_detail(f"{host}:{port}" if is_cert_host(host) else host)))
             return
         if rest:  # TLS bytes before our 200: no client does this
-            self.abort(_response(400, "Bad Request", "bfl-mock proxy: data sent before the CONNECT answer"))
+            self.abort(raw_response(400, "Bad Request", "bfl-mock proxy: data sent before the CONNECT answer"))
             return
         assert self.transport is not None
         self.transport.pause_reading()  # the ClientHello must reach TLS, not this protocol (start_tls resumes)
@@ -312,7 +304,7 @@ class _Front(asyncio.Protocol):
         authority, path = (after, "/") if slash < 0 else (after[:slash], after[slash:])
         parsed = split_authority(authority, 80)
         if parsed is None:
-            self.abort(_response(400, "Bad Request", "bfl-mock proxy: malformed absolute URL"))
+            self.abort(raw_response(400, "Bad Request", "bfl-mock proxy: malformed absolute URL"))
             return
         host, port = parsed
         if not is_cert_host(host) or port != 80:
@@ -320,7 +312,7 @@ class _Front(asyncio.Protocol):
             detail = refused_detail(host)
             if self.proxy.passes_through(host):
                 detail = f"bfl-mock proxy: {host}: pass-through tunnels HTTPS (CONNECT) only; nothing was sent"
-            self.abort(_response(403, "Forbidden", detail))
+            self.abort(raw_response(403, "Forbidden", detail))
             return
         first, _, others = head.partition(b"\r\n")
         method = first.split(b" ", 1)[0]
@@ -339,7 +331,7 @@ class _Front(asyncio.Protocol):
                 proxy.loop.create_connection(lambda: _Pipe(transport), host, port), proxy.options.connect_timeout
             )
         except (OSError, asyncio.TimeoutError) as e:
-            self.abort(_response(502, "Bad Gateway", f"bfl-mock proxy: pass-through to {host}:{port} failed: {e}"))
+            self.abort(raw_response(502, "Bad Gateway", f"bfl-mock proxy: pass-through to {host}:{port} failed: {e}"))
             return
         if self.state == "closed":
             upstream.close()
@@ -356,7 +348,7 @@ class _Front(asyncio.Protocol):
     def _head_timeout(self) -> None:
         self.timer = None
         if self.state == "head":
-            self.abort(_response(408, "Request Timeout", "bfl-mock proxy: request head not received in time"))
+            self.abort(raw_response(408, "Request Timeout", "bfl-mock proxy: request head not received in time"))
 
     def _disarm(self) -> None:
         if self.timer is not None:
