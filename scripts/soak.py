@@ -239,33 +239,40 @@ async def _long_lived_worker(
 ) -> None:
     while jobs:
         i = jobs.pop()
-        headers = {"x-key": f"soak-key-{i % keys:05d}"}
-        prompt = f"long-lived {i} " + "p" * (i % 200)
-        if i % 10 == 0:  # one in ten a Canny task with its control image, downloaded; the others FLUX.1 [dev]
-            r = await c.post(
-                base + SUBMIT, json={"finetune_id": "f", "prompt": prompt, "control_image": control}, headers=headers
-            )
-        else:
-            r = await c.post(f"{base}/v1/flux-dev", json={"prompt": prompt}, headers=headers)
-        out["codes"][r.status_code] = out["codes"].get(r.status_code, 0) + 1
-        if r.status_code != 200:
-            continue
-        p = await get(c, f"{base}/v1/get_result", out, params={"id": r.json()["id"]}, headers=headers)
-        out["codes"][p.status_code] = out["codes"].get(p.status_code, 0) + 1
-        if i % 10 == 0 and p.status_code == 200 and p.json()["status"] == "Ready":
-            img = await get(c, p.json()["result"]["sample"], out)
-            out["codes"][img.status_code] = out["codes"].get(img.status_code, 0) + 1
+        try:
+            await _long_lived_task(c, base, control, i, keys, out)
+        except httpx.TransportError as exc:  # no answer: counted (the phase fails), the run goes on
+            out["transport_errors"].append(f"{i}: {exc!r}"[:200])
 
 
-def long_lived(submits: int, keys: int, concurrency: int = 32) -> dict:
+async def _long_lived_task(c: httpx.AsyncClient, base: str, control: str, i: int, keys: int, out: dict) -> None:
+    headers = {"x-key": f"soak-key-{i % keys:05d}"}
+    prompt = f"long-lived {i} " + "p" * (i % 200)
+    if i % 10 == 0:  # one in ten a Canny task with its control image, downloaded; the others FLUX.1 [dev]
+        r = await c.post(
+            base + SUBMIT, json={"finetune_id": "f", "prompt": prompt, "control_image": control}, headers=headers
+        )
+    else:
+        r = await c.post(f"{base}/v1/flux-dev", json={"prompt": prompt}, headers=headers)
+    out["codes"][r.status_code] = out["codes"].get(r.status_code, 0) + 1
+    if r.status_code != 200:
+        return
+    p = await get(c, f"{base}/v1/get_result", out, params={"id": r.json()["id"]}, headers=headers)
+    out["codes"][p.status_code] = out["codes"].get(p.status_code, 0) + 1
+    if i % 10 == 0 and p.status_code == 200 and p.json()["status"] == "Ready":
+        img = await get(c, p.json()["result"]["sample"], out)
+        out["codes"][img.status_code] = out["codes"].get(img.status_code, 0) + 1
+
+
+def long_lived(submits: int, keys: int, concurrency: int = 32, samples_count: int = 10) -> dict:
     fake, base = start_fake("--progression", "polls:1", "--log-level", "warning")
     control = control_image(0.004, "PNG")
-    out: dict = {"codes": {}, "transport_retries": 0}
+    out: dict = {"codes": {}, "transport_retries": 0, "transport_errors": []}
     samples: list[dict] = []
     peak = 0.0
     t = time.time()
     try:
-        step = max(1, submits // 10)
+        step = max(1, submits // samples_count)
         with httpx.Client(base_url=base, timeout=30) as admin:
             for start in range(0, submits, step):
                 jobs = list(range(start, min(submits, start + step)))[::-1]
@@ -277,21 +284,28 @@ def long_lived(submits: int, keys: int, concurrency: int = 32) -> dict:
                             *[_long_lived_worker(c, base, control, jobs, keys, out) for _ in range(concurrency)]
                         )
 
+                t_batch = time.time()
                 asyncio.run(batch())
                 status = Path(f"/proc/{fake.pid}/status").read_text()
                 rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
                 peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
                 st = admin.get("/_mock/stats").json()
+                journal = len(admin.get("/_mock/requests").json()["requests"])
+                done = min(submits, start + step)
                 sample = {
-                    "submits": min(submits, start + step),
+                    "submits": done,
                     "rss_mb": round(rss),
                     "tasks": st["tasks"],
                     "task_bytes_mb": round(st["task_bytes"] / 2**20, 1),
                     "results_memory_mb": round(st["results"]["memory_bytes"] / 2**20, 1),
+                    "results_on_disk": st["results"]["on_disk"],
                     "image_cache_mb": round(st["image_cache_bytes"] / 2**20, 1),
+                    "journal": journal,
                     "accounts": st["accounts"],
                     "buckets": st["ratelimit_buckets"],
+                    "internal_errors": st["errors"],
                     "seconds": round(time.time() - t),
+                    "submits_per_s": round((done - start) / max(time.time() - t_batch, 1e-9)),
                 }
                 samples.append(sample)
                 print(f"    {json.dumps(sample)}", flush=True)
@@ -310,7 +324,19 @@ def long_lived(submits: int, keys: int, concurrency: int = 32) -> dict:
         "server_log_problems": problems[:5],
         "seconds": round(time.time() - t, 1),
     }
-    result["ok"] = not five_xx and not problems and out["codes"].get(200, 0) >= 2 * submits
+    errors = samples[-1]["internal_errors"] if samples else 0
+    result["internal_errors"] = errors
+    result["get_retries_after_transport_errors"] = out["transport_retries"]
+    result["concurrency"] = concurrency
+    result["transport_errors"] = len(out["transport_errors"])
+    result["transport_errors_first"] = out["transport_errors"][:3]
+    result["ok"] = (
+        not five_xx
+        and not problems
+        and not errors
+        and not out["transport_errors"]
+        and out["codes"].get(200, 0) >= 2 * submits
+    )
     print(f"  {'long-lived shared fake':<38} {json.dumps({k: v for k, v in result.items() if k != 'samples'})}")
     return result
 
@@ -388,13 +414,19 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=None, help="across this many keys (10,000)")
     parser.add_argument("--long-lived-only", action="store_true", help="only the long-lived shared-fake phase")
     parser.add_argument("--in-process", action="store_true", help="the long-lived phase without the HTTP server")
+    parser.add_argument("--concurrency", type=int, default=32, help="the long-lived phase's concurrent clients (32)")
+    parser.add_argument("--samples", type=int, default=10, help="the long-lived phase's samples of RSS and stats (10)")
     args = parser.parse_args()
     raise_fd_limit()
     submits = args.submits or (5_000 if args.quick else 100_000)
     keys = args.keys or (500 if args.quick else 10_000)
     if args.long_lived_only:
         print(f"soak: long-lived shared fake, {submits} submits across {keys} keys", flush=True)
-        result = long_lived_inprocess(submits, keys) if args.in_process else long_lived(submits, keys)
+        result = (
+            long_lived_inprocess(submits, keys)
+            if args.in_process
+            else long_lived(submits, keys, args.concurrency, args.samples)
+        )
         out_file = ROOT / "reports" / ("soak-long-lived-quick.json" if args.quick else "soak-long-lived.json")
         out_file.parent.mkdir(exist_ok=True)
         out_file.write_text(json.dumps(result, indent=2))
@@ -425,7 +457,7 @@ def main() -> int:
         "problems": problems[:5],
     }
     print(f"  {'clients disconnecting mid-request':<38} {json.dumps(results['clients disconnecting'])}", flush=True)
-    results["long-lived shared fake"] = long_lived(submits, keys)
+    results["long-lived shared fake"] = long_lived(submits, keys, args.concurrency, args.samples)
     out_file = ROOT / "reports" / ("soak-quick.json" if args.quick else "soak.json")
     out_file.parent.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(results, indent=2))
