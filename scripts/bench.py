@@ -258,10 +258,32 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _example(prop: dict, image: str) -> object:
+    """A value a JSON Schema property accepts (best effort: the probe submit says when it is not enough)."""
+    for key in ("const", "default"):
+        if key in prop:
+            return prop[key]
+    if prop.get("enum"):
+        return prop["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in prop.get(key, []) if o.get("type") != "null"]
+        if options:
+            return _example(options[0], image)
+    kind = prop.get("type")
+    if kind in ("integer", "number"):
+        return prop.get("minimum", 1)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [_example(prop.get("items") or {}, image)] * max(1, prop.get("minItems", 1))
+    return "a red cube"
+
+
 def family_cases(image: str) -> list[tuple[str, str, dict]]:
     """One endpoint per family of the endpoint registry (the first row of each), with a body it accepts: its
     required fields, ``image`` in the family's first image field (for text to image: ``image_prompt``)."""
     from mock_server.core.endpoints import ENDPOINTS
+    from mock_server.core.schemas import load_request_schema
 
     cases, seen = [], set()
     for ep in ENDPOINTS:
@@ -273,6 +295,14 @@ def family_cases(image: str) -> list[tuple[str, str, dict]]:
         body: dict = {"prompt": "a red cube", fam.image_fields[0]: image}
         if ep.requires_finetune:
             body["finetune_id"] = "my-finetune"
+        try:
+            schema = ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema)
+        except Exception:  # a schema this bench cannot read: the body above, and the probe decides
+            schema = {}
+        for name in schema.get("required", []):
+            if name not in body:
+                prop = schema.get("properties", {}).get(name, {})
+                body[name] = image if name in fam.image_fields else _example(prop, image)
         cases.append((f"{ep.name} ({fam.name})", ep.path, body))
     return cases
 
