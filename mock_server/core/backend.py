@@ -19,14 +19,14 @@ import traceback
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mock_server.core import imaging, previews
 from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
-from mock_server.core.config import Progression, Settings
+from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooLarge
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
 from mock_server.core.errors import (
@@ -36,8 +36,6 @@ from mock_server.core.errors import (
     INSUFFICIENT_CREDITS,
     INVALID_IMAGE,
     RATE_LIMITED_DETAIL,
-    STORE_FULL,
-    TASK_NOT_FOUND,
     ApiError,
     AzureError,
     ErrorLog,
@@ -47,10 +45,9 @@ from mock_server.core.errors import (
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
-from mock_server.core.redact import control_summary, key_fingerprint
-from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome, RequestContext, RuleSet
 from mock_server.core.status import TERMINAL, TaskStatus
+from mock_server.core.tasks import Task, TaskStore, image_bytes, not_found_view, public_params, task_bytes
 
 log = logging.getLogger("bfl_mock")
 
@@ -60,103 +57,6 @@ class Unrendered:
     """A Ready task's checked inputs, kept (in the result store) until its first download renders them."""
 
     checked: Any
-
-
-@dataclass(slots=True)  # 10,000s of tasks: no per-instance __dict__
-class Task:
-    id: str
-    api_key: str
-    created_at: float
-    prompt: str
-    seed: int
-    output_format: str
-    endpoint: Endpoint
-    params: dict[str, Any]
-    outcome: Outcome
-    progression: Progression
-    delivery_origin: str
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    status: str = TaskStatus.PENDING
-    polls: int = 0
-    progress: float | None = None
-    not_found_polls: int = 0
-    lost: bool = False  # final status "Task not found"
-    finished_at: float | None = None
-    result: dict[str, Any] | None = None
-    details: dict[str, Any] | None = None
-    image_job: cf.Future[None] | None = None  # the input check (and, with lazy_render=false, the render)
-    blob_path: str | None = None
-    md5: str | None = None
-    blob_headers: list[tuple[str, str]] | None = None  # built once by the HTTP layer (fixed per blob)
-    forced: Outcome | None = None  # complete()/fail() from the control API
-    webhook_opts: dict[str, Any] = field(default_factory=dict)  # per-request webhook faults / profile
-    hold_until: float | None = None  # "early" webhook fault: get_result shows Pending until then
-    rule_id: int | None = None
-    scenario: str | None = None  # the X-Mock-Scenario the request named
-    events: list[tuple[float, str]] = field(default_factory=list)
-    image_error: str | None = None  # why the input image could not be used (admin only, never public)
-    quote: Quote | None = None  # its price and megapixels, as the submit answer may show them
-    nbytes: int = 0  # what this task holds (prompt, key, params, images until decided): the task store's budget
-    input_bytes: int = 0  # of which its input images as sent, until its check is done (queued or running)
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL or self.lost
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "result": self.result,
-            "progress": self.progress,
-            "details": self.details,
-            "preview": None,
-        }
-
-    def brief(self) -> dict[str, Any]:
-        """A list row: what the dashboard's task table shows (no parameters or images; the key only redacted
-        and as its fingerprint)."""
-        return {
-            "id": self.id,
-            "endpoint": self.endpoint.name,
-            "status": TaskStatus.TASK_NOT_FOUND if self.lost else self.status,
-            "progress": self.progress,
-            "key_id": key_fingerprint(self.api_key),
-            "api_key": _redact(self.api_key),
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "polls": self.polls,
-            "rule": self.rule_id,
-            "scenario": self.scenario,
-            "webhook": self.webhook_url is not None,
-            "image_error": self.image_error,
-        }
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            **self.view(),
-            "status": TaskStatus.TASK_NOT_FOUND if self.lost else self.status,
-            "api_key": _redact(self.api_key),
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "polls": self.polls,
-            "progression": str(self.progression),
-            "outcome": self.outcome.to_dict(),
-            "endpoint": self.endpoint.name,
-            "finetune_id": self.params.get("finetune_id"),
-            "webhook_url": self.webhook_url,
-            "params": self.params,
-            "rule": self.rule_id,
-            "scenario": self.scenario,
-            "key_id": key_fingerprint(self.api_key),
-            "events": [{"at": t, "event": e} for t, e in self.events],
-            "image_error": self.image_error,
-        }
-
-
-def not_found_view(task_id: str) -> dict[str, Any]:
-    return {"id": task_id, "status": TASK_NOT_FOUND, "result": None, "progress": None, "details": None, "preview": None}
 
 
 class BflBackend:
@@ -181,6 +81,7 @@ class BflBackend:
         self._configured_rules = self.settings.rules
         self._backlog: deque[cf.Future[Any]] = deque()  # queued renders, oldest first (survives reset)
         self._backlog_bytes = 0
+        self.tasks = TaskStore(self.settings, self._forget)
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle of the fake
@@ -190,16 +91,12 @@ class BflBackend:
             seed = self.settings.seed
             self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(16), "big"))
             self.signer = Signer(self.rng.getrandbits(256).to_bytes(32, "big"))
-            self.tasks: OrderedDict[str, Task] = OrderedDict()
-            self._finished: OrderedDict[str, float] = OrderedDict()
-            self._blobs: dict[str, str] = {}
+            self.tasks.clear()
             self._encoding: dict[str, cf.Future[bytes]] = {}
             self._unrendered: OrderedDict[str, int] = OrderedDict()  # Ready tasks' kept inputs, oldest first
             self._unrendered_bytes = 0
             self.accounts = Accounts(self.settings)  # credits and active tasks per key, LRU
             self.buckets = TokenBuckets(self.settings)  # get_result rate limit per key / client, LRU
-            self._task_bytes = 0
-            self._watched: set[str] = set()  # Pending tasks with a webhook_url
             self.rules.clear()
             for r in self._configured_rules:
                 self.rules.add(r)
@@ -218,7 +115,7 @@ class BflBackend:
         with self._lock:
             dropped = [tid for tid, t in self.tasks.items() if t.api_key == api_key]
             for tid in dropped:
-                self._drop(tid)
+                self.tasks.drop(tid)
             self.accounts.forget(api_key)
             self.buckets.forget(f"key:{api_key}")
             self.finetunes.reset_key(api_key)
@@ -308,7 +205,7 @@ class BflBackend:
         quote = self.quote(endpoint, params)  # may read input image headers: outside the lock
         now = self.clock.now()
         with self._lock:
-            self._evict(now)
+            self.tasks.evict(now)
             if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
                 raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
             acc = self.account(api_key)
@@ -318,18 +215,9 @@ class BflBackend:
             self._check_active(acc, endpoint, now)
             # input images count while the task holds them as sent: until its check is done (then they are gone,
             # or kept as checked inputs under lazy_render_bytes / result_memory_bytes)
-            held = _image_bytes(params, endpoint.family.image_fields) if outcome.status == TaskStatus.READY else 0
-            nbytes = _task_bytes(api_key, params, endpoint.family.image_fields) + held
-            if len(self.tasks) >= self.settings.max_tasks:
-                self._evict(now, force=len(self.tasks) - self.settings.max_tasks + 1)
-                if len(self.tasks) >= self.settings.max_tasks:
-                    raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
-            budget = self.settings.max_task_bytes
-            if self._task_bytes + nbytes > budget:  # oldest finished tasks go first, active ones never
-                while self._finished and self._task_bytes + nbytes > budget:
-                    self._evict(now, force=1)
-                if self._task_bytes + nbytes > budget:
-                    raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
+            held = image_bytes(params, endpoint.family.image_fields) if outcome.status == TaskStatus.READY else 0
+            nbytes = task_bytes(api_key, params, endpoint.family.image_fields) + held
+            self.tasks.admit(nbytes, now)
             task_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             seed = params.get("seed")
             if seed is None:
@@ -344,7 +232,7 @@ class BflBackend:
                 seed=int(seed),
                 output_format=fmt,
                 endpoint=endpoint,
-                params=_public_params(params, endpoint.family.image_fields, images),
+                params=public_params(params, endpoint.family.image_fields, images),
                 outcome=outcome,
                 progression=outcome.progression or self.settings.progression,
                 delivery_origin=delivery_origin,
@@ -359,13 +247,10 @@ class BflBackend:
                 quote=quote,
             )
             task.events.append((now, "submitted"))
-            self._task_bytes += nbytes
             acc.credits -= cost
             acc.submitted += 1
             acc.active.add(task_id)
-            self.tasks[task_id] = task
-            if task.webhook_url is not None:
-                self._watched.add(task_id)
+            self.tasks.add(task)
         if self.settings.keep_inputs_bytes:  # kept for inspection (admin API, dashboard): newest first, bounded
             sources = {f: params[f] for f in endpoint.family.image_fields if isinstance(params.get(f), str)}
             if sources:
@@ -510,13 +395,6 @@ class BflBackend:
         if task.input_bytes >= 1_000_000:  # hand the freed buffers of a large rejected input back to the OS
             imaging.release_native_memory(task.input_bytes)
         raise failure
-
-    def _release_inputs(self, task: Task) -> None:
-        """(Under the lock.) The task's check is done: its images as sent no longer count in the task budget."""
-        if task.input_bytes and self.tasks.get(task.id) is task:
-            self._task_bytes -= task.input_bytes
-            task.nbytes -= task.input_bytes
-        task.input_bytes = 0
 
     def _prepare(self, task: Task, inputs: Any, fetched: dict[str, cf.Future[bytes]] | None) -> None:
         settings = self.settings
@@ -687,7 +565,7 @@ class BflBackend:
     def _prepared(self, task: Task, size: int = 0, fut: cf.Future[None] | None = None) -> None:
         with self._lock:
             self._backlog_bytes -= size
-            self._release_inputs(task)
+            self.tasks.release_inputs(task)
         fut = fut or task.image_job
         if fut is not None and not fut.cancelled():
             exc = fut.exception()
@@ -741,7 +619,7 @@ class BflBackend:
         early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
         if early:
             task.hold_until = end + float(early)
-        self._release_inputs(task)  # decided (a forced outcome may not wait for the check)
+        self.tasks.release_inputs(task)  # decided (a forced outcome may not wait for the check)
         if status == TaskStatus.READY:
             usable = fut is not None
             try:
@@ -759,7 +637,7 @@ class BflBackend:
                 outcome = Outcome(status=TaskStatus.ERROR, error=INVALID_IMAGE)
             else:
                 task.blob_path = new_blob_path(self.rng, task.output_format)
-                self._blobs[task.blob_path] = task.id
+                self.tasks.blobs[task.blob_path] = task.id
                 url = self.signer.url(
                     task.delivery_origin,
                     task.blob_path,
@@ -790,8 +668,7 @@ class BflBackend:
         acc = self._account_if_any(task.api_key)
         if acc is not None:
             acc.active.discard(task.id)
-        self._watched.discard(task.id)
-        self._finished[task.id] = end
+        self.tasks.finish(task, end)
         for cb in list(self.on_finished):
             try:
                 cb(task)
@@ -839,15 +716,6 @@ class BflBackend:
             except WaitFor:
                 pass  # its image is still rendering: still active
 
-    def _lookup(self, task_id: str, now: float) -> Task:
-        task = self.tasks.get(task_id)
-        if task is None:
-            raise TaskNotFound(task_id)
-        if task.finished_at is not None and now >= task.finished_at + self.settings.retention_seconds and task.terminal:
-            self._drop(task_id)
-            raise TaskNotFound(task_id)
-        return task
-
     def poll(self, task_id: str, *, viewer: str | None = None) -> dict[str, Any]:
         """The body of GET /v1/get_result for ``task_id`` (raises TaskNotFound / WaitFor).
 
@@ -855,7 +723,7 @@ class BflBackend:
         """
         now = self.clock.now()
         with self._lock:
-            task = self._lookup(task_id, now)
+            task = self.tasks.lookup(task_id, now)
             if self.settings.isolate_keys and viewer is not None and viewer != task.api_key:
                 raise TaskNotFound(task_id)
             if task.not_found_polls > 0:
@@ -885,11 +753,11 @@ class BflBackend:
         now = self.clock.now()
         nxt: float | None = None
         with self._lock:
-            self._evict(now)
-            for tid in list(self._watched):
+            self.tasks.evict(now)
+            for tid in list(self.tasks.watched):
                 task = self.tasks.get(tid)
                 if task is None or task.terminal:
-                    self._watched.discard(tid)
+                    self.tasks.watched.discard(tid)
                     continue
                 try:
                     self._advance(task, now, task.polls)
@@ -905,7 +773,7 @@ class BflBackend:
         """A task whose lifecycle raised: it ends in Error with the internal message; recorded once."""
         log.error("bfl-mock: task %s failed internally: %s: %s", task.id, type(exc).__name__, exc)
         self.errors.append(exc)
-        self._watched.discard(task.id)
+        self.tasks.watched.discard(task.id)
         if task.terminal:
             return
         task.forced = Outcome(status=TaskStatus.ERROR, error=DEFAULT_ERROR)
@@ -914,7 +782,7 @@ class BflBackend:
             self._finish(task, self.clock.now())
         except Exception:  # even finishing failed: mark it final so nothing retries it forever
             task.status, task.details, task.finished_at = TaskStatus.ERROR, {"error": DEFAULT_ERROR}, self.clock.now()
-            self._finished[task.id] = task.finished_at
+            self.tasks.finish(task, task.finished_at)
 
     def next_due(self, task: Task) -> float | None:
         p = task.progression
@@ -927,7 +795,7 @@ class BflBackend:
     # ------------------------------------------------------------------ control (Python / admin API)
     def get_task(self, task_id: str) -> Task:
         with self._lock:
-            return self._lookup(task_id, self.clock.now())
+            return self.tasks.lookup(task_id, self.clock.now())
 
     def force(self, task_id: str, outcome: Outcome) -> Task:
         """Finish a Pending task now with ``outcome`` (complete / fail / moderate from the control API).
@@ -936,7 +804,7 @@ class BflBackend:
         off the event loop; ``BflMock.complete`` blocks its own thread) and calls again.
         """
         with self._lock:
-            task = self._lookup(task_id, self.clock.now())
+            task = self.tasks.lookup(task_id, self.clock.now())
             if task.terminal:
                 raise ApiError(409, f"task {task_id} is already {task.status}")
             if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
@@ -975,8 +843,7 @@ class BflBackend:
         while the image is encoded again after the cache dropped it)."""
         self.signer.verify(path, query_string, self.clock.now())
         with self._lock:
-            task_id = self._blobs.get(path)
-            task = self.tasks.get(task_id) if task_id else None
+            task = self.tasks.by_blob(path)
             if task is None:
                 raise blob_not_found()
         return task, self.result_bytes(task)
@@ -1008,21 +875,11 @@ class BflBackend:
             task.md5 = md5_b64(data)
         return data
 
-    def blob_task(self, path: str) -> Task | None:
-        """The task whose result lives at a delivery path (for its download latency), if any."""
-        task_id = self._blobs.get(path)
-        return self.tasks.get(task_id) if task_id else None
-
     # ------------------------------------------------------------------ eviction
-    def _drop(self, task_id: str) -> None:
-        task = self.tasks.pop(task_id, None)
-        self._finished.pop(task_id, None)
-        if task is None:
-            return
-        self._task_bytes -= task.nbytes
+    def _forget(self, task: Task) -> None:
+        """(Under the lock, from the task store.) ``task`` is gone: let go of what else is kept for it."""
+        task_id = task.id
         self._encoding.pop(task_id, None)
-        if task.blob_path:
-            self._blobs.pop(task.blob_path, None)
         self.results.delete(task_id)
         self._forget_unrendered(task_id)
         self.kept_inputs.pop(task_id)
@@ -1030,17 +887,6 @@ class BflBackend:
         acc = self._account_if_any(task.api_key)
         if acc is not None:
             acc.active.discard(task_id)
-        self._watched.discard(task_id)
-
-    def _evict(self, now: float, force: int = 0) -> None:
-        retention = self.settings.retention_seconds
-        while self._finished:
-            tid, end = next(iter(self._finished.items()))
-            if force > 0:
-                force -= 1
-            elif now < end + retention:
-                break
-            self._drop(tid)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -1048,47 +894,14 @@ class BflBackend:
             return {
                 "tasks": len(self.tasks),
                 "active": active,
-                "finished": len(self._finished),
+                "finished": len(self.tasks.finished),
                 "results": self.results.stats(),
                 "image_cache_bytes": self.images.size,
-                "task_bytes": self._task_bytes,
+                "task_bytes": self.tasks.nbytes,
                 "accounts": len(self.accounts),
                 "ratelimit_buckets": len(self.buckets),
                 "errors": self.errors.total,
             }
-
-
-def _task_bytes(api_key: str, params: dict[str, Any], image_fields: tuple[str, ...]) -> int:
-    """What a task keeps (its key, prompt and the other parameters; images only as summaries)."""
-    size = 600 + len(api_key)
-    for k, v in params.items():
-        if k not in image_fields and isinstance(v, str):
-            size += len(k) + len(v)
-    return size
-
-
-def _image_bytes(params: dict[str, Any], image_fields: tuple[str, ...]) -> int:
-    """The input images a task holds until it is decided (as sent: base64 text, or a URL)."""
-    return sum(len(v) for f in image_fields if isinstance(v := params.get(f), str))
-
-
-def _public_params(
-    params: dict[str, Any], image_fields: tuple[str, ...], images: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """The request as kept for inspection: images reduced to their size and hash, secret redacted."""
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if k in image_fields and isinstance(v, str):
-            out[k] = (images or {}).get(k) or control_summary(v)
-        elif k == "webhook_secret":
-            out[k] = _redact(v)
-        elif hasattr(v, "value"):
-            out[k] = v.value
-        elif k == "webhook_url" and v is not None:
-            out[k] = str(v)
-        else:
-            out[k] = v
-    return out
 
 
 __all__ = ["TERMINAL", "AzureError", "BflBackend", "Task", "TaskNotFound", "WaitFor", "not_found_view"]
