@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 import logging
-import math
 import os
 import random
 import threading
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.core import imaging, previews
+from mock_server.core import imaging, lifecycle, previews
 from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, md5_b64, new_blob_path
 from mock_server.core.clock import Clock
@@ -31,10 +30,8 @@ from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooL
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
 from mock_server.core.errors import (
     DEFAULT_ERROR,
-    DEFAULT_REASONS,
     FINETUNE_NOT_FOUND,
     INSUFFICIENT_CREDITS,
-    INVALID_IMAGE,
     RATE_LIMITED_DETAIL,
     ApiError,
     AzureError,
@@ -580,86 +577,24 @@ class BflBackend:
                     pass
 
     # ------------------------------------------------------------------ lifecycle
-    def _due(self, task: Task, now: float, polls: int) -> tuple[bool, float]:
-        """Whether ``task`` is finished at ``now`` after ``polls`` polls, and its end time."""
-        if task.forced is not None:
-            return True, task.finished_at or now
-        p = task.progression
-        if p.mode == "time":
-            end = task.created_at + p.seconds
-            return now >= end, end
-        if p.mode == "polls":
-            if polls >= p.polls:
-                return True, now
-            if polls == 0 and task.webhook_url is not None:  # nobody polls: finish on the clock
-                end = task.created_at + p.after
-                return now >= end, end
-        return False, now
-
-    def _progress(self, task: Task, now: float, polls: int) -> float | None:
-        if polls <= 1:
-            return None
-        p = task.progression
-        if p.mode == "time":
-            # reaches 1.0 at 90% of the run and stays there until Ready, as recorded (dossier P1)
-            frac = (now - task.created_at) / (0.9 * p.seconds) if p.seconds > 0 else 1.0
-        elif p.mode == "polls":
-            frac = (polls - 1) / max(1, p.polls - 1)
-        else:
-            frac = (polls - 1) / 10
-        step = min(1.0, max(0.1, math.floor(frac * 10 + 1e-9) / 10))
-        return max(step, task.progress or 0.0)
-
     def _finish(self, task: Task, end: float) -> None:
-        outcome = task.forced or task.outcome
-        status = outcome.status
-        fut = task.image_job
+        """(Under the lock.) End ``task`` at ``end`` with its resolved outcome; tell the listeners."""
         task.finished_at = end
         task.progress = None
-        early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")
-        if early:
-            task.hold_until = end + float(early)
+        task.hold_until = lifecycle.hold_until(task, task.forced or task.outcome, end)
         self.tasks.release_inputs(task)  # decided (a forced outcome may not wait for the check)
+        resolved = lifecycle.resolve(task)
+        if resolved.image_error is not None:
+            task.image_error = resolved.image_error
+        if resolved.unexpected is not None:
+            self.errors.append(resolved.unexpected)
+        status = resolved.outcome.status
         if status == TaskStatus.READY:
-            usable = fut is not None
-            try:
-                if fut is not None:
-                    fut.result(timeout=0)
-            except imaging.InvalidImage:
-                usable = False
-            except Exception as e:  # a bug in image work: the task ends in Error, the error is recorded once
-                usable = False
-                task.image_error = f"internal: {type(e).__name__}: {e}"
-                if not isinstance(e, LookupError):
-                    self.errors.append(e)
-            if not usable:
-                status = TaskStatus.ERROR
-                outcome = Outcome(status=TaskStatus.ERROR, error=INVALID_IMAGE)
-            else:
-                task.blob_path = new_blob_path(self.rng, task.output_format)
-                self.tasks.blobs[task.blob_path] = task.id
-                url = self.signer.url(
-                    task.delivery_origin,
-                    task.blob_path,
-                    end + self.settings.delivery_ttl_seconds,
-                    imaging.content_type(task.output_format),
-                )
-                task.result = {
-                    "sample": url,
-                    "prompt": task.prompt,
-                    "seed": task.seed,
-                    "start_time": task.created_at,
-                    "end_time": end,
-                    "duration": end - task.created_at,
-                }
-        if status != TaskStatus.READY:
+            self._publish(task, end)
+        else:
             self.results.delete(task.id)  # checked inputs nobody will download
             self._forget_unrendered(task.id)
-        if status == TaskStatus.ERROR:
-            task.details = {"error": outcome.error or DEFAULT_ERROR}
-        elif status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
-            reasons = outcome.reasons if outcome.reasons is not None else DEFAULT_REASONS[status]
-            task.details = {"Moderation Reasons": list(reasons)}
+        task.details = lifecycle.details(resolved.outcome)
         if status == TaskStatus.TASK_NOT_FOUND:
             task.lost = True
         else:
@@ -676,11 +611,24 @@ class BflBackend:
                 log.exception("on_finished listener failed")
                 self.errors.append(e)
 
-    def _needs_render_wait(self, task: Task) -> cf.Future[Any] | None:
-        outcome = task.forced or task.outcome
-        if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
-            return task.image_job
-        return None
+    def _publish(self, task: Task, end: float) -> None:
+        """A Ready task's result: a signed delivery link, valid ``delivery_ttl_seconds`` from ``end``."""
+        task.blob_path = new_blob_path(self.rng, task.output_format)
+        self.tasks.blobs[task.blob_path] = task.id
+        url = self.signer.url(
+            task.delivery_origin,
+            task.blob_path,
+            end + self.settings.delivery_ttl_seconds,
+            imaging.content_type(task.output_format),
+        )
+        task.result = {
+            "sample": url,
+            "prompt": task.prompt,
+            "seed": task.seed,
+            "start_time": task.created_at,
+            "end_time": end,
+            "duration": end - task.created_at,
+        }
 
     def _advance(self, task: Task, now: float, polls: int) -> None:
         """Move a Pending task forward to ``now``; raise WaitFor if finishing needs the render first.
@@ -698,9 +646,9 @@ class BflBackend:
     def _advance_unguarded(self, task: Task, now: float, polls: int) -> None:
         if task.terminal:
             return
-        due, end = self._due(task, now, polls)
+        due, end = lifecycle.due(task, now, polls)
         if due:
-            fut = self._needs_render_wait(task)
+            fut = lifecycle.render_wait(task)
             if fut is not None:
                 raise WaitFor(fut)
             self._finish(task, end)
@@ -736,7 +684,7 @@ class BflBackend:
             if not task.terminal:
                 self._advance(task, now, polls)  # may raise WaitFor before counting the poll
                 if not task.terminal:
-                    task.progress = self._progress(task, now, polls)
+                    task.progress = lifecycle.progress(task, now, polls)
                 if task.lost:
                     task.polls = polls
                     raise TaskNotFound(task_id)
@@ -785,12 +733,7 @@ class BflBackend:
             self.tasks.finish(task, task.finished_at)
 
     def next_due(self, task: Task) -> float | None:
-        p = task.progression
-        if p.mode == "time":
-            return task.created_at + p.seconds
-        if p.mode == "polls" and task.polls == 0 and task.webhook_url is not None:
-            return task.created_at + p.after
-        return None
+        return lifecycle.next_due(task)
 
     # ------------------------------------------------------------------ control (Python / admin API)
     def get_task(self, task_id: str) -> Task:
