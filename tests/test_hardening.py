@@ -263,13 +263,13 @@ def test_admin_complete_waits_off_the_event_loop(live, monkeypatch):
     server, c = live()
     other = c.post(SUBMIT, json=body()).json()["id"]
     release = threading.Event()
-    real = server.mock.backend._prepare_job
+    real = server.mock.backend.media._prepare_job
 
     def slow_render(task, *a):
         release.wait(20)
         return real(task, *a)
 
-    monkeypatch.setattr(server.mock.backend, "_prepare_job", slow_render)
+    monkeypatch.setattr(server.mock.backend.media, "_prepare_job", slow_render)
     slow = c.post(SUBMIT, json=body()).json()["id"]
     answer: dict = {}
     t = threading.Thread(target=lambda: answer.update(r=c.post(f"/_mock/tasks/{slow}/complete")))
@@ -379,8 +379,8 @@ def test_renders_finishing_after_a_reset_leave_nothing(monkeypatch):
     mock, c = inproc()
     with mock, c:
         release = threading.Event()
-        real = mock.backend._prepare_job
-        monkeypatch.setattr(mock.backend, "_prepare_job", lambda task, *a: (release.wait(20), real(task, *a))[1])
+        real = mock.backend.media._prepare_job
+        monkeypatch.setattr(mock.backend.media, "_prepare_job", lambda task, *a: (release.wait(20), real(task, *a))[1])
         futures = [mock.task(c.post(SUBMIT, json=body()).json()["id"]).image_job for _ in range(4)]
         mock.reset()
         release.set()

@@ -113,7 +113,7 @@ def test_input_images_count_in_the_task_budget_while_the_task_holds_them():
     mock, c = inproc(progression="manual", max_task_bytes=4_000_000, render_workers=1)
     with mock, c:
         gate = threading.Event()
-        mock.backend.executor.submit(gate.wait)  # the one render thread is busy: the checks stay queued
+        mock.backend.media.executor.submit(gate.wait)  # the one render thread is busy: the checks stay queued
         first, second = (c.post(SUBMIT, json=body(control_image=image)).json()["id"] for _ in range(2))
         assert mock.backend.stats()["task_bytes"] > 2 * len(image)
         third = c.post(SUBMIT, json=body(control_image=image))
@@ -220,7 +220,7 @@ def test_a_flux2_tasks_checked_inputs_stay_within_result_memory_bytes():
         tid = c.post(FLUX2, json={"prompt": "eight", **inputs}).json()["id"]
         final = finish(c, tid)
         assert final["status"] == "Ready"
-        assert mock.backend.results.stats()["memory_bytes"] <= 100_000
+        assert mock.backend.media.results.stats()["memory_bytes"] <= 100_000
         assert c.get(final["result"]["sample"]).status_code == 200  # rendered from what was spilled
 
 

@@ -1,8 +1,9 @@
-"""How a task advances, as pure functions of the task and the time: when it is due, the progress a poll
-shows, when nobody polling must finish it, and what outcome it ends with.
+"""How a task advances, as pure functions: the outcome a request gets (rules, then moderation), when the
+task is due, the progress a poll shows, when nobody polling must finish it, and what it ends with.
 
-They read a ``Task`` and change nothing, so the rules can be tested (and read) apart from the store, the
-lock and the image work; ``BflBackend`` applies what they return.
+They keep no state and change no task (``decide`` only lets the rules count their matches), so the rules
+can be tested (and read) apart from the store, the lock and the image work; ``BflBackend`` applies what
+they return.
 """
 
 from __future__ import annotations
@@ -14,9 +15,36 @@ from typing import Any
 
 from mock_server.core import imaging
 from mock_server.core.errors import DEFAULT_ERROR, DEFAULT_REASONS, INVALID_IMAGE
-from mock_server.core.rules import Outcome
+from mock_server.core.moderation import Moderator
+from mock_server.core.rules import Outcome, RequestContext, RuleSet
 from mock_server.core.status import TaskStatus
 from mock_server.core.tasks import Task
+
+
+def decide(
+    rules: RuleSet,
+    moderator: Moderator,
+    *,
+    api_key: str,
+    params: dict[str, Any],
+    scenario: str | None,
+    endpoint: str,
+) -> tuple[Outcome, int | None]:
+    """The outcome a request gets, and the id of the rule that chose it: the first matching rule's, else the
+    moderator's (Request Moderated for a flagged prompt at its ``safety_tolerance``), else Ready."""
+    ctx = RequestContext(
+        prompt=params.get("prompt") or "",
+        endpoint=endpoint,
+        finetune_id=params.get("finetune_id") or "",
+        seed=params.get("seed"),
+        api_key=api_key,
+        scenario=scenario,
+    )
+    outcome, rule = rules.decide(ctx)
+    if outcome is None:
+        reasons = moderator.reasons(ctx.prompt, int(params.get("safety_tolerance", 2)))
+        outcome = Outcome(status=TaskStatus.REQUEST_MODERATED, reasons=tuple(reasons)) if reasons else Outcome()
+    return outcome, (rule.id if rule else None)
 
 
 def due(task: Task, now: float, polls: int) -> tuple[bool, float]:

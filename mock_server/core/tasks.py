@@ -9,6 +9,8 @@ the account's active set).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import random
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -247,6 +249,58 @@ class TaskStore:
             elif now < end + retention:
                 break
             self.drop(tid)
+
+
+def new_task(
+    rng: random.Random,
+    now: float,
+    api_key: str,
+    params: dict[str, Any],
+    endpoint: Endpoint,
+    outcome: Outcome,
+    *,
+    images: dict[str, dict[str, Any]] | None,
+    progression: Progression,
+    delivery_origin: str,
+    rule_id: int | None,
+    scenario: str | None,
+    webhook_opts: dict[str, Any],
+    quote: Quote,
+    held: int,
+    nbytes: int,
+) -> Task:
+    """A Pending task for a validated request (``params``), its id (and seed, unless the request set one)
+    drawn from ``rng``. ``held``: the bytes of its input images as sent, of its ``nbytes`` in all."""
+    task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    seed = params.get("seed")
+    if seed is None:
+        seed = rng.randrange(0, 2**32)
+    fmt = params.get("output_format") or "jpeg"
+    webhook_url = params.get("webhook_url")
+    task = Task(
+        id=task_id,
+        api_key=api_key,
+        created_at=now,
+        prompt=params.get("prompt") or "",
+        seed=int(seed),
+        output_format=getattr(fmt, "value", fmt),
+        endpoint=endpoint,
+        params=public_params(params, endpoint.family.image_fields, images),
+        outcome=outcome,
+        progression=progression,
+        delivery_origin=delivery_origin,
+        webhook_url=None if webhook_url is None else str(webhook_url),
+        webhook_secret=params.get("webhook_secret"),
+        not_found_polls=outcome.not_found_polls,
+        rule_id=rule_id,
+        scenario=scenario,
+        webhook_opts=webhook_opts,
+        nbytes=nbytes,
+        input_bytes=held,
+        quote=quote,
+    )
+    task.events.append((now, "submitted"))
+    return task
 
 
 def task_bytes(api_key: str, params: dict[str, Any], image_fields: tuple[str, ...]) -> int:
