@@ -570,7 +570,7 @@ class BflBackend:
                 self.results.put(task.id, out.intermediate, out.intermediate_bytes)
                 task.events.append((self.clock.now(), "rendered"))
 
-    def _render(self, task: Task, checked: Any) -> Rendered:
+    def _render(self, task: Task, checked: Any) -> Rendered[Any]:
         settings = self.settings
         return task.endpoint.family.render(
             checked,
