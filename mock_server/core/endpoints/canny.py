@@ -81,8 +81,12 @@ class CannyFamily(FamilyBase[CannyInputs, CannyChecked, imaging.EdgeMap]):
         control = image(CONTROL)
         if control is None:
             raise LookupError("the control image is no longer kept (keep_inputs_bytes) or is a URL")
+        from PIL import Image
+
         low, high = params.get("canny_low_threshold"), params.get("canny_high_threshold")
-        return previews.edge_map(control, low, high, max_pixels, max_side)
+        edges = imaging.edge_map(control, low, high, max_pixels)
+        im = Image.fromarray((edges.to_array() * 255).astype("uint8"), "L")
+        return previews.encode(im, max_side)
 
     @staticmethod
     def _thresholds(params: dict[str, Any]) -> tuple[int, int]:

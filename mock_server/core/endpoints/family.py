@@ -172,3 +172,21 @@ def preview(
 ) -> tuple[bytes, str]:
     method = getattr(family, "preview", _BASE.preview)
     return cast("tuple[bytes, str]", method(name, params, image, max_side=max_side, max_pixels=max_pixels))
+
+
+RESULT = "result"  # the dashboard's name for a task's result (its main artefact)
+
+
+def dashboard(family: AnyFamily, params: dict[str, Any], output_format: str) -> tuple[Preview, ...]:
+    """What the dashboard shows for a task (``/_mock/tasks/{id}/images/{name}``), with captions and media
+    types: each input image the request sent (``params`` as journaled: images as length and hash), the
+    family's own previews, and the result."""
+    inputs = []
+    for name in family.image_fields:
+        value = params.get(name)
+        if isinstance(value, dict) and "length" in value:
+            inputs.append(Preview(name, f"{name} ({value['length']} bytes of base64)", "image/*"))
+        elif isinstance(value, str) and value:
+            inputs.append(Preview(name, f"{name} (a URL: not kept)", "image/*"))
+    result = Preview(RESULT, RESULT, output_media_type(family, output_format))
+    return (*inputs, *previews(family, params), result)
