@@ -39,12 +39,3 @@ def of_result(data: bytes, media_type: str, max_side: int, max_pixels: int) -> t
     if media_type.startswith("image/"):
         return thumbnail(data, max_side, max_pixels)
     return data, media_type
-
-
-def edge_map(control: bytes, low: int | None, high: int | None, max_pixels: int, max_side: int) -> tuple[bytes, str]:
-    """The edge map BFL's preprocessing gives ``control`` (white edges on black), as a thumbnail."""
-    from PIL import Image
-
-    edges = imaging.edge_map(control, low, high, max_pixels)
-    im = Image.fromarray((edges.to_array() * 255).astype("uint8"), "L")
-    return encode(im, max_side)
