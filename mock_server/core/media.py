@@ -29,6 +29,7 @@ from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooLarge
 from mock_server.core.endpoints import Rendered
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import ErrorLog, WaitFor, blob_not_found
 from mock_server.core.store import BytesLRU, ResultStore, SizedLRU
 from mock_server.core.tasks import Task, TaskStore
@@ -309,7 +310,7 @@ class Media:
             self._unrendered_bytes -= size
 
     # ------------------------------------------------------------------ renders
-    def _render(self, task: Task, checked: Any) -> Rendered:
+    def _render(self, task: Task, checked: Any) -> Rendered[Any]:
         settings = self.settings
         return task.endpoint.family.render(
             checked,
@@ -400,8 +401,8 @@ class Media:
 
     def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
         """A thumbnail of one of ``task``'s images, made on a render thread: an input field (as kept),
-        ``edges`` (canny: the edge map of the control image at the request's thresholds) or ``result`` (its
-        encoded bytes given). The future's result is (bytes, content type), or it raises LookupError."""
+        one of its family's previews (canny's ``edges``) or ``result`` (its encoded bytes given; by its media
+        type). The future's result is (bytes, content type), or it raises LookupError."""
         key = f"{task.id}/{name}/{max_side}"
         cached = self.previews.get(key)
         if cached is not None:
@@ -420,21 +421,18 @@ class Media:
         return self._job(job)
 
     def _thumbnail(self, task: Task, name: str, max_side: int, result: bytes | None) -> tuple[bytes, str]:
-        max_pixels = self.settings.max_image_pixels
+        family, max_pixels = task.endpoint.family, self.settings.max_image_pixels
         if name == "result" and result is not None:
-            return previews.thumbnail(result, max_side, max_pixels)
-        if name == "edges" and task.endpoint.family.name == "canny":
-            control = self.input_image(task.id, "control_image")
-            if control is None:
-                raise LookupError("the control image is no longer kept (keep_inputs_bytes) or is a URL")
-            p = task.params
-            low, high = p.get("canny_low_threshold"), p.get("canny_high_threshold")
-            return previews.edge_map(control, low, high, max_pixels, max_side)
-        if name in task.endpoint.family.image_fields:
+            media = families.output_media_type(family, task.output_format)
+            return previews.of_result(result, media, max_side, max_pixels)
+        if name in family.image_fields:
             data = self.input_image(task.id, name)
             if data is None:
                 raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
             return previews.thumbnail(data, max_side, max_pixels)
+        if any(p.name == name for p in families.previews(family, task.params or {})):
+            kept = functools.partial(self.input_image, task.id)
+            return families.preview(family, name, task.params or {}, kept, max_side=max_side, max_pixels=max_pixels)
         raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
 
 
