@@ -67,7 +67,6 @@ class BflMock:
                 webhooks=self.webhooks,
                 endpoints=self.endpoints,
                 reset=lambda api_key: self.reset(api_key=api_key),
-                define_scenario=self.scenario,
             )
         )
 

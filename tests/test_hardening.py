@@ -18,7 +18,7 @@ from bfl_helpers import BASE, SUBMIT, body, poll_until_done, small_control
 from PIL import Image
 
 from mock_server.core.clock import DEFAULT_FROZEN_START
-from mock_server.core.errors import INVALID_SECRET, ErrorLog, InternalError
+from mock_server.core.errors import INVALID_SECRET, AzureError, ErrorLog, InternalError
 from mock_server.frontends.server import LiveServer, WebhookReceiver
 from mock_server.frontends.transport import BflTransport
 from mock_server.http.admin import _loopback
@@ -153,8 +153,8 @@ def test_a_404_download_raises_a_fresh_exception_each_time():
         path, _, query = sample.split("bfl.ai", 1)[1].partition("?")
         seen = []
         for _ in range(3):
-            with pytest.raises(Exception) as info:
-                mock.backend.download(path, query)
+            with pytest.raises(AzureError) as info:
+                mock.backend.blob(path, query)
             seen.append(info.value)
         assert len({id(e) for e in seen}) == 3 and all(e.__context__ is None for e in seen)
         assert c.get(sample).status_code == 404

@@ -79,6 +79,10 @@ def signed_fields(query_string: str) -> tuple[str, ...]:
 
 
 class Signer:
+    """Signs and verifies delivery links as Azure Blob Storage SAS URLs (HMAC-SHA256 over the signed fields
+    with a per-fake secret). Verified links are cached by path and signed fields, bounded by bytes, so a
+    repeated download skips the HMAC."""
+
     def __init__(self, secret: bytes, cache_bytes: int = VERIFIED_CACHE_BYTES) -> None:
         self._secret = secret
         # valid links by path + signed fields -> expiry (still checked), oldest first, bounded by bytes: junk
