@@ -21,8 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mock_server.http.admin import foreign_host
-from mock_server.http.api import error_response
-from mock_server.http.types import HttpRequest, HttpResponse
+from mock_server.http.types import HttpRequest, HttpResponse, error_response
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:

@@ -38,10 +38,9 @@ from mock_server.core.errors import (
 from mock_server.core.redact import key_fingerprint, redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
 from mock_server.core.status import TaskStatus
-from mock_server.http.api import waits
 from mock_server.http.routes import ADMIN_ROUTES
 from mock_server.http.services import Services
-from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse, waits
 from mock_server.webhooks.notify import USER_AGENT as WEBHOOK_USER_AGENT
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
+from mock_server.core.backend import TaskNotFound, not_found_view
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed
 from mock_server.core.redact import control_summary
@@ -15,20 +15,8 @@ from mock_server.core.status import TaskStatus
 from mock_server.http import validation as v
 from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
 from mock_server.http.services import Services
-from mock_server.http.types import JSON, Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.http.types import JSON, Answer, HttpRequest, HttpResponse, error_response, waits
 from mock_server.webhooks.notify import parse_fault_header
-
-
-def waits(step: Callable[[], Answer]) -> Answer:
-    """Run ``step``; if the backend needs background work first, answer Deferred(that work, ``step``)."""
-    try:
-        return step()
-    except WaitFor as w:
-        return Deferred(w.future, lambda: waits(step))
-
-
-def error_response(exc: ApiError) -> HttpResponse:
-    return HttpResponse.json(exc.status, {"detail": exc.detail}, list(exc.headers.items()))
 
 
 def _pick(bounds: tuple[float, float] | None, rng: Any) -> float:

@@ -22,10 +22,10 @@ from mock_server.core.errors import (
     ValidationFailed,
 )
 from mock_server.http.admin import Admin
-from mock_server.http.api import ApiHandlers, error_response
+from mock_server.http.api import ApiHandlers
 from mock_server.http.routes import ADMIN_ROUTES, Route, Router, api_routes
 from mock_server.http.services import Services
-from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse, error_response
 
 log = logging.getLogger("bfl_mock")
 

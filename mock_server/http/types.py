@@ -1,5 +1,6 @@
 """The HTTP layer's own request and response types, independent of any server framework, and ``Deferred``:
-the explicit form of "this answer needs background work first"."""
+the explicit form of "this answer needs background work first" (``waits`` turns a backend's ``WaitFor`` into
+one); ``error_response`` renders an ``ApiError``, the one error shape every handler and front end shares."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Protocol, Union
 from urllib.parse import parse_qs
 
 from mock_server.core.config import Settings
+from mock_server.core.errors import ApiError, WaitFor
 from mock_server.http.validation import dumps
 
 JSON = "application/json"
@@ -70,6 +72,18 @@ class Deferred:
 
 
 Answer = Union[HttpResponse, Deferred]  # noqa: UP007 (a runtime alias on Python 3.10)
+
+
+def waits(step: Callable[[], Answer]) -> Answer:
+    """Run ``step``; if the backend needs background work first, answer Deferred(that work, ``step``)."""
+    try:
+        return step()
+    except WaitFor as w:
+        return Deferred(w.future, lambda: waits(step))
+
+
+def error_response(exc: ApiError) -> HttpResponse:
+    return HttpResponse.json(exc.status, {"detail": exc.detail}, list(exc.headers.items()))
 
 
 class Servable(Protocol):
