@@ -21,7 +21,7 @@ from mock_server.core.errors import (
     ConfigError,
     ValidationFailed,
 )
-from mock_server.http.admin import Admin
+from mock_server.http.admin.handlers import Admin
 from mock_server.http.api import ApiHandlers
 from mock_server.http.routes import ADMIN_ROUTES, Route, Router, api_routes
 from mock_server.http.services import Services
