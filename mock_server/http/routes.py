@@ -1,18 +1,20 @@
 """Every route the fake serves, as data: dispatch and ``/openapi.json`` are both built from these tables.
 
 ``api_routes(endpoints)`` are BFL's: one ``POST /v1/<name>`` per endpoint row, the utility endpoints and
-result delivery. ``ADMIN_ROUTES`` are ``/_mock/``. A route names the handler method that serves it, and what
-OpenAPI says of it (tag, summary, operation id, body schema, query parameters, responses).
+result delivery. ``ADMIN_ROUTES`` are ``/_mock/``. A route names the handler method that serves it (the
+``Router`` resolves it once, when the app is built), and what OpenAPI says of it (tag, summary, operation id,
+body schema, query parameters, responses); its body schema is also what the request is validated against.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.errors import TASK_NOT_FOUND
+from mock_server.http.types import Answer, HttpRequest
 
 Responses = dict[str, tuple[str, "str | tuple[str, ...] | None"]]  # code -> (description, schema(s))
 
@@ -249,29 +251,42 @@ ADMIN_ROUTES: list[Route] = [
 ]
 
 
-class Router:
-    """Exact paths by dictionary (the hot path), templates by pattern, prefixes last."""
+Handler = Callable[[HttpRequest, dict[str, str]], Answer]  # (request, path parameters) -> answer
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+
+@dataclass(frozen=True)
+class Bound:
+    """A route and the callable that serves it, resolved once when the app is built (never per request)."""
+
+    route: Route
+    call: Handler
+
+
+class Router:
+    """Exact paths by dictionary (the hot path), templates by pattern, prefixes last. ``bind`` resolves each
+    route's handler when the router is built, so a route naming no handler fails then, not on a request."""
+
+    def __init__(self, routes: Iterable[Route], bind: Callable[[Route], Handler]) -> None:
         self.routes = list(routes)
-        self.exact: dict[str, dict[str, Route]] = {}
-        self.patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
-        self.prefixes: list[tuple[str, Route]] = []
-        by_template: dict[str, dict[str, Route]] = {}
+        self.exact: dict[str, dict[str, Bound]] = {}
+        self.patterns: list[tuple[re.Pattern[str], dict[str, Bound]]] = []
+        self.prefixes: list[tuple[str, Bound]] = []
+        by_template: dict[str, dict[str, Bound]] = {}
         for r in self.routes:
+            bound = Bound(r, bind(r))
             if r.prefix:
-                self.prefixes.append((r.path.split("{", 1)[0], r))
+                self.prefixes.append((r.path.split("{", 1)[0], bound))
             elif r.params:
-                by_template.setdefault(r.path, {})[r.method] = r
+                by_template.setdefault(r.path, {})[r.method] = bound
             else:
-                self.exact.setdefault(r.path, {})[r.method] = r
+                self.exact.setdefault(r.path, {})[r.method] = bound
         for template, methods in by_template.items():
             pattern = re.escape(template)
             for name in re.findall(r"\\\{(\w+)\\\}", pattern):
                 pattern = pattern.replace(f"\\{{{name}\\}}", f"(?P<{name}>[^/]+)")
             self.patterns.append((re.compile(f"^{pattern}$"), methods))
 
-    def match(self, path: str) -> tuple[dict[str, Route] | None, dict[str, str]]:
+    def match(self, path: str) -> tuple[dict[str, Bound] | None, dict[str, str]]:
         """The routes serving ``path`` by method, and the path parameters; (None, {}) if none."""
         methods = self.exact.get(path)
         if methods is not None:
@@ -280,7 +295,7 @@ class Router:
             m = pattern.match(path)
             if m:
                 return by_method, m.groupdict()
-        for start, route in self.prefixes:
+        for start, bound in self.prefixes:
             if path.startswith(start):
-                return {"GET": route, "HEAD": route, "*": route}, {}
+                return {"GET": bound, "HEAD": bound, "*": bound}, {}
         return None, {}

@@ -24,7 +24,7 @@ from mock_server.core.status import TaskStatus
 from mock_server.http.admin import dashboard
 from mock_server.http.admin.auth import UI_COOKIE, AuthThrottle, authorize, ui_session
 from mock_server.http.admin.dashboard import plain_reason
-from mock_server.http.routes import ADMIN_ROUTES
+from mock_server.http.routes import ADMIN_ROUTES, Route
 from mock_server.http.services import Services
 from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse, waits
 
@@ -90,6 +90,9 @@ class BodySchemas:
             name: Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": doc["$defs"]}) for name in doc["$defs"]
         }
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._validators
+
     def check(self, name: str, data: Any) -> None:
         from jsonschema.exceptions import best_match
 
@@ -98,6 +101,26 @@ class BodySchemas:
             where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             message = _schema_words(error)
             raise ApiError(400, f"bfl-mock admin API: {where}: {message} (schema {name} in /openapi.json)")
+
+
+class AdminBody:
+    """A route's JSON body (``_mock/`` routes): parsed, then checked against its schema, before the handler
+    runs; the handler gets the checked value as ``body``."""
+
+    def __init__(self, schemas: BodySchemas, name: str) -> None:
+        self.schemas, self.name = schemas, name
+
+    def parse(self, body: bytes, content_type: str | None) -> Any:
+        if not body:
+            return {}
+        try:
+            return json.loads(body, parse_constant=_no_constant)
+        except Exception as e:
+            raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
+
+    def validate(self, data: Any) -> Any:
+        self.schemas.check(self.name, data)
+        return data
 
 
 def _schema_words(error: Any) -> str:
@@ -115,7 +138,8 @@ def _schema_words(error: Any) -> str:
 
 class Admin:
     """The ``/_mock/`` handlers (``routes.ADMIN_ROUTES`` names them); every body is validated against its
-    schema in ``schemas/admin.json`` first. ``X-Mock-Key`` scopes listings, clearing and reset to one key."""
+    schema in ``schemas/admin.json`` before the handler runs (``body_for``). ``X-Mock-Key`` scopes listings,
+    clearing and reset to one key."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -134,19 +158,13 @@ class Admin:
     def authorize(self, req: HttpRequest) -> None:
         authorize(req, self.settings, self.throttle)
 
-    @staticmethod
-    def _json(req: HttpRequest) -> Any:
-        if not req.body:
-            return {}
-        try:
-            return json.loads(req.body, parse_constant=_no_constant)
-        except Exception as e:
-            raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
-
-    def _body(self, req: HttpRequest, schema: str) -> Any:
-        data = self._json(req)
-        self.schemas.check(schema, data)
-        return data
+    def body_for(self, route: Route) -> AdminBody | None:
+        """The reader of ``route``'s body (its schema in ``schemas/admin.json``), bound when the app is built."""
+        if route.body is None:
+            return None
+        if route.body not in self.schemas:
+            raise ConfigError(f"route {route.method} {route.path}: no schema {route.body} in schemas/admin.json")
+        return AdminBody(self.schemas, route.body)
 
     @staticmethod
     def _num(data: dict[str, Any], key: str) -> float:
@@ -179,9 +197,9 @@ class Admin:
     def ui_file(self, req: HttpRequest, file: str) -> HttpResponse:
         return dashboard.asset(req, file)
 
-    def ui_login(self, req: HttpRequest) -> HttpResponse:
+    def ui_login(self, req: HttpRequest, *, body: Any) -> HttpResponse:
         token = self.settings.admin_token
-        given = str(self._body(req, "MockLogin")["token"])
+        given = str(body["token"])
         if not token:
             return HttpResponse.json(200, {"signed_in": True, "needed": False})
         self.throttle.check(req.client)
@@ -225,19 +243,16 @@ class Admin:
     def clock(self, req: HttpRequest) -> HttpResponse:
         return HttpResponse.json(200, self.backend.clock.snapshot())
 
-    def clock_advance(self, req: HttpRequest) -> HttpResponse:
-        data = self._json(req)
-        seconds = self._num(data if isinstance(data, dict) else {}, "seconds")
-        if seconds < 0:
-            raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
+    def clock_advance(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        seconds = self._num(body, "seconds")  # the schema says >= 0: the clock only moves forward
         return self._clock_moved(lambda: self.backend.clock.advance(seconds))
 
-    def clock_set(self, req: HttpRequest) -> HttpResponse:
-        when = self._num(self._body(req, "MockClockSet"), "time")
+    def clock_set(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        when = self._num(body, "time")
         return self._clock_moved(lambda: self.backend.clock.set(when))
 
-    def clock_freeze(self, req: HttpRequest) -> HttpResponse:
-        data = self._body(req, "MockClockFreeze") or {}
+    def clock_freeze(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        data = body or {}
         at = self._num(data, "at") if "at" in data else None
         return self._clock_moved(lambda: self.backend.clock.freeze(at))
 
@@ -248,8 +263,8 @@ class Admin:
     def rules_list(self, req: HttpRequest) -> HttpResponse:
         return HttpResponse.json(200, {"rules": [r.to_dict() for r in self.backend.rules.list()]})
 
-    def rules_add(self, req: HttpRequest) -> HttpResponse:
-        data = self._body(req, "MockRules")
+    def rules_add(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        data = body
         items = data if isinstance(data, list) else [data]
         added = []
         for number, item in enumerate(items, 1):
@@ -271,9 +286,9 @@ class Admin:
             raise ApiError(404, f"no rule {rule_id}")
         return HttpResponse.json(200, {"deleted": int(rule_id)})
 
-    def scenario_define(self, req: HttpRequest, name: str) -> HttpResponse:
+    def scenario_define(self, req: HttpRequest, name: str, *, body: Any) -> HttpResponse:
         try:
-            outcome = self.backend.rules.define_scenario(name, self._body(req, "MockScenario"))
+            outcome = self.backend.rules.define_scenario(name, body)
         except ConfigError as e:
             raise ApiError(400, f"bfl-mock: {e}") from None
         return HttpResponse.json(200, {"name": name, "outcome": outcome.to_dict()})
@@ -382,12 +397,12 @@ class Admin:
     def task_complete(self, req: HttpRequest, task_id: str) -> Answer:
         return self._force(task_id, Outcome())
 
-    def task_fail(self, req: HttpRequest, task_id: str) -> Answer:
-        data = self._body(req, "MockTaskFail") or {}
+    def task_fail(self, req: HttpRequest, task_id: str, *, body: Any) -> Answer:
+        data = body or {}
         return self._force(task_id, Outcome(status=TaskStatus.ERROR, error=str(data.get("error", DEFAULT_ERROR))))
 
-    def task_moderate(self, req: HttpRequest, task_id: str) -> Answer:
-        data = self._body(req, "MockTaskModerate") or {}
+    def task_moderate(self, req: HttpRequest, task_id: str, *, body: Any) -> Answer:
+        data = body or {}
         try:
             outcome = moderation_outcome(str(data.get("status", TaskStatus.CONTENT_MODERATED)), data.get("reasons"))
         except ConfigError as e:
@@ -473,17 +488,17 @@ class Admin:
     def credits_get(self, req: HttpRequest, api_key: str) -> HttpResponse:
         return HttpResponse.json(200, {"api_key": api_key, "credits": self.backend.credits(api_key)})
 
-    def credits_set(self, req: HttpRequest, api_key: str) -> HttpResponse:
-        self.backend.set_credits(api_key, self._num(self._body(req, "MockCredits"), "credits"))
+    def credits_set(self, req: HttpRequest, api_key: str, *, body: Any) -> HttpResponse:
+        self.backend.set_credits(api_key, self._num(body, "credits"))
         return self.credits_get(req, api_key)
 
     def finetunes_list(self, req: HttpRequest) -> HttpResponse:
         ft, scope = self.backend.finetunes, self._scope(req)
         return HttpResponse.json(200, {"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
 
-    def finetune_put(self, req: HttpRequest, finetune_id: str) -> HttpResponse:
+    def finetune_put(self, req: HttpRequest, finetune_id: str, *, body: Any) -> HttpResponse:
         ft, scope = self.backend.finetunes, self._scope(req)
-        details = self._body(req, "MockFinetune")
+        details = body
         item = ft.add(finetune_id, **details) if scope is None else ft.add_for(scope, finetune_id, details)
         return HttpResponse.json(200, {"finetune_id": finetune_id, "details": item})
 
