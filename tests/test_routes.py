@@ -8,7 +8,7 @@ import dataclasses
 
 import httpx
 import pytest
-from bfl_helpers import BASE
+from bfl_helpers import BASE, SUBMIT, body
 
 from mock_server.core.errors import ConfigError
 from mock_server.frontends.transport import BflTransport
@@ -102,3 +102,37 @@ def test_api_bodies_keep_fastapis_order(client):
     assert client.post("/v1/delete_finetune", json={}).status_code == 403  # no x-key: security first
     r = client.post("/v1/delete_finetune", json={}, headers={"x-key": "k"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "finetune_id"]
+
+
+# ---------------------------------------------------------------------------------------------- route flags
+def edge(resp: httpx.Response) -> str:
+    hsts, cache = "strict-transport-security" in resp.headers, resp.headers.get("x-cache") == "CONFIG_NOCACHE"
+    return "full" if hsts and cache else "hsts" if hsts else "none" if not cache else "cache only?"
+
+
+def test_edge_headers_and_journaling_come_from_the_route():
+    with BflMock(frozen_clock=True) as mock, httpx.Client(transport=BflTransport(mock), base_url=BASE) as c:
+        c.headers["x-key"] = "k"
+        submitted = c.post(SUBMIT, json=body())
+        task_id = submitted.json()["id"]
+        polled = c.get("/v1/get_result", params={"id": task_id})
+        seen = {
+            "submit": (submitted, "full", True),
+            "poll": (polled, "hsts", True),
+            "credits": (c.get("/v1/credits"), "full", True),
+            "unknown path": (c.get("/v1/nope"), "full", True),  # api.bfl.ai's 404
+            "wrong method": (c.get("/v1/delete_finetune"), "full", True),
+            "health": (c.get("/health"), "none", False),
+            "wrong method on health": (c.post("/health"), "none", False),
+            "admin": (c.get("/_mock/stats"), "none", False),
+            "admin 404": (c.get("/_mock/nope"), "none", False),
+        }
+        journaled = {(e.method, e.path) for e in mock.requests}
+        for name, (resp, want_edge, want_journal) in seen.items():
+            assert edge(resp) == want_edge, name
+            assert ((resp.request.method, resp.request.url.path) in journaled) == want_journal, name
+
+
+def test_edge_headers_off():
+    with BflMock(edge_headers=False) as mock, httpx.Client(transport=BflTransport(mock), base_url=BASE) as c:
+        assert edge(c.get("/v1/credits", headers={"x-key": "k"})) == "none"

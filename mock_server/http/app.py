@@ -24,9 +24,9 @@ from mock_server.core.errors import (
 )
 from mock_server.http.admin.handlers import Admin
 from mock_server.http.api import ApiHandlers
-from mock_server.http.routes import ADMIN_ROUTES, Handler, Route, Router, api_routes
+from mock_server.http.routes import ADMIN_ANY, ADMIN_ROUTES, Handler, Route, Router, api_routes
 from mock_server.http.services import Services
-from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse, error_response
+from mock_server.http.types import Answer, Deferred, Edge, HttpRequest, HttpResponse, error_response
 
 log = logging.getLogger("bfl_mock")
 
@@ -77,25 +77,25 @@ class MockHTTP:
             return HttpResponse.json(500, {"detail": "Internal Server Error"})
 
     def _finish(self, req: HttpRequest, answer: Answer) -> Answer:
-        if (
-            isinstance(answer, HttpResponse)
-            and self.settings.edge_headers
-            and not req.path.startswith(("/results/", ADMIN_PREFIX, "/health"))
-        ):
-            answer.headers.append(HSTS)
-            if req.path != "/v1/get_result":  # the global edge (api.bfl.ai), as recorded
-                answer.headers += EDGE
+        if isinstance(answer, HttpResponse) and self.settings.edge_headers:
+            edge = Edge.FULL if req.route is None else req.route.edge  # an unknown path: api.bfl.ai's 404
+            if edge is not Edge.NONE:
+                answer.headers.append(HSTS)
+                if edge is Edge.FULL:
+                    answer.headers += EDGE
         return answer
 
     # ------------------------------------------------------------------ routing
     def _dispatch(self, req: HttpRequest) -> Answer:
         path = req.path
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            req.route = ADMIN_ANY  # its flags hold for a refusal or a 404 too
             self.admin.authorize(req)  # before anything else, also before a 404
             methods, params = self.admin_router.match(path)
             bound = methods.get(req.method) if methods else None
             if bound is None:
                 raise ApiError(404, NOT_FOUND)
+            req.route = bound.route
             return bound.call(req, params)
         methods, params = self.router.match(path)
         if methods is None:
@@ -103,11 +103,14 @@ class MockHTTP:
             if alt in self.router.exact:  # Starlette's redirect_slashes, as FastAPI serves it
                 location = req.origin + alt + (f"?{req.query_string}" if req.query_string else "")
                 location = quote(location, safe=":/?#[]@!$&'()*+,;=%")  # a header carries ASCII only
+                req.route = next(iter(self.router.exact[alt].values())).route
                 return HttpResponse(307, b"", [("location", location)])
             raise ApiError(404, NOT_FOUND)
         bound = methods.get(req.method) or methods.get("*")
         if bound is None:
+            req.route = next(iter(methods.values())).route  # the path's flags
             raise ApiError(405, METHOD_NOT_ALLOWED, {"allow": ", ".join(methods)})
+        req.route = bound.route
         return bound.call(req, params)
 
     # ------------------------------------------------------------------ binding (once, when the app is built)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.errors import TASK_NOT_FOUND
-from mock_server.http.types import Answer, HttpRequest
+from mock_server.http.types import Answer, Edge, HttpRequest
 
 Responses = dict[str, tuple[str, "str | tuple[str, ...] | None"]]  # code -> (description, schema(s))
 
@@ -32,6 +32,8 @@ class Route:
     optional_query: tuple[str, ...] = ()
     secured: bool = False  # needs x-key
     prefix: bool = False  # serves every path below the template's fixed start (result delivery)
+    journal: bool = True  # recorded in the request journal (the fake's own routes are not)
+    edge: Edge = Edge.FULL
     responses: Responses = field(default_factory=dict, compare=False)
     endpoint: Endpoint | None = field(default=None, compare=False)
 
@@ -83,6 +85,7 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "Get Result",
             "get_result_v1_get_result_get",
             query=("id",),
+            edge=Edge.HSTS,
             responses={
                 "200": ("Successful Response", "ResultResponse"),
                 "404": (TASK_NOT_FOUND, "ResultResponse"),
@@ -151,6 +154,7 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "download_result",
             optional_query=("se", "sp", "sv", "sr", "rsct", "sig"),
             prefix=True,
+            edge=Edge.NONE,
             responses={
                 "200": ("The image", None),
                 "206": ("A byte range", None),
@@ -166,6 +170,8 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "bfl-mock admin",
             "Liveness for CI service containers and orchestrators (not a BFL endpoint)",
             "health",
+            journal=False,
+            edge=Edge.NONE,
             responses={"200": ("The fake is serving", None)},
         ),
     ]
@@ -173,7 +179,11 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
 
 def _admin(method: str, path: str, handler: str, summary: str, body: str | None = None, **kw: object) -> Route:
     slug = path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
-    return Route(method, path, handler, "bfl-mock admin", summary, f"mock_{slug}_{method.lower()}", body, **kw)  # type: ignore[arg-type]
+    op = f"mock_{slug}_{method.lower()}"
+    return Route(method, path, handler, "bfl-mock admin", summary, op, body, journal=False, edge=Edge.NONE, **kw)  # type: ignore[arg-type]
+
+
+ADMIN_ANY = _admin("*", "/_mock/{path}", "index", "Any path under /_mock/: what its answers carry before routing")
 
 
 ADMIN_ROUTES: list[Route] = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, Union
 from urllib.parse import parse_qs
 
@@ -16,6 +17,24 @@ from mock_server.http.validation import dumps
 
 JSON = "application/json"
 UNPARSED: Any = object()  # the request body was not parsed by a handler
+
+
+class Edge(Enum):
+    """Which of BFL's edge headers an answer carries (with ``edge_headers`` on), as recorded per host and path."""
+
+    NONE = "none"  # the fake's own routes; result delivery sets Azure's itself
+    HSTS = "hsts"  # GET /v1/get_result: Strict-Transport-Security only
+    FULL = "full"  # the global edge (api.bfl.ai): HSTS, X-Cache, Accept-Ranges
+
+
+class RouteFlags(Protocol):
+    """What the journal and the edge headers read of the route that served a request (``routes.Route``)."""
+
+    @property
+    def journal(self) -> bool: ...  # recorded in the request journal (the fake's own routes are not)
+
+    @property
+    def edge(self) -> Edge: ...
 
 
 @dataclass
@@ -32,6 +51,7 @@ class HttpRequest:
     task_id: str | None = None
     parsed: Any = field(default=UNPARSED, repr=False)
     images: dict[str, dict[str, Any]] | None = None  # summaries of image fields (length + SHA-256)
+    route: RouteFlags | None = None  # the route that served it; None if none matched
 
     @property
     def origin(self) -> str:
