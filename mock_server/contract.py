@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mock_server.core.schemas import load_schema
+from mock_server.core.schemas import SPEC_FILE, SPEC_LABEL, load_schema
 
 LIVE_URL = "https://api.us1.bfl.ai"
 SCRUBBED = "REDACTED"
@@ -366,7 +366,7 @@ def drift(
     """Differences between ``schemas/`` and the published references (added/removed/changed fields and bounds)."""
     refs = refs or reference_dir()
     endpoint = json.loads((refs / "canny-finetuned-endpoint.json").read_text())
-    openapi = json.loads((refs / "bfl-openapi-2026-04-23.json").read_text())
+    openapi = json.loads((refs / SPEC_FILE).read_text())
     ep_defs = endpoint["components"]["schemas"]
     findings: list[dict[str, Any]] = []
 
@@ -382,7 +382,7 @@ def drift(
     # the submit answers: what the fake really answers on each endpoint, against the answer schemas upstream
     canny = [ep for ep in _endpoints() if ep.name == "flux-pro-1.0-canny-finetuned"]
     findings += answer_drift("endpoint page", ep_defs, canny)
-    sources = [("BFL OpenAPI 2026-04-23 (vendored)", openapi)]
+    sources = [(SPEC_LABEL, openapi)]
     if live_openapi is not None:
         sources.append(("BFL OpenAPI (live)", live_openapi))
     for label, spec in sources:
@@ -501,7 +501,7 @@ def endpoint_drift(vendored: dict[str, Any], live: dict[str, Any] | None = None)
     served = {ep.path for ep in ENDPOINTS}
     published = generation_paths(vendored)
     out = [
-        {"source": "BFL OpenAPI 2026-04-23 (vendored)", "schema": "(endpoints)", "field": path, "kind": kind,
+        {"source": SPEC_LABEL, "schema": "(endpoints)", "field": path, "kind": kind,
          "ours": ours, "theirs": theirs}
         for path, kind, ours, theirs in [
             *((p, "served, not in the spec", "served", None) for p in sorted(served - published)),

@@ -14,7 +14,7 @@ import yaml
 from bfl_helpers import ROOT
 
 from mock_server.contract import drift, scrub_json
-from mock_server.core.schemas import load_schema, schema_dir
+from mock_server.core.schemas import SPEC_FILE, load_schema, schema_dir
 from mock_server.frontends.server import LiveServer
 from mock_server.mock import BflMock
 
@@ -272,7 +272,7 @@ def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
 def test_drift_names_endpoints_added_and_removed_upstream():
     from mock_server.contract import endpoint_drift, reference_dir
 
-    vendored = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())
+    vendored = json.loads((reference_dir() / SPEC_FILE).read_text())
     live = json.loads(json.dumps(vendored))
     del live["paths"]["/v1/flux-dev"]
     live["paths"]["/v1/flux-3-pro"] = {"post": {"requestBody": {}}}
@@ -311,7 +311,7 @@ def test_recordings_written_by_the_kit_replay_against_the_fake(tmp_path):
 def test_drift_compares_what_the_fake_really_answers_on_each_endpoint():
     from mock_server.contract import _endpoints, answer_drift, reference_dir
 
-    spec = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())["components"]["schemas"]
+    spec = json.loads((reference_dir() / SPEC_FILE).read_text())["components"]["schemas"]
     flux2 = [ep for ep in _endpoints() if ep.name == "flux-2-pro"]
     assert answer_drift("spec", spec, flux2) == []  # it answers cost/input_mp/output_mp values: as upstream
     found = {

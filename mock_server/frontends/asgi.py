@@ -20,9 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.http.admin import foreign_host
-from mock_server.http.api import error_response
-from mock_server.http.types import HttpRequest, HttpResponse
+from mock_server.http.admin.auth import foreign_host
+from mock_server.http.types import HttpRequest, HttpResponse, error_response
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:
