@@ -12,12 +12,12 @@ from bfl_helpers import ROOT
 
 WRONG_SERVER = r"""
 import sys, time
-from mock_server.core import accounts, backend, errors
+from mock_server.core import backend, errors
 from mock_server.http import app as http
 from mock_server.mock import BflMock
 from mock_server.frontends.server import LiveServer
 
-accounts.INVALID_KEY = "Invalid API key"                    # one error message
+errors.INVALID_KEY = "Invalid API key"                      # one error message
 _dispatch = http.MockHTTP._dispatch
 def dispatch(self, req):                                    # one status code
     try:
