@@ -9,46 +9,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-SCRUBBED = "REDACTED"
+from mock_server.core.redact import RECORDING
 
-
-def _image_summary(value: str) -> str:
-    return f"<scrubbed image: {len(value)} chars sha256 {hashlib.sha256(value.encode()).hexdigest()[:16]}>"
+SCRUBBED = RECORDING.mask
 
 
 def scrub_json(value: Any) -> Any:
     """Remove what must never be stored: keys, secrets and image payloads (kept as length + hash).
 
-    The image fields are every endpoint's, from the endpoint registry (``core.endpoints.all_image_fields``);
-    a 422 item whose ``loc`` names an image field has its echoed ``input`` scrubbed too."""
-    from mock_server.core.endpoints import all_image_fields
-
-    images = all_image_fields()
-    if isinstance(value, dict):
-        out = {}
-        loc = value.get("loc")
-        about_image = isinstance(loc, list) and bool(loc) and loc[-1] in images
-        for k, v in value.items():
-            if (k in images or (about_image and k == "input")) and isinstance(v, str) and v:
-                out[k] = _image_summary(v)
-            elif k == "input" and isinstance(v, str) and v[:1] in "{[":  # a 422 echoing a body sent as text
-                out[k] = _scrub_text(v)
-            elif k in ("webhook_secret", "x-key", "api_key") and v is not None:
-                out[k] = SCRUBBED
-            else:
-                out[k] = scrub_json(v)
-        return out
-    if isinstance(value, list):
-        return [scrub_json(v) for v in value]
-    return value
-
-
-def _scrub_text(text: str) -> str:
-    """A JSON text with its secrets and images scrubbed; text that is not JSON is kept as its length and hash."""
-    try:
-        return json.dumps(scrub_json(json.loads(text)), separators=(",", ":"))
-    except ValueError:
-        return f"<text {len(text)} chars sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]}>"
+    The fake's one redaction policy, as recordings show it (``core.redact.RECORDING``): the image fields are
+    every endpoint's, from the endpoint registry; a 422 item whose ``loc`` names an image field or a secret has
+    its echoed ``input`` scrubbed too, and a body echoed as text is scrubbed as the JSON it holds."""
+    return RECORDING.json(value)
 
 
 def _scrub_body(body: bytes, content_type: str) -> str:
@@ -56,7 +28,7 @@ def _scrub_body(body: bytes, content_type: str) -> str:
         return ""
     try:  # whatever the content type says: a JSON body sent as text/plain holds images all the same
         return json.dumps(scrub_json(json.loads(body)), separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     if content_type.startswith("image/") or b"\x00" in body[:512]:
         return f"<binary {len(body)} bytes sha256 {hashlib.sha256(body).hexdigest()[:16]}>"
@@ -66,9 +38,15 @@ def _scrub_body(body: bytes, content_type: str) -> str:
 def _scrub_headers(headers: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for k, v in headers.multi_items():
-        name = k.title()
-        out.setdefault(name, []).append(SCRUBBED if k.lower() in ("x-key", "authorization", "x-webhook-secret") else v)
+        out.setdefault(k.title(), []).append(RECORDING.header(k, v))
     return out
+
+
+def _scrub_url(url: Any) -> str:
+    """The URL with the values of secret query parameters (a download link's ``sig``, keys, tokens) scrubbed."""
+    query = url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query)
+    text = str(url)
+    return text.replace(query, RECORDING.query(query), 1) if query else text
 
 
 class Recorder:
@@ -84,7 +62,7 @@ class Recorder:
             {
                 "id": len(self.interactions),
                 "request": {
-                    "url": str(req.url).replace(f"key={SCRUBBED}", ""),
+                    "url": _scrub_url(req.url),
                     "method": req.method,
                     "headers": _scrub_headers(req.headers),
                     "body": _scrub_body(req.content, req.headers.get("content-type", "")),
