@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mock_server.core.redact import JOURNAL
 from mock_server.http.admin import foreign_host
 from mock_server.http.api import error_response
 from mock_server.http.types import HttpRequest, HttpResponse
@@ -164,7 +165,7 @@ class AccessLog:
         import json
 
         client = (scope.get("client") or ("-", 0))[0]
-        query = _redact_query(scope.get("query_string", b"").decode("latin-1"))
+        query = JOURNAL.query(scope.get("query_string", b"").decode("latin-1"))
         path = scope["path"] + (f"?{query}" if query else "")
         if not self.json:  # JSON lines escape by themselves
             path = escape_log_text(path)
@@ -205,19 +206,6 @@ def escape_log_text(text: str) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return _UNSAFE_IN_LOG.sub(esc, text)
-
-
-_SECRET_PARAMS = ("sig", "key", "token", "secret")
-
-
-def _redact_query(query: str) -> str:
-    if not query or not any(p in query for p in _SECRET_PARAMS):
-        return query
-    parts = []
-    for item in query.split("&"):
-        name, sep, _ = item.partition("=")
-        parts.append(f"{name}=***" if sep and name.lower() in _SECRET_PARAMS else item)
-    return "&".join(parts)
 
 
 def create_app(mock: BflMock, *, close_on_shutdown: bool = True, access_log: AccessLog | None = None) -> MockASGI:
