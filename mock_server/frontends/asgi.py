@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mock_server.core.errors import is_admin_path
 from mock_server.core.redact import JOURNAL
 from mock_server.http.admin import foreign_host
 from mock_server.http.api import error_response
@@ -95,7 +96,7 @@ async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) ->
     server = scope.get("server") or ("127.0.0.1", mock.settings.port)
     client = scope.get("client") or ("127.0.0.1", 0)
     path = scope["path"]
-    if (path == "/_mock" or path.startswith("/_mock/")) and client[0] != "testclient":
+    if is_admin_path(path) and client[0] != "testclient":
         refused = foreign_host(mock.settings, headers, (server[0], getattr(mock, "bound_host", None)))
         if refused is not None:  # DNS rebinding: a page whose own name resolves to the fake
             return error_response(refused)
