@@ -28,6 +28,7 @@ from mock_server.contract import (
     render_report,
     shorten,
 )
+from mock_server.core.errors import ADMIN_PREFIX
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -173,7 +174,7 @@ def target(request: pytest.FixtureRequest):
 def _bfl_mock_settings(client: httpx.Client) -> dict[str, Any] | None:
     """Ask a URL target whether it is a bfl-mock and how it is set (admin token from BFL_MOCK_ADMIN_TOKEN)."""
     try:
-        r = client.get("/_mock/config")
+        r = client.get(f"{ADMIN_PREFIX}/config")
         data = r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mock_server.core.errors import ADMIN_PREFIX
+
 if TYPE_CHECKING:
     import httpx
 
@@ -61,7 +63,7 @@ class Target:
             return True
         if self.settings is None:
             return False
-        if self.client.post("/_mock/clock/advance", json={"seconds": seconds}).status_code != 200:
+        if self.client.post(f"{ADMIN_PREFIX}/clock/advance", json={"seconds": seconds}).status_code != 200:
             return False
         self.moved += seconds
         return True
@@ -72,16 +74,16 @@ class Target:
         if self.name != "url" or self.settings is None:
             return
         if self.moved:
-            now = self.client.get("/_mock/clock").json()["now"]
-            r = self.client.post("/_mock/clock/set", json={"time": now - self.moved})
+            now = self.client.get(f"{ADMIN_PREFIX}/clock").json()["now"]
+            r = self.client.post(f"{ADMIN_PREFIX}/clock/set", json={"time": now - self.moved})
             self.notes.append(
                 f"clock: moved back by the {self.moved:g} s the kit advanced it"
                 if r.status_code == 200
                 else f"clock: could not be moved back ({r.status_code}): it is {self.moved:g} s ahead"
             )
-        tasks = self.client.get("/_mock/tasks", params={"brief": "1"}, headers={"x-mock-key": self.key})
+        tasks = self.client.get(f"{ADMIN_PREFIX}/tasks", params={"brief": "1"}, headers={"x-mock-key": self.key})
         count = len(tasks.json().get("tasks", [])) if tasks.status_code == 200 else None
-        r = self.client.post("/_mock/reset", headers={"x-mock-key": self.key})
+        r = self.client.post(f"{ADMIN_PREFIX}/reset", headers={"x-mock-key": self.key})
         if r.status_code == 200:
             self.notes.append(
                 f"removed the kit's own key {self.key} and its {count if count is not None else 'unknown number of'} "
