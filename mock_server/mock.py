@@ -15,7 +15,7 @@ from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
-from mock_server.core.errors import ADMIN_PREFIX, DEFAULT_ERROR, ApiError, ConfigError
+from mock_server.core.errors import DEFAULT_ERROR, ApiError, ConfigError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, Rule, RuleSet, moderation_outcome
@@ -120,7 +120,7 @@ class BflMock:
         return answer
 
     def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
-        if req.path.startswith(ADMIN_PREFIX) or req.path == "/health":
+        if req.path.startswith("/_mock") or req.path == "/health":
             return
         entry = self.journal.new_entry(
             self.clock.now(),
