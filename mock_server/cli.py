@@ -551,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_contract_parser(sub)
         contract = sub.choices.get("contract")
-        if contract is not None:  # its flags live in contract.py; the words a user reads first live here
+        if contract is not None:  # its flags live in contract/cli.py; the words a user reads first live here
             contract.description = contract.description or CONTRACT_DESCRIPTION
             contract.epilog = contract.epilog or CONTRACT_EXAMPLES
             contract.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from mock_server.core.config import Settings
-from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED, RATE_LIMIT_EXCEEDED, ApiError
+from mock_server.core.errors import invalid_key, not_authenticated, rate_limit_exceeded
 from mock_server.core.redact import key_fingerprint
 
 V = TypeVar("V")
@@ -30,9 +30,9 @@ class Account:
 def check_key(settings: Settings, key: str | None) -> str:
     """The x-key as the real API judges it (dossier S5, S6): missing, empty, or not one of ``api_keys``."""
     if key is None:
-        raise ApiError(settings.missing_key_status, NOT_AUTHENTICATED)
+        raise not_authenticated(settings.missing_key_status)
     if not key or (settings.api_keys and key not in settings.api_keys):
-        raise ApiError(403, INVALID_KEY)
+        raise invalid_key()
     return key
 
 
@@ -100,9 +100,7 @@ class TokenBuckets(_ByKey[list[float]]):
         regain = (1.0 - (tokens % 1.0)) / rate
         if tokens < 1.0:
             bucket[0] = tokens
-            raise ApiError(
-                429,
-                RATE_LIMIT_EXCEEDED,
+            raise rate_limit_exceeded(
                 {
                     "X-Ratelimit-Limit": str(limit),
                     "X-Ratelimit-Remaining": "0",

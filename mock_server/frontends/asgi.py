@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mock_server.core.errors import is_admin_path
+from mock_server.core.redact import JOURNAL
 from mock_server.http.admin.auth import foreign_host
 from mock_server.http.types import HttpRequest, HttpResponse, error_response
 from mock_server.http.validation import dumps
@@ -93,7 +95,7 @@ async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) ->
     server = scope.get("server") or ("127.0.0.1", mock.settings.port)
     client = scope.get("client") or ("127.0.0.1", 0)
     path = scope["path"]
-    if (path == "/_mock" or path.startswith("/_mock/")) and client[0] != "testclient":
+    if is_admin_path(path) and client[0] != "testclient":
         refused = foreign_host(mock.settings, headers, (server[0], getattr(mock, "bound_host", None)))
         if refused is not None:  # DNS rebinding: a page whose own name resolves to the fake
             return error_response(refused)
@@ -163,7 +165,7 @@ class AccessLog:
         import json
 
         client = (scope.get("client") or ("-", 0))[0]
-        query = _redact_query(scope.get("query_string", b"").decode("latin-1"))
+        query = JOURNAL.query(scope.get("query_string", b"").decode("latin-1"))
         path = scope["path"] + (f"?{query}" if query else "")
         if not self.json:  # JSON lines escape by themselves
             path = escape_log_text(path)
@@ -204,19 +206,6 @@ def escape_log_text(text: str) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return _UNSAFE_IN_LOG.sub(esc, text)
-
-
-_SECRET_PARAMS = ("sig", "key", "token", "secret")
-
-
-def _redact_query(query: str) -> str:
-    if not query or not any(p in query for p in _SECRET_PARAMS):
-        return query
-    parts = []
-    for item in query.split("&"):
-        name, sep, _ = item.partition("=")
-        parts.append(f"{name}=***" if sep and name.lower() in _SECRET_PARAMS else item)
-    return "&".join(parts)
 
 
 def create_app(mock: BflMock, *, close_on_shutdown: bool = True, access_log: AccessLog | None = None) -> MockASGI:

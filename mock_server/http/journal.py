@@ -1,7 +1,8 @@
 """Bounded journal of the requests the fake served (``GET /_mock/requests``, ``BflMock.requests``).
 
-Secrets never enter it (``core.redact``): ``x-key`` and ``webhook_secret`` are redacted, ``control_image`` is
-reduced to its length and SHA-256, long fields are clipped; the journal is bounded by count and bytes.
+Secrets never enter it: the fake's one redaction policy (``core.redact.JOURNAL``) redacts keys, tokens and
+secrets, reduces every image field to its length and SHA-256 and clips long fields; the journal is bounded
+by count and bytes.
 """
 
 from __future__ import annotations
@@ -14,17 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.core.redact import (
-    MAX_HEADER,
-    MAX_ITEMS,
-    REDACTED_HEADERS,
-    SECRET_KEYS,
-    clip,
-    control_summary,
-    key_fingerprint,
-    redact_json,
-    redact_secret,
-)
+from mock_server.core.redact import JOURNAL, MAX_HEADER, MAX_ITEMS, clip, key_fingerprint
 from mock_server.http.types import UNPARSED
 
 
@@ -41,35 +32,17 @@ def summarize_body(
             except Exception:
                 return {"raw_length": len(body), "json": False}
         if images and isinstance(parsed, dict):  # summarised by the handler already: not hashed again
-            data = redact_json({**parsed, **dict.fromkeys(images)})
+            data = JOURNAL.json({**parsed, **dict.fromkeys(images)})
             data.update(images)
             return data
-        return redact_json(parsed)
+        return JOURNAL.json(parsed)
     return {"raw_length": len(body)}
 
 
 def redact_response(value: Any) -> Any:
-    """A 422 answer for the journal: a validation error *about* a secret field (``loc`` names it) echoes
-    the secret as ``input``, whatever its type; that input is redacted too."""
-    if isinstance(value, dict) and isinstance(value.get("detail"), list):
-        items = []
-        for item in value["detail"]:
-            if isinstance(item, dict) and any(str(p).lower() in SECRET_KEYS for p in item.get("loc") or []):
-                item = {**item, "input": "***"}
-            elif isinstance(item, dict) and item.get("loc") == ["body"] and isinstance(item.get("input"), str):
-                item = {**item, "input": _echoed_body(item["input"])}
-            items.append(item)
-        value = {**value, "detail": items}
-    return redact_json(value)
-
-
-def _echoed_body(text: str) -> Any:
-    """A 422's echo of a whole body that was not parsed as JSON (sent as text/plain, say): it may hold image
-    fields, so it is redacted as the JSON it is; other text is kept clipped when short, else as its length and hash."""
-    try:
-        return redact_json(json.loads(text))
-    except ValueError:
-        return text if len(text) <= 256 else control_summary(text)
+    """A 422 answer for the journal: what it echoes of the request (``input``) is redacted as the request
+    was (``JOURNAL`` applies the policy's rules about 422 items)."""
+    return JOURNAL.json(value)
 
 
 def _size(value: Any) -> int:
@@ -103,7 +76,7 @@ class Entry:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {k: (redact_secret(v) or "") if k in REDACTED_HEADERS else v for k, v in self.request_headers.items()}
+        return {k: JOURNAL.header(k, v) for k, v in self.request_headers.items()}
 
     @property
     def response(self) -> Any:
@@ -178,7 +151,7 @@ class Journal:
             clip(query),
             headers,
             summary,
-            api_key=redact_secret(headers.get("x-key")),
+            api_key=JOURNAL.secret(headers.get("x-key")),
             key_id=key_fingerprint(headers.get("x-key")),
             nbytes=300 + size + len(path) + len(query) + sum(len(k) + len(v) for k, v in headers.items()),
         )
