@@ -109,6 +109,7 @@ def load_component(name: str, snapshot_name: str | None = None) -> dict[str, Any
     walk(schema)
     if defs:
         schema["$defs"] = defs
+    schema["x-inline-enum"] = "literal"  # pydantic published it: an inline enum is a Literal (http.validation)
     return schema
 
 
