@@ -8,7 +8,7 @@ around it is written by hand.
 | block | page | source |
 |---|---|---|
 | ``home`` | docs/index.md | README.md, its links made relative to docs/ |
-| ``endpoints`` | docs/endpoints.md | the endpoint registry, ``mock_server/core/endpoints.py`` |
+| ``endpoints`` | docs/endpoints.md | the endpoint registry, ``mock_server/core/endpoints/registry.py`` |
 | ``python-api`` | docs/python-api.md | the docstrings of ``BflMock``, its clock, journal and webhooks |
 | ``settings`` | docs/settings.md | the ``Settings`` dataclass, ``mock_server/core/config.py`` |
 | ``cli`` | docs/cli.md | the argparse parser, ``mock_server/cli.py`` (``build_parser``) |

@@ -175,7 +175,7 @@ def test_thumbnails_apply_the_pixel_cap_before_decoding_rejected_inputs_included
 def test_flux2_renders_its_eight_inputs_one_decoded_image_at_a_time(monkeypatch):
     decoded: list[weakref.ref[Any]] = []  # PIL images are unhashable: weak references, counted while alive
     most = [0]
-    real = endpoints._open
+    real = endpoints.painted.open_image
 
     def alive() -> int:
         return sum(1 for ref in decoded if ref() is not None)
@@ -186,7 +186,7 @@ def test_flux2_renders_its_eight_inputs_one_decoded_image_at_a_time(monkeypatch)
         decoded.append(weakref.ref(im))
         return im
 
-    monkeypatch.setattr(endpoints, "_open", tracked)
+    monkeypatch.setattr(endpoints.painted, "open_image", tracked)
     inputs = {("input_image" if i == 1 else f"input_image_{i}"): b64(png(96, 64, mode="RGB")) for i in range(1, 9)}
     mock, c = inproc()
     with mock, c:

@@ -29,6 +29,7 @@ from mock_server.core.clock import Clock
 from mock_server.core.config import Progression, Settings
 from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooLarge
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote, Rendered
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     DEFAULT_REASONS,
@@ -437,8 +438,8 @@ class BflBackend:
 
     def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
         """A thumbnail of one of ``task``'s images, made on a render thread: an input field (as kept),
-        ``edges`` (canny: the edge map of the control image at the request's thresholds) or ``result`` (its
-        encoded bytes given). The future's result is (bytes, content type), or it raises LookupError."""
+        one of its family's previews (canny's ``edges``) or ``result`` (its encoded bytes given; by its media
+        type). The future's result is (bytes, content type), or it raises LookupError."""
         key = f"{task.id}/{name}/{max_side}"
         cached = self.previews.get(key)
         if cached is not None:
@@ -447,26 +448,19 @@ class BflBackend:
             return done
 
         def job() -> tuple[bytes, str]:
+            family = task.endpoint.family
             try:
                 if name == "result" and result is not None:
-                    out = previews.thumbnail(result, max_side, self.settings.max_image_pixels)
-                elif name == "edges" and task.endpoint.family.name == "canny":
-                    control = self.input_image(task.id, "control_image")
-                    if control is None:
-                        raise LookupError("the control image is no longer kept (keep_inputs_bytes) or is a URL")
-                    p = task.params
-                    out = previews.edge_map(
-                        control,
-                        p.get("canny_low_threshold"),
-                        p.get("canny_high_threshold"),
-                        self.settings.max_image_pixels,
-                        max_side,
-                    )
-                elif name in task.endpoint.family.image_fields:
+                    media = families.output_media_type(family, task.output_format)
+                    out = previews.of_result(result, media, max_side, self.settings.max_image_pixels)
+                elif name in family.image_fields:
                     data = self.input_image(task.id, name)
                     if data is None:
                         raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
                     out = previews.thumbnail(data, max_side, self.settings.max_image_pixels)
+                elif any(p.name == name for p in families.previews(family, task.params or {})):
+                    kept, cap = functools.partial(self.input_image, task.id), self.settings.max_image_pixels
+                    out = families.preview(family, name, task.params or {}, kept, max_side=max_side, max_pixels=cap)
                 else:
                     raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
             except imaging.InvalidImage as e:
@@ -570,7 +564,7 @@ class BflBackend:
                 self.results.put(task.id, out.intermediate, out.intermediate_bytes)
                 task.events.append((self.clock.now(), "rendered"))
 
-    def _render(self, task: Task, checked: Any) -> Rendered:
+    def _render(self, task: Task, checked: Any) -> Rendered[Any]:
         settings = self.settings
         return task.endpoint.family.render(
             checked,

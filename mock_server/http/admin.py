@@ -18,12 +18,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
 from mock_server.core import imaging
 from mock_server.core.config import Settings, locate
 from mock_server.core.egress import FETCH_USER_AGENT, ip_address_of, is_loopback
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
     ADMIN_BAD_TOKEN,
     ADMIN_LOOPBACK_ONLY,
@@ -601,24 +603,9 @@ class Admin:
 
     @staticmethod
     def _previews(task: Any) -> list[dict[str, str]]:
-        """The images the dashboard can show for ``task`` (``/images/{name}``), with their captions: each input
-        image the request sent, the edge map an edge-conditioned family derives, and the result."""
-        params = task.params or {}
-        out = []
-        for name in task.endpoint.family.image_fields:
-            value = params.get(name)
-            if isinstance(value, dict) and "length" in value:
-                out.append({"name": name, "caption": f"{name} ({value['length']} bytes of base64)"})
-            elif isinstance(value, str) and value:
-                out.append({"name": name, "caption": f"{name} (a URL: not kept)"})
-        if task.endpoint.family.name == "canny" and params.get("control_image") is not None:
-            low, high = params.get("canny_low_threshold", 50), params.get("canny_high_threshold", 200)
-            low, high = 50 if low is None else low, 200 if high is None else high
-            out.append(
-                {"name": "edges", "caption": f"edge map: cv2.Canny(low={low}, high={high}) as BFL's preprocessing"}
-            )
-        out.append({"name": "result", "caption": "result"})
-        return out
+        """The pictures the dashboard can show for ``task`` (``/images/{name}``), with captions and media
+        types, as its family lists them: its input images, the family's own (canny's edge map), the result."""
+        return [asdict(p) for p in families.dashboard(task.endpoint.family, task.params or {}, task.output_format)]
 
     def _force(self, task_id: str, outcome: Outcome) -> Answer:
         def step() -> HttpResponse:
