@@ -239,16 +239,24 @@ def endpoint_drift(vendored: dict[str, Any], live: dict[str, Any] | None = None)
     """Endpoints the fake serves that the published spec lacks (or the reverse), and, with the live spec,
     endpoints BFL added or removed since the vendored copy."""
     from mock_server.core.endpoints import ENDPOINTS
+    from mock_server.core.spec_additions import added_paths
 
     served = {ep.path for ep in ENDPOINTS}
     published = generation_paths(vendored)
+    added = set(added_paths())  # BFL's endpoints since the April spec (schemas/openapi): listed on their own
     out = [
         {"source": SPEC_LABEL, "schema": "(endpoints)", "field": path, "kind": kind,
          "ours": ours, "theirs": theirs}
         for path, kind, ours, theirs in [
-            *((p, "served, not in the spec", "served", None) for p in sorted(served - published)),
+            *((p, "served, not in the spec", "served", None) for p in sorted(served - published - added)),
             *((p, "in the spec, not served", None, "published") for p in sorted(published - served)),
         ]
+    ]  # fmt: skip
+    out += [
+        {"source": "BFL API additions 2026-12 (vendored)", "schema": "(endpoints since 2026-04-23)", "field": path,
+         "kind": "added since the April spec" + ("" if path in served else ", not served"),
+         "ours": "served" if path in served else None, "theirs": "published"}
+        for path in sorted(added_paths())
     ]  # fmt: skip
     if live is not None:
         now = generation_paths(live)
