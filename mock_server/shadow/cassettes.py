@@ -86,7 +86,7 @@ def scrub_body(body: bytes) -> str:
 def scrub_headers(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for k, v in headers:
-        out.setdefault(k.title(), []).append(SCRUBBED if k.lower() in SECRET_HEADERS else v)
+        out.setdefault(k.title(), []).append(SCRUBBED if k.lower() in SECRET_HEADERS and v.strip() else v)
     return out
 
 
