@@ -9,6 +9,7 @@ prediction fake's own admin API and dashboard (its Shadow page reads ``/_mock/sh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -71,19 +72,25 @@ class ShadowApp:
             except Exception:  # a bug in a rule must not stop the shadow; said once per exchange
                 log.exception("shadow: comparing %s %s failed", ex.method, ex.path)
             finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
+                self._end()
 
-    def _enqueue(self, ex: Exchange) -> None:
+    def _begin(self) -> None:
+        """An exchange is under way: ``drain`` waits for it (it is compared, or given up, before it ends)."""
         with self._idle:
             self._busy += 1
+
+    def _end(self) -> None:
+        with self._idle:
+            self._busy = max(0, self._busy - 1)
+            self._idle.notify_all()
+
+    def _enqueue(self, ex: Exchange) -> bool:
         try:
             self._queue.put_nowait(ex)
         except queue.Full:
             self.report.skipped += 1
-            with self._idle:
-                self._busy -= 1
+            return False
+        return True
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queued exchange was compared (tests, and before the final report)."""
@@ -123,7 +130,13 @@ class ShadowApp:
         if path.startswith("/_mock/") or path in ("/_mock", "/health"):
             await self.admin(scope, receive, send)
             return
-        await self._forward(scope, receive, send)
+        self._begin()
+        queued = False
+        try:
+            queued = await self._forward(scope, receive, send)
+        finally:
+            if not queued:
+                self._end()
 
     async def _report(self, scope: dict[str, Any], send: Any) -> None:
         method = scope["method"]
@@ -136,14 +149,16 @@ class ShadowApp:
         else:
             await _json(send, 405, {"detail": "Method Not Allowed"})
 
-    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        """Forward one request and stream its answer back; True when the exchange was queued for comparison
+        (queued before the answer's last byte goes out, so whoever got the answer can ``drain`` for it)."""
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         body = await self._body(receive)
         if body is None:  # the app went away
-            return
+            return False
         if isinstance(body, int):  # more than the shadow holds: refused before anything is sent upstream
             await _json(send, 413, {"detail": f"bfl-mock shadow: request body above {self.max_body} bytes"})
-            return
+            return False
         self._seq += 1
         ex = Exchange(
             method=scope["method"],
@@ -167,16 +182,16 @@ class ShadowApp:
             status = 504 if timeout else 502
             what = "did not answer in time" if timeout else f"could not be reached ({type(e).__name__})"
             await _json(send, status, {"detail": f"bfl-mock shadow: the upstream {self.upstream.origin} {what}"})
-            return
+            return False
         kept: list[bytes] = []
         size = 0
         digest = hashlib.sha256()
         try:
-            out_headers = [(k, v) for k, v in resp.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
-            ex.status = resp.status_code
+            out_headers = [(k, v) for k, v in resp.headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
+            ex.status = resp.status
             ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in out_headers]
-            await send({"type": "http.response.start", "status": resp.status_code, "headers": out_headers})
-            async for chunk in resp.aiter_raw():
+            await send({"type": "http.response.start", "status": resp.status, "headers": out_headers})
+            async for chunk in resp.chunks():
                 if not chunk:
                     continue
                 size += len(chunk)
@@ -186,19 +201,20 @@ class ShadowApp:
                 else:
                     ex.truncated = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            ex.response_body = b"".join(kept)
+            ex.response_size = size
+            ex.response_sha256 = digest.hexdigest()
+            ex.duration_ms = (time.perf_counter() - start) * 1000
+            queued = self._enqueue(ex)
+            with contextlib.suppress(Exception):  # the app may be gone: the exchange is queued all the same
+                await send({"type": "http.response.body", "body": b""})
+            return queued
         except Exception as e:  # the upstream broke mid-answer: the app sees it break, as it would directly
             ex.error = f"answer broken: {type(e).__name__}"
             self.report.upstream_errors += 1
             raise
         finally:
             await resp.aclose()
-        ex.response_body = b"".join(kept)
-        ex.response_size = size
-        ex.response_sha256 = digest.hexdigest()
-        ex.duration_ms = (time.perf_counter() - start) * 1000
-        if not ex.error:
-            self._enqueue(ex)
 
     async def _body(self, receive: Any) -> bytes | int | None:
         """The whole body; None when the app went away; its size so far when it is above ``max_body``."""

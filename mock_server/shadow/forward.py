@@ -1,6 +1,6 @@
 """Forwarding to the upstream: the request unchanged (the app's own key), the answer back unchanged.
 
-One pooled keep-alive client per shadow (httpx over httpcore): opening a connection per call added
+One pooled keep-alive client per shadow (httpcore): opening a connection per call added
 2-4 ms p50 on loopback, a kept-alive one 0.87 ms (scripts/bench_shadow.py). Only the named upstream is
 ever called, and only BFL's hosts unless another host is allowed explicitly (``--allow-upstream-host``,
 ``BFL_MOCK_ALLOW_UPSTREAM_HOST``): a shadow pointed at a typo must not send the app's key elsewhere.
@@ -9,9 +9,8 @@ ever called, and only BFL's hosts unless another host is allowed explicitly (``-
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,26 +75,41 @@ def check_upstream(url: str, allow: Sequence[str] = ()) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", parts.netloc
 
 
+class Answer:
+    """The upstream's answer, streamed: ``status``, ``headers`` as received (bytes), ``chunks()``, ``aclose()``."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status: int = response.status
+        self.headers: list[tuple[bytes, bytes]] = list(response.headers)
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_stream()  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
 class Upstream:
-    """The pooled client for one upstream origin."""
+    """The pooled connections to one upstream origin (httpcore: the bytes as they are, no cookie jar, no
+    redirects followed, no decoding; httpx's client model on top added measurable time per call)."""
 
     def __init__(self, options: UpstreamOptions) -> None:
-        import httpx
+        import httpcore
 
         self.options = options
         self.origin, self.host = check_upstream(options.url, options.allow)
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=options.max_connections,
-                max_keepalive_connections=options.max_connections,
-                keepalive_expiry=60.0,
-            ),
-            timeout=httpx.Timeout(options.timeout, connect=options.connect_timeout),
-            trust_env=False,  # the upstream is the one named, never a proxy from the environment
-            follow_redirects=False,  # a redirect goes back to the app as it was sent
-            # no cookie jar: one app's cookies never reach another's requests (nor pile up here)
-            cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
+        self._pool = httpcore.AsyncConnectionPool(
+            max_connections=options.max_connections,
+            max_keepalive_connections=options.max_connections,
+            keepalive_expiry=60.0,
         )
+        self._timeouts = {
+            "connect": options.connect_timeout,
+            "read": options.timeout,
+            "write": options.timeout,
+            "pool": options.timeout,
+        }
 
     def outgoing_headers(self, headers: Sequence[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
         """The app's headers as sent, in order, except the hop-by-hop ones and Host (the upstream's own)."""
@@ -111,13 +125,19 @@ class Upstream:
             out.append((b"Content-Length", str(len(body)).encode()))
         return out
 
-    async def send(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Any:
-        """Send the request; the answer is streamed (read it with ``aiter_raw``, then ``aclose``)."""
-        import httpx
+    async def send(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Answer:
+        """Send the request as it came (the target's bytes as sent); the answer is streamed."""
+        import httpcore
 
-        request = self._client.build_request(method, self.origin + target, content=body)
-        request.headers = httpx.Headers(self.outgoing_headers(headers, body))
-        return await self._client.send(request, stream=True)
+        request = httpcore.Request(
+            method.encode("latin-1"),
+            (self.origin + target).encode("latin-1"),
+            headers=self.outgoing_headers(headers, body),
+            content=body,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await self._pool.handle_async_request(request)
+        return Answer(response)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._pool.aclose()
