@@ -188,3 +188,17 @@ def test_the_report_never_shows_the_key():
         assert c.get("/_mock/shadow").json()["divergences"] == []
     stand_in.mock.close()
     assert "response key region" in text and "sk-very-secret-key" not in text
+
+
+def test_the_dashboard_offers_the_shadow_page():
+    stand_in = Planted(BflMock(progression="polls:1"))
+    with shadow_of(stand_in) as (_app, base), httpx.Client(base_url=base) as c:
+        page = c.get("/_mock/ui")
+        assert b"/_mock/ui/shadow.js" in page.content
+        script = c.get("/_mock/ui/shadow.js")
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+        assert "async function shadowPage()" in script.text and "innerHTML" not in script.text
+        assert c.get("/_mock/shadow").json()["summary"]["upstream"].startswith("http://127.0.0.1:")
+        assert c.post("/_mock/shadow").status_code == 405
+        assert c.get("/health").status_code == 200  # the prediction fake's own, never forwarded
+    stand_in.mock.close()

@@ -110,6 +110,7 @@ INDEX = {
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UI_COOKIE = "bfl_mock_admin"
 UI_PUBLIC = frozenset({"/_mock/ui", "/_mock/ui/app.js", "/_mock/ui/app.css", "/_mock/ui/login"})
+UI_PUBLIC |= {"/_mock/ui/shadow.js"}  # the Shadow page (mock_server/shadow)
 CROSS_SITE = (
     "bfl-mock admin API: cross-site request refused (the Origin / Sec-Fetch-Site of another site); "
     "call it from the dashboard, a script or curl"
@@ -286,6 +287,7 @@ def _ui_file(name: str) -> bytes:
 
 
 UI_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+UI_TYPES["shadow.js"] = UI_TYPES["app.js"]  # the Shadow page (mock_server/shadow)
 UI_HEADERS = [
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
