@@ -62,6 +62,10 @@ wrk:
 bench: $(STAMP) wrk
 	$(PY) scripts/bench.py $(ARGS)
 
+.PHONY: bench-shadow
+bench-shadow: $(STAMP)
+	$(PY) scripts/bench_shadow.py $(ARGS)
+
 bench-prism: $(STAMP) wrk
 	@test -x .bench-prism/node_modules/.bin/prism || (mkdir -p .bench-prism && cd .bench-prism && npm install --silent @stoplight/prism-cli)
 	$(PY) scripts/bench_prism.py

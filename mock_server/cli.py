@@ -354,7 +354,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, flush=True)
     access = AccessLog(sys.stdout, settings.access_log_format) if settings.access_log else None
     config = uvicorn_config(
-        create_app(mock, access_log=access),
+        _replay(args, create_app(mock, access_log=access)),  # --replay DIR (the shadow block at the end)
         settings,
         log_level=log_level,
         timeout_graceful_shutdown=3,
@@ -544,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the receiver (default 10)")
     sw.set_defaults(func=cmd_send_webhook)
     _add_tls_parsers(sub)
+    _add_shadow_parsers(sub, serve)
     try:
         from mock_server.contract import add_contract_parser
     except ImportError:  # pragma: no cover - contract kit not installed
@@ -795,6 +796,23 @@ def _add_tls_parsers(sub: Any) -> None:
     env.add_argument("--proxy-port", type=_int_in(1, 65535, "port"), default=None, help="the proxy's port")
     env.add_argument("--proxy-host", default="127.0.0.1", help="the proxy's address (default 127.0.0.1)")
     env.set_defaults(func=cmd_env)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `bfl-mock shadow` and `serve --replay DIR` (mock_server/shadow/cli.py holds their flags and commands).
+
+
+def _add_shadow_parsers(sub: Any, serve: argparse.ArgumentParser) -> None:
+    from mock_server.shadow.cli import Hooks, add_replay_args, add_shadow_parser
+
+    add_replay_args(serve)
+    add_shadow_parser(sub, Hooks(_add_serve_args, build_settings, _quiet_server_class, CliError))
+
+
+def _replay(args: argparse.Namespace, app: Any) -> Any:
+    from mock_server.shadow.cli import wrap_replay
+
+    return wrap_replay(args, app, CliError)
 
 
 if __name__ == "__main__":  # pragma: no cover

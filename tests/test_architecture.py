@@ -30,7 +30,7 @@ LAYERS = [  # lowest first: a module may import only from its own layer or the o
     ("http", {"http"}),
     ("frontends", {"frontends"}),
     ("tls", {"tls"}),
-    ("top", {"mock", "plugin", "cli", "contract", "configfile", "testing", "__init__", "__main__"}),
+    ("top", {"mock", "plugin", "cli", "contract", "configfile", "testing", "__init__", "__main__", "shadow"}),
 ]
 
 

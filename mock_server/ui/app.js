@@ -513,6 +513,7 @@ async function route() {
     else if (name === "requests") await requestsPage();
     else if (name === "webhooks") await webhooksPage();
     else if (name === "control") await controlPage();
+    else if (name === "shadow") await shadowPage(); // ui/shadow.js
     else await tasksPage();
     await refreshClock();
   } catch (e) {

@@ -29,6 +29,7 @@ def _loopback(host: str) -> bool:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UI_COOKIE = "bfl_mock_admin"
 UI_PUBLIC = frozenset({"/_mock/ui", "/_mock/ui/app.js", "/_mock/ui/app.css", "/_mock/ui/login"})
+UI_PUBLIC |= {"/_mock/ui/shadow.js"}  # the Shadow page (mock_server/shadow)
 CROSS_SITE = (
     "bfl-mock admin API: cross-site request refused (the Origin / Sec-Fetch-Site of another site); "
     "call it from the dashboard, a script or curl"

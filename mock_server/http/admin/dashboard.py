@@ -28,6 +28,7 @@ def _ui_file(name: str) -> bytes:
 
 
 UI_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+UI_TYPES["shadow.js"] = UI_TYPES["app.js"]  # the Shadow page (mock_server/shadow)
 UI_HEADERS = [
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
