@@ -33,6 +33,7 @@ class TextToImageFamily(FamilyBase[Prompted, Prompted, Prompted]):
     name = "text-to-image"
     image_fields: tuple[str, ...] = ("image_prompt",)
     size_rule = "`width` x `height` (default 1024 x 768, multiples of 32)"
+    main_input: str | None = None  # image_prompt (Redux) is journaled; it does not shape the output yet
 
     def output_size(self, params: dict[str, Any], first: tuple[int, int] | None = None) -> tuple[int, int]:
         return int(params.get("width") or 1024), int(params.get("height") or 768)
