@@ -127,6 +127,10 @@ class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
         """The result's downloadable files, the main one (``sample``) first."""
         return (Artefact.of(SAMPLE, imaging.content_type(output_format)),)
 
+    def output_media_type(self, output_format: str) -> str:
+        """The media type of the main artefact (``sample``)."""
+        return self.artefacts(output_format)[0].media_type
+
     def artefact(self, name: str, intermediate: KeptT, *, seed: int, output_format: str) -> bytes:
         """A further artefact's bytes (one ``artefacts`` lists after ``sample``) from the kept intermediate."""
         raise LookupError(f"no artefact {name!r}")
