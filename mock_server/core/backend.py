@@ -16,13 +16,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mock_server.core import imaging, lifecycle
+from mock_server.core import lifecycle
 from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer, new_blob_path
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
@@ -122,7 +123,7 @@ class BflBackend:
 
     def _forget(self, task: Task) -> None:
         """(Under the lock, from the task store.) ``task`` is gone: let go of what else is kept for it."""
-        self.media.forget(task.id)
+        self.media.forget(task)
         acc = self.accounts.find(task.api_key)
         if acc is not None:
             acc.active.discard(task.id)
@@ -330,18 +331,25 @@ class BflBackend:
                 self.errors.append(e)
 
     def _publish(self, task: Task, end: float) -> None:
-        """A Ready task's result: a signed delivery link, valid ``delivery_ttl_seconds`` from ``end``."""
-        task.blob_path = new_blob_path(self.rng, task.output_format)
-        self.tasks.blobs[task.blob_path] = task.id
-        expiry = end + self.settings.delivery_ttl_seconds
-        url = self.signer.url(task.delivery_origin, task.blob_path, expiry, imaging.content_type(task.output_format))
+        """A Ready task's result: one signed delivery link per artefact (the sample, then any further one
+        beside it), valid ``delivery_ttl_seconds`` from ``end``."""
+        family, fmt = task.endpoint.family, task.output_format
+        expires = end + self.settings.delivery_ttl_seconds
+        sample = families.artefacts(family, fmt)[0]
+        paths = families.blob_paths(family, fmt, new_blob_path(self.rng, sample.extension))
+        task.blob_path = paths[0][1]
+        urls = {}
+        for artefact, path in paths:
+            self.tasks.blobs[path] = task.id
+            urls[artefact.name] = self.signer.url(task.delivery_origin, path, expires, artefact.media_type)
         task.result = {
-            "sample": url,
+            "sample": urls.pop(sample.name),
             "prompt": task.prompt,
             "seed": task.seed,
             "start_time": task.created_at,
             "end_time": end,
             "duration": end - task.created_at,
+            **urls,
         }
 
     def _fail_internally(self, task: Task, exc: BaseException) -> None:
@@ -468,11 +476,12 @@ class BflBackend:
             task = self.tasks.by_blob(path)
             if task is None:
                 raise blob_not_found()
-        return task, self.media.result_bytes(task)
+        artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
+        return task, self.media.result_bytes(task, artefact.name)
 
-    def result_bytes(self, task: Task) -> bytes:
-        """A Ready task's encoded result (raises AzureError when it is gone, WaitFor while it renders)."""
-        return self.media.result_bytes(task)
+    def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
+        """A Ready task's encoded result, or another of its artefacts: ``Media.result_bytes``."""
+        return self.media.result_bytes(task, artefact)
 
     def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
         """A thumbnail of one of ``task``'s images, as a future: ``Media.preview``."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from mock_server.core.config import Progression, Settings
 from mock_server.core.endpoints import Endpoint, Quote
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import STORE_FULL, TASK_NOT_FOUND, ApiError, TaskNotFound
 from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
@@ -235,7 +236,8 @@ class TaskStore:
             return
         self.nbytes -= task.nbytes
         if task.blob_path:
-            self.blobs.pop(task.blob_path, None)
+            for _, path in families.blob_paths(task.endpoint.family, task.output_format, task.blob_path):
+                self.blobs.pop(path, None)
         self.watched.discard(task_id)
         self.on_drop(task)
 
