@@ -23,6 +23,7 @@ from mock_server.core.endpoints import (
     TEXT_TO_IMAGE,
     ULTRA,
     Artefact,
+    Endpoint,
     FamilyBase,
     all_image_fields,
     aspect_ratio_between,
@@ -117,6 +118,18 @@ def test_the_registry_is_rows_of_families():
     assert {"control_image", "image_prompt", "mask", "input_image_8"} <= all_image_fields()
     assert families.main_input(CANNY) == "control_image" and families.main_input(TEXT_TO_IMAGE) is None
     assert families.main_input(KONTEXT) == "input_image" and families.main_input(FILL) == "image"
+
+
+def test_a_row_refuses_a_family_without_the_required_members():
+    class Half:
+        name = "half"
+        image_fields: tuple[str, ...] = ()
+
+        def check(self, inputs: object, *, max_pixels: int, fetch: object) -> tuple[object, int]:
+            return inputs, 0
+
+    with pytest.raises(TypeError, match="endpoint toy-half: its family lacks render_inputs, render, rerender"):
+        Endpoint(name="toy-half", schema={"type": "object"}, family=Half())  # type: ignore[arg-type]
 
 
 def test_media_types_and_extensions():

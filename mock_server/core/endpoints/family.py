@@ -108,6 +108,12 @@ class Family(Protocol[InputsT, CheckedT, KeptT]):
 
 
 AnyFamily = Family[Any, Any, Any]
+REQUIRED = ("name", "image_fields", "render_inputs", "check", "render", "rerender")  # the protocol's own members
+
+
+def missing_members(family: object) -> list[str]:
+    """The required members ``family`` lacks (an endpoint row refuses such a family at once, by name)."""
+    return [m for m in REQUIRED if not hasattr(family, m)]
 
 
 class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
