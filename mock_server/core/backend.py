@@ -16,13 +16,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mock_server.core import imaging, lifecycle
+from mock_server.core import lifecycle
 from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
-from mock_server.core.blobs import Signer, new_blob_path
+from mock_server.core.blobs import Signer
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
@@ -122,7 +123,7 @@ class BflBackend:
 
     def _forget(self, task: Task) -> None:
         """(Under the lock, from the task store.) ``task`` is gone: let go of what else is kept for it."""
-        self.media.forget(task.id)
+        self.media.forget(task)
         acc = self.accounts.find(task.api_key)
         if acc is not None:
             acc.active.discard(task.id)
@@ -247,11 +248,8 @@ class BflBackend:
             task = self.tasks.get(tid)
             if task is None:
                 acc.active.discard(tid)
-                continue
-            try:
-                self._advance(task, now, task.polls)
-            except WaitFor:
-                pass  # its image is still being checked: still active
+            else:
+                self._advance_if_ready(task, now)  # one whose image is still being checked stays active
 
     def cost_fields(self, endpoint: Endpoint) -> str:
         """Whether the submit answer has ``cost``/``input_mp``/``output_mp``: "absent", "null" or "values"."""
@@ -272,10 +270,7 @@ class BflBackend:
         """A task's image job is done: a webhook task nobody polls may be due now."""
         if task.webhook_url is not None:
             with self._lock:
-                try:
-                    self._advance(task, self.clock.now(), task.polls)
-                except WaitFor:
-                    pass
+                self._advance_if_ready(task, self.clock.now())
 
     # ------------------------------------------------------------------ lifecycle
     def _advance(self, task: Task, now: float, polls: int) -> None:
@@ -296,6 +291,14 @@ class BflBackend:
         except Exception as e:
             self._fail_internally(task, e)
 
+    def _advance_if_ready(self, task: Task, now: float) -> bool:
+        """(Under the lock.) ``_advance`` without a poll; False when it must wait for the task's image check."""
+        try:
+            self._advance(task, now, task.polls)
+        except WaitFor:
+            return False
+        return True
+
     def _finish(self, task: Task, end: float) -> None:
         """(Under the lock.) End ``task`` at ``end`` with its resolved outcome; tell the listeners."""
         task.finished_at = end
@@ -309,7 +312,7 @@ class BflBackend:
             self.errors.append(resolved.unexpected)
         status = resolved.outcome.status
         if status == TaskStatus.READY:
-            self._publish(task, end)
+            self.tasks.publish(task, end, rng=self.rng, signer=self.signer, ttl=self.settings.delivery_ttl_seconds)
         else:
             self.media.discard_result(task.id)
         task.details = lifecycle.details(resolved.outcome)
@@ -328,21 +331,6 @@ class BflBackend:
             except Exception as e:  # a listener must never break the API
                 log.exception("on_finished listener failed")
                 self.errors.append(e)
-
-    def _publish(self, task: Task, end: float) -> None:
-        """A Ready task's result: a signed delivery link, valid ``delivery_ttl_seconds`` from ``end``."""
-        task.blob_path = new_blob_path(self.rng, task.output_format)
-        self.tasks.blobs[task.blob_path] = task.id
-        expiry = end + self.settings.delivery_ttl_seconds
-        url = self.signer.url(task.delivery_origin, task.blob_path, expiry, imaging.content_type(task.output_format))
-        task.result = {
-            "sample": url,
-            "prompt": task.prompt,
-            "seed": task.seed,
-            "start_time": task.created_at,
-            "end_time": end,
-            "duration": end - task.created_at,
-        }
 
     def _fail_internally(self, task: Task, exc: BaseException) -> None:
         """A task whose lifecycle raised: it ends in Error with the internal message; recorded once."""
@@ -402,9 +390,7 @@ class BflBackend:
                 if task is None or task.terminal:
                     self.tasks.watched.discard(tid)
                     continue
-                try:
-                    self._advance(task, now, task.polls)
-                except WaitFor:
+                if not self._advance_if_ready(task, now):
                     continue  # _checked advances it once its check is done
                 if not task.terminal:
                     due_at = lifecycle.next_due(task)
@@ -441,10 +427,7 @@ class BflBackend:
         with self._lock:
             out = []
             for t in self.tasks.values():
-                try:
-                    self._advance(t, now, t.polls)
-                except WaitFor:
-                    pass
+                self._advance_if_ready(t, now)
                 if status is not None and t.public_status != status:
                     continue
                 if api_key is not None and t.api_key != api_key:
@@ -468,11 +451,12 @@ class BflBackend:
             task = self.tasks.by_blob(path)
             if task is None:
                 raise blob_not_found()
-        return task, self.media.result_bytes(task)
+        artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
+        return task, self.media.result_bytes(task, artefact.name)
 
-    def result_bytes(self, task: Task) -> bytes:
-        """A Ready task's encoded result (raises AzureError when it is gone, WaitFor while it renders)."""
-        return self.media.result_bytes(task)
+    def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
+        """A Ready task's encoded result, or another of its artefacts: ``Media.result_bytes``."""
+        return self.media.result_bytes(task, artefact)
 
     def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
         """A thumbnail of one of ``task``'s images, as a future: ``Media.preview``."""

@@ -93,13 +93,15 @@ class Media:
         self.previews.clear()
         self.kept_inputs.clear()
 
-    def forget(self, task_id: str) -> None:
+    def forget(self, task: Task) -> None:
         """(Under the lock.) A task is gone: drop what is kept for it."""
-        self._encoding.pop(task_id, None)
+        task_id = task.id
+        for key in _artefact_keys(task):
+            self._encoding.pop(key, None)
+            self.images.pop(key)
         self.results.delete(task_id)
         self._forget_unrendered(task_id)
         self.kept_inputs.pop(task_id)
-        self.images.pop(task_id)
 
     def discard_result(self, task_id: str) -> None:
         """(Under the lock.) A task finished other than Ready: its checked inputs will never be downloaded."""
@@ -356,25 +358,41 @@ class Media:
             kept, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
         )
 
-    def result_bytes(self, task: Task) -> bytes:
-        """A Ready task's encoded result (raises AzureError when it is gone, WaitFor while it renders)."""
+    def _artefact_job(self, task: Task, name: str) -> bytes:
+        """A further artefact's bytes, from the kept intermediate (rendered first if it has not been yet)."""
+        kept = self.results.get(task.id)
+        if kept is None or isinstance(kept, Unrendered):
+            self._encode_job(task)  # the first download of any artefact renders (LookupError: gone)
+            kept = self.results.get(task.id)
+            if kept is None or isinstance(kept, Unrendered):
+                raise LookupError("result gone")
+        return families.artefact(task.endpoint.family, name, kept, seed=task.seed, output_format=task.output_format)
+
+    def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
+        """A Ready task's encoded result, or another of its artefacts (raises AzureError when it is gone,
+        WaitFor while it renders)."""
+        main = artefact == families.SAMPLE
+        key = task.id if main else f"{task.id}/{artefact}"
         with self._lock:
-            data = self.images.get(task.id)
+            data = self.images.get(key)
             if data is None:
-                data = self._encoded(task)
-                self.images.put(task.id, data)
-        if task.md5 is None:
+                data = self._encoded(task, key, artefact)
+                self.images.put(key, data)
+        if main and task.md5 is None:
             task.md5 = md5_b64(data)
         return data
 
-    def _encoded(self, task: Task) -> bytes:
-        """(Under the lock.) The result of the task's encode job, started on the first call (WaitFor until done)."""
-        fut = self._encoding.get(task.id)
+    def _encoded(self, task: Task, key: str, artefact: str) -> bytes:
+        """(Under the lock.) The result of the encode job for ``key``, started on the first call (WaitFor
+        until it is done)."""
+        fut = self._encoding.get(key)
         if fut is None:
-            fut = self._encoding[task.id] = self._job(self._encode_job, task)
+            main = artefact == families.SAMPLE
+            job = self._job(self._encode_job, task) if main else self._job(self._artefact_job, task, artefact)
+            fut = self._encoding[key] = job
         if not fut.done():
             raise WaitFor(fut)
-        self._encoding.pop(task.id, None)
+        self._encoding.pop(key, None)
         try:
             return fut.result()
         except LookupError:
@@ -434,6 +452,14 @@ class Media:
             kept = functools.partial(self.input_image, task.id)
             return families.preview(family, name, task.params or {}, kept, max_side=max_side, max_pixels=max_pixels)
         raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
+
+
+def _artefact_keys(task: Task) -> list[str]:
+    """The keys of a task's encoded artefacts in ``images`` (the sample's is the task id)."""
+    if not task.blob_path:
+        return [task.id]
+    paths = families.blob_paths(task.endpoint.family, task.output_format, task.blob_path)
+    return [task.id if a.name == families.SAMPLE else f"{task.id}/{a.name}" for a, _ in paths]
 
 
 def _settle(outer: cf.Future[None], inner: cf.Future[None]) -> None:

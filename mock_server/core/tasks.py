@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mock_server.core.blobs import Signer, new_blob_path
 from mock_server.core.config import Progression, Settings
 from mock_server.core.endpoints import Endpoint, Quote
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import STORE_FULL, TASK_NOT_FOUND, ApiError, TaskNotFound
 from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
@@ -216,6 +218,27 @@ class TaskStore:
         if task.webhook_url is not None:
             self.watched.add(task.id)
 
+    def publish(self, task: Task, end: float, *, rng: random.Random, signer: Signer, ttl: float) -> None:
+        """A Ready task's result: one signed delivery link per artefact (the sample, then any further one
+        beside it), valid ``ttl`` seconds from ``end``; its paths lead here (``by_blob``)."""
+        family, fmt = task.endpoint.family, task.output_format
+        sample = families.artefacts(family, fmt)[0]
+        paths = families.blob_paths(family, fmt, new_blob_path(rng, sample.extension))
+        task.blob_path = paths[0][1]
+        urls = {}
+        for artefact, path in paths:
+            self.blobs[path] = task.id
+            urls[artefact.name] = signer.url(task.delivery_origin, path, end + ttl, artefact.media_type)
+        task.result = {
+            "sample": urls.pop(sample.name),
+            "prompt": task.prompt,
+            "seed": task.seed,
+            "start_time": task.created_at,
+            "end_time": end,
+            "duration": end - task.created_at,
+            **urls,
+        }
+
     def finish(self, task: Task, end: float) -> None:
         """``task`` is final: it counts toward retention from ``end``."""
         self.watched.discard(task.id)
@@ -235,7 +258,8 @@ class TaskStore:
             return
         self.nbytes -= task.nbytes
         if task.blob_path:
-            self.blobs.pop(task.blob_path, None)
+            for _, path in families.blob_paths(task.endpoint.family, task.output_format, task.blob_path):
+                self.blobs.pop(path, None)
         self.watched.discard(task_id)
         self.on_drop(task)
 
