@@ -44,7 +44,13 @@ def _too_large(limit: int) -> HttpResponse:
     return HttpResponse.json(413, {"detail": f"Content Too Large: the request body exceeds {limit} bytes"})
 
 
+_JSON_ONLY = [("content-type", "application/json")]
+_JSON_RAW = (b"content-type", b"application/json")
+
+
 def raw_headers(resp: HttpResponse) -> list[tuple[bytes, bytes]]:
+    if resp.headers == _JSON_ONLY and resp.status >= 200 and resp.status not in (204, 304):  # most answers
+        return [_JSON_RAW, (b"content-length", str(len(resp.body)).encode())]
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
     if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
         raw.append((b"content-length", str(len(resp.body)).encode()))
@@ -85,11 +91,8 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
 
 async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) -> HttpResponse | None:
     """Build the request from an ASGI scope, read its body (with the limit) and answer it; None = gone."""
-    headers: dict[str, str] = {}
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
-        if name not in headers:
-            headers[name] = v.decode("latin-1")
+    # lower-case names (ASGI servers send them so; lowered again for other callers), the first value wins
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(scope["headers"])}
     server = scope.get("server") or ("127.0.0.1", mock.settings.port)
     client = scope.get("client") or ("127.0.0.1", 0)
     path = scope["path"]
