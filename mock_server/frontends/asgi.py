@@ -132,14 +132,15 @@ class MockASGI:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            start = time.perf_counter()
+            access_log = self.access_log
+            start = time.perf_counter() if access_log is not None else 0.0
             resp = await handle_http(self.mock, scope, receive)
             if resp is None:
                 return
             await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers(resp)})
             await send({"type": "http.response.body", "body": resp.body})
-            if self.access_log is not None:
-                self.access_log.write(scope, resp, start)
+            if access_log is not None:
+                access_log.write(scope, resp, start)
         elif kind == "lifespan":
             while True:
                 message = await receive()

@@ -33,6 +33,7 @@ log = logging.getLogger("bfl_mock")
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 EDGE = [("X-Cache", "CONFIG_NOCACHE"), ("Accept-Ranges", "bytes")]
 ADMIN_PREFIX = "/_mock"
+_ADMIN_BELOW = ADMIN_PREFIX + "/"
 
 __all__ = ["Deferred", "HttpRequest", "HttpResponse", "MockHTTP"]
 
@@ -94,7 +95,7 @@ class MockHTTP:
     # ------------------------------------------------------------------ routing
     def _dispatch(self, req: HttpRequest) -> Answer:
         path = req.path
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if path.startswith(ADMIN_PREFIX) and (path == ADMIN_PREFIX or path.startswith(_ADMIN_BELOW)):
             req.route = ADMIN_ANY  # its flags hold for a refusal or a 404 too
             self.admin.authorize(req)  # before anything else, also before a 404
             methods, params = self.admin_router.match(path)
@@ -145,6 +146,8 @@ class MockHTTP:
         if body is None and not route.secured:
             if fixed:
                 return lambda req, params: handler(req, **fixed, **params)
+            if not route.params:  # no keyword unpacking on the hot path (get_result)
+                return lambda req, params: handler(req)
             return lambda req, params: handler(req, **params)
         check_key = self.services.backend.check_key
         secured = route.secured

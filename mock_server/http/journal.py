@@ -144,6 +144,9 @@ class Journal:
 
     def record(self, entry: Entry) -> Entry:
         entry.nbytes += len(entry.response_raw or b"")
+        return self._append(entry)
+
+    def _append(self, entry: Entry) -> Entry:
         entries = self._entries
         with self._lock:
             entry.id = next(self._ids)
@@ -155,25 +158,39 @@ class Journal:
         return entry
 
     def add(self, at: float, req: HttpRequest, status: int, response_raw: bytes | None, latency_ms: float) -> Entry:
-        """Record the answer ``status`` (and its JSON, ``response_raw``) to ``req``: ``new_entry`` + ``record``."""
-        entry = self.new_entry(
+        """Record the answer ``status`` (and its JSON, ``response_raw``) to ``req``: ``new_entry`` + ``record``.
+        A request without a body with short headers (every poll) takes a path of its own: the same entry,
+        built in one step (the journal was a third of a poll's time in the fake's own code)."""
+        headers, path, query = req.headers, req.path, req.query_string
+        if req.body or len(headers) > MAX_ITEMS or len(path) > MAX_STRING or len(query) > MAX_STRING:
+            entry = self.new_entry(
+                at, req.method, path, query, headers, req.body, headers.get("content-type"), req.parsed, req.images
+            )
+            entry.status, entry.task_id, entry.response_raw = status, req.task_id, response_raw
+            entry.latency_ms = latency_ms
+            return self.record(entry)
+        header_chars = sum(map(len, headers)) + sum(map(len, headers.values()))
+        if header_chars > 128 and (max(map(len, headers)) > 128 or max(map(len, headers.values())) > MAX_HEADER):
+            headers = {clip(k, 128): clip(v, MAX_HEADER) for k, v in headers.items()}
+        key = headers.get("x-key")
+        raw_size = len(response_raw) if response_raw is not None else 0
+        entry = Entry(
+            0,
             at,
             req.method,
-            req.path,
-            req.query_string,
-            req.headers,
-            req.body,
-            req.headers.get("content-type"),
-            req.parsed,
-            req.images,
-        )
-        entry.status, entry.task_id, entry.response_raw, entry.latency_ms = (
+            path,
+            query,
+            headers,
+            None,
             status,
-            req.task_id,
             response_raw,
+            req.task_id,
+            redact_secret(key),
+            key_fingerprint(key),
             latency_ms,
+            300 + len(path) + len(query) + header_chars + raw_size,
         )
-        return self.record(entry)
+        return self._append(entry)
 
     def new_entry(
         self,
