@@ -121,24 +121,15 @@ class BflMock:
     def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
         if req.route is not None and not req.route.journal:  # the admin API, /health
             return
-        entry = self.journal.new_entry(
-            self.clock.now(),
-            req.method,
-            req.path,
-            req.query_string,
-            req.headers,
-            req.body,
-            req.headers.get("content-type"),
-            req.parsed,
-            req.images,
-        )
-        entry.status = resp.status
-        entry.task_id = req.task_id
-        ctype = next((val for k, val in resp.headers if k.lower() == "content-type"), "")
+        headers = resp.headers
+        if headers and headers[0][0] == "content-type":  # HttpResponse.json puts it first
+            ctype = headers[0][1]
+        else:
+            ctype = next((val for k, val in headers if k.lower() == "content-type"), "")
+        raw = None
         if ctype == "application/json" and len(resp.body) < 65536:
-            entry.response_raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
-        entry.latency_ms = (time.perf_counter() - start) * 1000
-        self.journal.record(entry)
+            raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
+        self.journal.add(self.clock.now(), req, resp.status, raw, (time.perf_counter() - start) * 1000)
 
     # ------------------------------------------------------------------ control surface
     def reset(self, api_key: str | None = None) -> None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from mock_server.core.backend import TaskNotFound, not_found_view
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.endpoints.family import artefact_at
-from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed
+from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed, WaitFor
 from mock_server.core.redact import control_summary
 from mock_server.core.schemas import load_request_schema, load_schema
 from mock_server.core.status import TaskStatus
@@ -20,7 +20,7 @@ from mock_server.http import validation as v
 from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
 from mock_server.http.routes import Route
 from mock_server.http.services import Services
-from mock_server.http.types import JSON, Answer, HttpRequest, HttpResponse, error_response, waits
+from mock_server.http.types import JSON, Answer, Deferred, HttpRequest, HttpResponse, error_response, waits
 from mock_server.webhooks.notify import parse_fault_header
 
 
@@ -124,7 +124,10 @@ class ApiHandlers:
         task = self.backend.tasks.get(task_id)
         delay = _pick(task.outcome.poll_latency, self.backend.rng) if task is not None else 0.0
         req.task_id = task_id
-        return waits(lambda: self._poll(req, task_id, list(headers), delay))
+        try:  # ``waits``, inlined for the hot path
+            return self._poll(req, task_id, list(headers), delay)
+        except WaitFor as w:
+            return Deferred(w.future, lambda: waits(lambda: self._poll(req, task_id, list(headers), delay)))
 
     def _poll(self, req: HttpRequest, task_id: str, headers: list[tuple[str, str]], delay: float) -> HttpResponse:
         try:

@@ -33,6 +33,7 @@ log = logging.getLogger("bfl_mock")
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 EDGE = [("X-Cache", "CONFIG_NOCACHE"), ("Accept-Ranges", "bytes")]
 ADMIN_PREFIX = "/_mock"
+_ADMIN_BELOW = ADMIN_PREFIX + "/"
 
 __all__ = ["Deferred", "HttpRequest", "HttpResponse", "MockHTTP"]
 
@@ -53,28 +54,34 @@ class MockHTTP:
     # ------------------------------------------------------------------ answering
     def handle(self, req: HttpRequest) -> Answer:
         """Answer ``req``; never raises (a bug in the fake is a logged, recorded 500)."""
-        return self._finish(req, self._guard(req, lambda: self._dispatch(req)))
+        try:
+            answer = self._dispatch(req)
+        except Exception as e:
+            answer = self._error(req, e)
+        return self._finish(req, answer)
 
     def resume(self, req: HttpRequest, deferred: Deferred) -> Answer:
         """Continue a ``Deferred`` once its future is done."""
-        return self._finish(req, self._guard(req, deferred.then))
-
-    def _guard(self, req: HttpRequest, step: Any) -> Answer:
         try:
-            answer: Answer = step()
-            return answer
-        except ApiError as e:
+            answer = deferred.then()
+        except Exception as e:
+            answer = self._error(req, e)
+        return self._finish(req, answer)
+
+    def _error(self, req: HttpRequest, e: Exception) -> HttpResponse:
+        """The answer to what a handler raised (called while it is being handled)."""
+        if isinstance(e, ApiError):
             return error_response(e)
-        except ValidationFailed as e:
+        if isinstance(e, ValidationFailed):
             return HttpResponse.json(422, {"detail": e.errors})
-        except ConfigError as e:
+        if isinstance(e, ConfigError):
             return HttpResponse.json(400, {"detail": f"bfl-mock: {e}"})
-        except RecursionError:  # nested deeper than the renderer can go: FastAPI's answer for such bodies
+        if isinstance(e, RecursionError):  # nested deeper than the renderer can go: FastAPI's answer for such bodies
             return HttpResponse.json(400, {"detail": BODY_PARSE_ERROR})
-        except Exception as e:  # a bug in the fake: answer, log, and surface it to the test
-            log.error("bfl-mock internal error on %s %s\n%s", req.method, req.path[:200], traceback.format_exc())
-            self.services.backend.errors.append(e)
-            return HttpResponse.json(500, {"detail": "Internal Server Error"})
+        # a bug in the fake: answer, log, and surface it to the test
+        log.error("bfl-mock internal error on %s %s\n%s", req.method, req.path[:200], traceback.format_exc())
+        self.services.backend.errors.append(e)
+        return HttpResponse.json(500, {"detail": "Internal Server Error"})
 
     def _finish(self, req: HttpRequest, answer: Answer) -> Answer:
         if isinstance(answer, HttpResponse) and self.settings.edge_headers:
@@ -88,7 +95,7 @@ class MockHTTP:
     # ------------------------------------------------------------------ routing
     def _dispatch(self, req: HttpRequest) -> Answer:
         path = req.path
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if path.startswith(ADMIN_PREFIX) and (path == ADMIN_PREFIX or path.startswith(_ADMIN_BELOW)):
             req.route = ADMIN_ANY  # its flags hold for a refusal or a 404 too
             self.admin.authorize(req)  # before anything else, also before a 404
             methods, params = self.admin_router.match(path)
@@ -139,6 +146,8 @@ class MockHTTP:
         if body is None and not route.secured:
             if fixed:
                 return lambda req, params: handler(req, **fixed, **params)
+            if not route.params:  # no keyword unpacking on the hot path (get_result)
+                return lambda req, params: handler(req)
             return lambda req, params: handler(req, **params)
         check_key = self.services.backend.check_key
         secured = route.secured

@@ -37,7 +37,7 @@ class RouteFlags(Protocol):
     def edge(self) -> Edge: ...
 
 
-@dataclass
+@dataclass(slots=True)  # built for every request: slots make that and each attribute read cheaper
 class HttpRequest:
     method: str
     path: str
@@ -68,7 +68,7 @@ class HttpRequest:
         return values[-1] if values else None
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpResponse:
     status: int
     body: bytes = b""
