@@ -178,6 +178,21 @@ def rate_limit_exceeded(headers: dict[str, str]) -> ApiError:
     return ApiError(429, RATE_LIMIT_EXCEEDED, dict(headers))
 
 
+def too_many_requests(detail: str, retry_after: int) -> ApiError:
+    """429 with the fake's own words and when to try again (the admin API's sign-in throttle)."""
+    return ApiError(429, detail, {"Retry-After": str(retry_after)})
+
+
+def request_timeout(detail: str) -> ApiError:
+    """408: what was waited for did not come in time (the admin API's webhook wait)."""
+    return ApiError(408, detail)
+
+
+def misdirected(detail: str) -> ApiError:
+    """421: a Host this server does not answer for (DNS rebinding of the admin API)."""
+    return ApiError(421, detail)
+
+
 def conflict(detail: str) -> ApiError:
     """409: the request does not fit the current state (a task already finished)."""
     return ApiError(409, detail)
