@@ -19,6 +19,7 @@ an unmocked host), ``cli.CliError``, and the contract kit's ``PreflightError``, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +141,8 @@ def not_found(detail: str | None = None) -> ApiError:
     return ApiError(404, NOT_FOUND if detail is None else detail)
 
 
-def method_not_allowed(methods: list[str]) -> ApiError:
+def method_not_allowed(methods: Iterable[str]) -> ApiError:
+    """405 with the methods the path does serve (``Allow``)."""
     return ApiError(405, METHOD_NOT_ALLOWED, {"allow": ", ".join(methods)})
 
 
