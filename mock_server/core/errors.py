@@ -19,6 +19,7 @@ an unmocked host), ``cli.CliError``, and the contract kit's ``PreflightError``, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +141,8 @@ def not_found(detail: str | None = None) -> ApiError:
     return ApiError(404, NOT_FOUND if detail is None else detail)
 
 
-def method_not_allowed(methods: list[str]) -> ApiError:
+def method_not_allowed(methods: Iterable[str]) -> ApiError:
+    """405 with the methods the path does serve (``Allow``)."""
     return ApiError(405, METHOD_NOT_ALLOWED, {"allow": ", ".join(methods)})
 
 
@@ -176,6 +178,21 @@ def too_many_active_tasks() -> ApiError:
 def rate_limit_exceeded(headers: dict[str, str]) -> ApiError:
     """The polling rate limit; ``headers``: the X-Ratelimit-* and Retry-After of the refusal."""
     return ApiError(429, RATE_LIMIT_EXCEEDED, dict(headers))
+
+
+def too_many_requests(detail: str, retry_after: int) -> ApiError:
+    """429 with the fake's own words and when to try again (the admin API's sign-in throttle)."""
+    return ApiError(429, detail, {"Retry-After": str(retry_after)})
+
+
+def request_timeout(detail: str) -> ApiError:
+    """408: what was waited for did not come in time (the admin API's webhook wait)."""
+    return ApiError(408, detail)
+
+
+def misdirected(detail: str) -> ApiError:
+    """421: a Host this server does not answer for (DNS rebinding of the admin API)."""
+    return ApiError(421, detail)
 
 
 def conflict(detail: str) -> ApiError:
