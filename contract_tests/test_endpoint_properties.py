@@ -39,7 +39,8 @@ ULTRA = {  # BFL's published Ultra sizes (one provider's table of BFL's output; 
 
 
 def schema_of(endpoint: Endpoint) -> dict:
-    assert isinstance(endpoint.schema, str)
+    if isinstance(endpoint.schema, dict):  # an inline schema (the 2026 additions, bundled from their spec)
+        return endpoint.schema
     if endpoint.schema.startswith(SPEC_PREFIX):
         return load_spec_component(endpoint.schema_name)
     return load_schema(endpoint.schema)
@@ -50,6 +51,9 @@ def _minimal(endpoint: Endpoint, schema: dict) -> dict:
 
     body: dict = {}
     for name in schema.get("required", []):
+        if schema["properties"].get(name, {}).get("type") == "integer":  # outpainting's canvas: holds the input
+            body[name] = 2048
+            continue
         body[name] = {"finetune_id": "my-finetune", "prompt": "a red cube"}.get(name, CONTROL)
     return body
 
@@ -94,7 +98,7 @@ def size_rule_holds(endpoint: Endpoint, body: dict, size: tuple[int, int]) -> bo
     if name == "flux-pro-1.0-canny-finetuned":  # the control image's size down to multiples of 16
         cw, ch = _size(body["control_image"])
         return (w, h) == (max(16, cw // 16 * 16), max(16, ch // 16 * 16))
-    if name in ("flux-pro-1.1", "flux-dev"):  # width x height, defaults 1024 x 768 (spec)
+    if name in ("flux-pro-1.1", "flux-dev", "flux-pro"):  # width x height, defaults 1024 x 768 (spec)
         return (w, h) == (body.get("width") or 1024, body.get("height") or 768)
     if "ultra" in name:  # the published ~4 MP sizes; 16:9 by default (spec)
         return (w, h) == ULTRA[body.get("aspect_ratio") or "16:9"]
@@ -119,6 +123,13 @@ def size_rule_holds(endpoint: Endpoint, body: dict, size: tuple[int, int]) -> bo
         iw, ih = _size(body["image"])
         sides = [body.get(k) or 0 for k in ("top", "bottom", "left", "right")]
         return (w, h) == (iw + sides[2] + sides[3], ih + sides[0] + sides[1])
+    if name in ("flux-tools/erase-v1", "flux-tools/deblur-v1"):  # the input's size (assumption)
+        return (w, h) == _size(body["image"])
+    if name.startswith("flux-tools/vto-"):  # the person's ratio within 1 MP (v1) / 4 MP (v2), multiples of 16
+        pw, ph = _size(body["person"])
+        return w % 16 == h % 16 == 0 and abs(w - pw) < 16 and abs(h - ph) < 16
+    if name == "flux-tools/outpainting-v1":  # the canvas
+        return (w, h) == (body["width"], body["height"])
     raise AssertionError(f"no documented size rule for {name}")
 
 

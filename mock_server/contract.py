@@ -437,6 +437,13 @@ def _minimal_body(endpoint: Any) -> dict[str, Any]:
     first = image_fields(endpoint)[0] if image_fields(endpoint) else None
     if first and first != "image_prompt":
         body[first] = png
+    if isinstance(endpoint.schema, dict):  # an inline schema (the 2026 additions): every required field
+        props = endpoint.schema.get("properties", {})
+        for name in endpoint.schema.get("required", []):
+            if name not in body:
+                kind = props.get(name, {}).get("type")
+                body[name] = png if name in image_fields(endpoint) else 64 if kind == "integer" else "x"
+        body = {k: v for k, v in body.items() if k in props or endpoint.schema.get("additionalProperties") is not False}
     return body
 
 
@@ -460,6 +467,8 @@ def answer_drift(source: str, upstream: dict[str, Any], endpoints: list[Any], **
             ):
                 if name not in upstream:
                     continue
+                if extra and isinstance(ep.schema, dict) and "webhook_url" not in ep.schema.get("properties", {}):
+                    continue  # an endpoint without webhooks (outpainting-v1): only the polling answer
                 r = client.post(ep.path, json={**_minimal_body(ep), **extra}, headers={"x-key": "bfl-mock-drift"})
                 if r.status_code != 200:
                     out.append({"source": source, "schema": f"{name} ({ep.name})", "field": "(answer)",
