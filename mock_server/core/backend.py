@@ -675,6 +675,16 @@ class BflBackend:
             kept, seed=task.seed, output_format=task.output_format, jpeg_quality=self.settings.jpeg_quality
         )
 
+    def _artefact_job(self, task: Task, name: str) -> bytes:
+        """A further artefact's bytes, from the kept intermediate (rendered first if it has not been yet)."""
+        kept = self.results.get(task.id)
+        if kept is None or isinstance(kept, Unrendered):
+            self._encode_job(task)  # the first download of any artefact renders (LookupError: gone)
+            kept = self.results.get(task.id)
+            if kept is None or isinstance(kept, Unrendered):
+                raise LookupError("result gone")
+        return families.artefact(task.endpoint.family, name, kept, seed=task.seed, output_format=task.output_format)
+
     def _prepared_cb(self, task: Task, size: int, fut: cf.Future[None]) -> None:
         self._prepared(task, size, fut)
 
@@ -752,21 +762,23 @@ class BflBackend:
                 status = TaskStatus.ERROR
                 outcome = Outcome(status=TaskStatus.ERROR, error=INVALID_IMAGE)
             else:
-                task.blob_path = new_blob_path(self.rng, task.output_format)
-                self._blobs[task.blob_path] = task.id
-                url = self.signer.url(
-                    task.delivery_origin,
-                    task.blob_path,
-                    end + self.settings.delivery_ttl_seconds,
-                    imaging.content_type(task.output_format),
-                )
+                family, fmt = task.endpoint.family, task.output_format
+                expires = end + self.settings.delivery_ttl_seconds
+                sample = families.artefacts(family, fmt)[0]
+                paths = families.blob_paths(family, fmt, new_blob_path(self.rng, sample.extension))
+                task.blob_path = paths[0][1]
+                urls = {}  # one signed link per artefact: the sample, then any further one (beside it)
+                for artefact, path in paths:
+                    self._blobs[path] = task.id
+                    urls[artefact.name] = self.signer.url(task.delivery_origin, path, expires, artefact.media_type)
                 task.result = {
-                    "sample": url,
+                    "sample": urls.pop(sample.name),
                     "prompt": task.prompt,
                     "seed": task.seed,
                     "start_time": task.created_at,
                     "end_time": end,
                     "duration": end - task.created_at,
+                    **urls,
                 }
         if status != TaskStatus.READY:
             self.results.delete(task.id)  # checked inputs nobody will download
@@ -973,19 +985,24 @@ class BflBackend:
             task = self.tasks.get(task_id) if task_id else None
             if task is None:
                 raise blob_not_found()
-        return task, self.result_bytes(task)
+        artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
+        return task, self.result_bytes(task, artefact.name)
 
-    def result_bytes(self, task: Task) -> bytes:
-        """A Ready task's encoded result (raises AzureError when it is gone, WaitFor while it renders)."""
+    def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
+        """A Ready task's encoded result, or another of its artefacts (raises AzureError when it is gone,
+        WaitFor while it renders)."""
+        main = artefact == families.SAMPLE
+        key = task.id if main else f"{task.id}/{artefact}"
         with self._lock:
-            data = self.images.get(task.id)
+            data = self.images.get(key)
             if data is None:
-                fut = self._encoding.get(task.id)
+                fut = self._encoding.get(key)
                 if fut is None:
-                    fut = self._encoding[task.id] = self._job(self._encode_job, task)
+                    job = self._job(self._encode_job, task) if main else self._job(self._artefact_job, task, artefact)
+                    fut = self._encoding[key] = job
                 if not fut.done():
                     raise WaitFor(fut)
-                self._encoding.pop(task.id, None)
+                self._encoding.pop(key, None)
                 try:
                     data = fut.result()
                 except LookupError:
@@ -997,8 +1014,8 @@ class BflBackend:
                     task.image_error = f"internal: {type(e).__name__}: {e}"
                     self.errors.append(e)
                     raise blob_not_found() from None
-                self.images.put(task.id, data)
-        if task.md5 is None:
+                self.images.put(key, data)
+        if main and task.md5 is None:
             task.md5 = md5_b64(data)
         return data
 
@@ -1016,7 +1033,11 @@ class BflBackend:
         self._task_bytes -= task.nbytes
         self._encoding.pop(task_id, None)
         if task.blob_path:
-            self._blobs.pop(task.blob_path, None)
+            for artefact, path in families.blob_paths(task.endpoint.family, task.output_format, task.blob_path):
+                self._blobs.pop(path, None)
+                if artefact.name != families.SAMPLE:
+                    self._encoding.pop(f"{task_id}/{artefact.name}", None)
+                    self.images.pop(f"{task_id}/{artefact.name}")
         self.results.delete(task_id)
         self._forget_unrendered(task_id)
         self.kept_inputs.pop(task_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
 from mock_server.core.endpoints import Endpoint
+from mock_server.core.endpoints.family import artefact_at
 from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed
 from mock_server.core.redact import control_summary
 from mock_server.core.schemas import load_request_schema, load_schema
@@ -167,6 +168,7 @@ class ApiHandlers:
                 range_header=req.headers.get("range"),
                 if_none_match=req.headers.get("if-none-match"),
                 edge_headers=self.settings.edge_headers,
+                artefact=artefact_at(task.endpoint.family, task.output_format, req.path),
             )
         except AzureError as e:  # bad or expired signature, gone, unsatisfiable range
             return azure_error(e, now)

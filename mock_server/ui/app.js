@@ -206,6 +206,8 @@ async function taskPage(id) {
   const figures = previews.filter((p) => p.name !== "result").map((p) => mediaFigure(id, p));
   const result = previews.find((p) => p.name === "result") || { name: "result", caption: "result" };
   const sample = task.result && task.result.sample;
+  // further downloadable artefacts of the result, as the server lists them (any other signed link in it)
+  const artefacts = Object.entries(task.result || {}).filter(([k, v]) => k !== "sample" && typeof v === "string" && /^https?:\/\//.test(v));
   let expiry = null;
   if (sample) {
     try { expiry = new URL(sample).searchParams.get("se"); } catch (e) { expiry = null; }
@@ -236,7 +238,8 @@ async function taskPage(id) {
     h("div", { class: "images" }, figures,
       task.status === "Ready" ? mediaFigure(id, result, "result") : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
     sample ? h("div", { class: "card" }, h("div", {}, "Signed result URL ", expiry ? `(expires ${expiry})` : ""),
-      h("a", { href: sample, class: "mono", id: "sample" }, sample)) : null,
+      h("a", { href: sample, class: "mono", id: "sample" }, sample),
+      artefacts.map(([name, url]) => h("div", {}, `${name}: `, h("a", { href: url, class: "mono", "data-artefact": name }, url)))) : null,
     h("h3", {}, "Request body (as journaled: secrets redacted, images as length and hash)"),
     submit ? bodyTable(submit.body, id, []) : h("p", { class: "muted" }, "not in the journal any more"),
     h("h3", {}, `Polls (${polls.length})`),

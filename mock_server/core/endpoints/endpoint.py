@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server.core.endpoints.checks import Check
-from mock_server.core.endpoints.family import AnyFamily
+from mock_server.core.endpoints.family import AnyFamily, missing_members
 from mock_server.core.endpoints.pricing import Price, Quote, quote
 
 
@@ -22,6 +22,10 @@ class Endpoint:
     checks: tuple[Check, ...] = ()  # validation beyond the schema (what the OpenAPI cannot express)
     cost_fields: str = "null"  # the submit answer's cost/input_mp/output_mp: "absent", "null" or "values"
     evidence: str = ""
+
+    def __post_init__(self) -> None:
+        if missing := missing_members(self.family):
+            raise TypeError(f"endpoint {self.name}: its family lacks {', '.join(missing)} (endpoints.family.Family)")
 
     def quote(self, params: dict[str, Any], default: float, *, megapixels: bool = True) -> Quote:
         """What a submit costs in credits (the row's ``price``: a number, or a function of the input and output

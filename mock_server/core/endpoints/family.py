@@ -13,8 +13,8 @@ needs only the required ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from mock_server.core import imaging
@@ -51,14 +51,13 @@ class Artefact:
 
 @dataclass(frozen=True)
 class Rendered(Generic[KeptT]):
-    """A family's output: the encoded main artefact (``sample``), and what lets it be encoded again
-    byte-identically later (kept compactly by the result store; the encoded bytes live only in a size-bounded
-    cache). ``extras``: the further artefacts' bytes by name (as ``Family.artefacts`` lists them)."""
+    """A family's output: the encoded main artefact (``sample``), and what lets it (and any further artefact:
+    ``Family.artefact``) be encoded again byte-identically later (kept compactly by the result store; the
+    encoded bytes live only in a size-bounded cache)."""
 
     data: bytes
     intermediate: KeptT
     intermediate_bytes: int
-    extras: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,12 @@ class Family(Protocol[InputsT, CheckedT, KeptT]):
     what decides the outcome); ``render`` runs on the result's first download (or at once with the setting
     ``lazy_render=false``).
 
-    Optional members (``FamilyBase`` has them; read them with the functions of this module): ``size_rule``
+    Optional members (read them with the functions of this module; ``FamilyBase`` has their defaults):
+    ``main_input`` (the image field the output derives from; default: the first image field), ``size_rule``
     (the README's words for the output size), ``output_size(params, first)`` (prices by megapixel),
-    ``artefacts(output_format)`` (what a result holds: one ``sample`` image in ``output_format`` unless said),
-    ``previews(params)`` and ``preview(name, params, image, max_side=, max_pixels=)`` (extra dashboard
-    pictures)."""
+    ``artefacts(output_format)`` (what a result holds: one ``sample`` image in ``output_format`` unless said)
+    and ``artefact(name, intermediate, seed=, output_format=)`` (the bytes of the others), ``previews(params)``
+    and ``preview(name, params, image, max_side=, max_pixels=)`` (the family's own dashboard pictures)."""
 
     name: str
     image_fields: tuple[str, ...]  # input fields holding images (journaled as length + SHA-256)
@@ -108,6 +108,12 @@ class Family(Protocol[InputsT, CheckedT, KeptT]):
 
 
 AnyFamily = Family[Any, Any, Any]
+REQUIRED = ("name", "image_fields", "render_inputs", "check", "render", "rerender")  # the protocol's own members
+
+
+def missing_members(family: object) -> list[str]:
+    """The required members ``family`` lacks (an endpoint row refuses such a family at once, by name)."""
+    return [m for m in REQUIRED if not hasattr(family, m)]
 
 
 class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
@@ -127,6 +133,14 @@ class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
         """The result's downloadable files, the main one (``sample``) first."""
         return (Artefact.of(SAMPLE, imaging.content_type(output_format)),)
 
+    def output_media_type(self, output_format: str) -> str:
+        """The media type of the main artefact (``sample``)."""
+        return self.artefacts(output_format)[0].media_type
+
+    def artefact(self, name: str, intermediate: KeptT, *, seed: int, output_format: str) -> bytes:
+        """A further artefact's bytes (one ``artefacts`` lists after ``sample``) from the kept intermediate."""
+        raise LookupError(f"no artefact {name!r}")
+
     def previews(self, params: dict[str, Any]) -> tuple[Preview, ...]:
         """The family's own dashboard pictures for a task with these (journaled) params."""
         return ()
@@ -142,6 +156,12 @@ class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
 _BASE: FamilyBase[Any, Any, Any] = FamilyBase()
 
 
+def main_input(family: AnyFamily) -> str | None:
+    """The input image field the output derives from (a contract example sends an image there), or None
+    when no input image shapes it; unless the family says (``main_input``), its first image field."""
+    return cast("str | None", getattr(family, "main_input", (family.image_fields or (None,))[0]))
+
+
 def size_rule(family: AnyFamily) -> str:
     """The family's output size rule, as the README's endpoint table states it ("" when it states none)."""
     return str(getattr(family, "size_rule", ""))
@@ -155,6 +175,26 @@ def output_size(family: AnyFamily, params: dict[str, Any], first: tuple[int, int
 def artefacts(family: AnyFamily, output_format: str) -> tuple[Artefact, ...]:
     method = getattr(family, "artefacts", _BASE.artefacts)
     return cast("tuple[Artefact, ...]", method(output_format))
+
+
+def artefact(family: AnyFamily, name: str, intermediate: Any, *, seed: int, output_format: str) -> bytes:
+    method = getattr(family, "artefact", _BASE.artefact)
+    return cast(bytes, method(name, intermediate, seed=seed, output_format=output_format))
+
+
+def blob_paths(family: AnyFamily, output_format: str, sample_path: str) -> tuple[tuple[Artefact, str], ...]:
+    """Each artefact's delivery path: ``sample_path`` for the main one, the others beside it
+    (``<same folder>/<name>.<extension>``)."""
+    main, *others = artefacts(family, output_format)
+    folder = sample_path.rpartition("/")[0]
+    return ((main, sample_path), *((a, f"{folder}/{a.name}.{a.extension}") for a in others))
+
+
+def artefact_at(family: AnyFamily, output_format: str, path: str) -> Artefact:
+    """The artefact a delivery path names (by its file name; the main one unless another matches)."""
+    leaf = path.rpartition("/")[2]
+    found = artefacts(family, output_format)
+    return next((a for a in found[1:] if leaf == f"{a.name}.{a.extension}"), found[0])
 
 
 def output_media_type(family: AnyFamily, output_format: str) -> str:

@@ -4,11 +4,14 @@ that a later download encodes the very same pixels again."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mock_server.core import imaging
 from mock_server.core.endpoints.family import FamilyBase, Fetch, Rendered
 from mock_server.core.endpoints.text_to_image import canvas
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 InputsT = TypeVar("InputsT")
 CheckedT = TypeVar("CheckedT")
@@ -27,22 +30,22 @@ def get_image(value: str, max_pixels: int, fetch: Fetch) -> tuple[bytes, tuple[i
     return data, imaging.validate(data, max_pixels)
 
 
-def open_image(data: bytes, max_pixels: int, fit: int | None = None) -> Any:
+def open_image(data: bytes, max_pixels: int, fit: int | None = None) -> Image:
     """Checked image bytes as RGBA pixels (render time), under the same caps as the check, decoded no larger
     than needed: with ``fit``, a thumbnail of at most ``fit`` px a side (JPEG decoded at 1/2 .. 1/8 scale)."""
     with imaging.opened(data, max_pixels) as im:  # validated earlier: only data corrupt past its checksums fails
-        if fit is None:
-            return im.convert("RGBA")
-        im.draft("RGB", (fit, fit))  # JPEG: decoded at the smallest DCT scale still at least ``fit`` a side
-        small = im.convert("RGBA")
-        small.thumbnail((fit, fit))
-        return small
+        if fit is not None:
+            im.draft("RGB", (fit, fit))  # JPEG: decoded at the smallest DCT scale still at least ``fit`` a side
+        pixels: Image = im.convert("RGBA")
+        if fit is not None:
+            pixels.thumbnail((fit, fit))
+        return pixels
 
 
 class Painted(FamilyBase[InputsT, CheckedT, bytes], Generic[InputsT, CheckedT]):
     """An image family whose intermediate is its output as PNG bytes."""
 
-    def _finish(self, rgb: Any, output_format: str, jpeg_quality: int) -> Rendered[bytes]:
+    def _finish(self, rgb: Image, output_format: str, jpeg_quality: int) -> Rendered[bytes]:
         import numpy as np
 
         bgr = np.ascontiguousarray(np.asarray(rgb.convert("RGB"))[:, :, ::-1])
@@ -62,5 +65,5 @@ class Painted(FamilyBase[InputsT, CheckedT, bytes], Generic[InputsT, CheckedT]):
         return imaging.encode(bgr, output_format, jpeg_quality=jpeg_quality)
 
     @staticmethod
-    def _background(width: int, height: int, seed: int, prompt: str) -> Any:
+    def _background(width: int, height: int, seed: int, prompt: str) -> Image:
         return canvas(prompt, width, height, seed).convert("RGBA")

@@ -8,11 +8,14 @@ canvas (``canvas``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_server.core import imaging
 from mock_server.core.endpoints.family import FamilyBase, Fetch, Rendered
 from mock_server.core.endpoints.sizes import ultra_size
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 KEPT_BYTES = 400  # what a kept prompt and size count in the result store
 
@@ -33,6 +36,7 @@ class TextToImageFamily(FamilyBase[Prompted, Prompted, Prompted]):
     name = "text-to-image"
     image_fields: tuple[str, ...] = ("image_prompt",)
     size_rule = "`width` x `height` (default 1024 x 768, multiples of 32)"
+    main_input: str | None = None  # image_prompt (Redux) is journaled; it does not shape the output yet
 
     def output_size(self, params: dict[str, Any], first: tuple[int, int] | None = None) -> tuple[int, int]:
         return int(params.get("width") or 1024), int(params.get("height") or 768)
@@ -67,13 +71,14 @@ class UltraFamily(TextToImageFamily):
         return ultra_size(str(params.get("aspect_ratio") or "16:9"))
 
 
-def canvas(prompt: str, width: int, height: int, seed: int) -> Any:
+def canvas(prompt: str, width: int, height: int, seed: int) -> Image:
     """The picture as an RGB PIL image: the seeded gradient with prompt, seed and size written on it
     (the image families paint their inputs over it)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image as PIL
+    from PIL import ImageDraw, ImageFont
 
     img, ink = imaging.gradient(width, height, seed)
-    picture = Image.fromarray(img[:, :, ::-1])  # BGR -> RGB
+    picture = PIL.fromarray(img[:, :, ::-1])  # BGR -> RGB
     size = max(10, min(width, height) // 14)
     font = ImageFont.load_default(size=size)
     words, lines, line = prompt.split(), [], ""  # a simple word wrap
