@@ -19,6 +19,7 @@ from PIL import Image
 
 from mock_server.contract import Mismatch, expect
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
+from mock_server.core.endpoints import family as families
 from mock_server.core.schemas import SPEC_PREFIX, load_schema, load_spec_component
 
 from .strategies import valid_bodies, violations
@@ -58,9 +59,15 @@ def _minimal(endpoint: Endpoint, schema: dict) -> dict:
     return body
 
 
+# image endpoints with an object body; FLUX 3 video (a discriminated union, MP4 results) has its own tests
+IMAGE_ENDPOINTS = [
+    ep
+    for ep in ENDPOINTS
+    if "oneOf" not in schema_of(ep) and families.output_media_type(ep.family, "jpeg").startswith("image/")
+]
 CASES = [
     pytest.param(ep, field, value, id=f"{ep.name}-{field}-{str(value)[:12]}")
-    for ep in ENDPOINTS
+    for ep in IMAGE_ENDPOINTS
     for field, value in violations(schema_of(ep))
 ]
 
@@ -137,7 +144,7 @@ def size_rule_holds(endpoint: Endpoint, body: dict, size: tuple[int, int]) -> bo
     "S3/P1/D1 every endpoint: a valid body -> accepted, Pending* Ready, the sample downloads at the documented size",
     evidence="high (lifecycle) / medium (size rules)",
 )
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda ep: ep.name)
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS, ids=lambda ep: ep.name)
 def test_valid_bodies_complete_and_download_at_the_documented_size(target, endpoint):
     schema = schema_of(endpoint)
 

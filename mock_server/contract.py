@@ -438,12 +438,16 @@ def _minimal_body(endpoint: Any) -> dict[str, Any]:
     if first and first != "image_prompt":
         body[first] = png
     if isinstance(endpoint.schema, dict):  # an inline schema (the 2026 additions): every required field
-        props = endpoint.schema.get("properties", {})
-        for name in endpoint.schema.get("required", []):
+        schema = endpoint.schema
+        if "oneOf" in schema:  # a discriminated union (FLUX 3 video): its first member, under its first tag
+            schema = schema["$defs"][schema["oneOf"][0]["$ref"].rsplit("/", 1)[-1]]
+            body = {"mode": schema["properties"]["mode"]["enum"][0], "prompt": "a red cube"}
+        props = schema.get("properties", {})
+        for name in schema.get("required", []):
             if name not in body:
                 kind = props.get(name, {}).get("type")
                 body[name] = png if name in image_fields(endpoint) else 64 if kind == "integer" else "x"
-        body = {k: v for k, v in body.items() if k in props or endpoint.schema.get("additionalProperties") is not False}
+        body = {k: v for k, v in body.items() if k in props or schema.get("additionalProperties") is not False}
     return body
 
 

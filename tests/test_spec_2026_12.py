@@ -390,3 +390,95 @@ def test_deblur_sharpens_at_the_input_size(client):
         out = np.asarray(im.convert("L")).astype(int)
     edge_in = np.abs(np.diff(np.asarray(blurred.convert("L")).astype(int), axis=1)).max()
     assert np.abs(np.diff(out, axis=1)).max() > edge_in  # a steeper edge than the blurred input's
+
+
+# ---------------------------------------------------------------------------------------------- served: video
+def _mp4(data: bytes) -> dict[str, Any]:
+    import io
+
+    av = pytest.importorskip("av")
+    with av.open(io.BytesIO(data)) as src:
+        v = src.streams.video[0]
+        return {
+            "size": (v.codec_context.width, v.codec_context.height),
+            "codec": v.codec_context.name,
+            "fps": float(v.average_rate),
+            "seconds": round(src.duration / 1_000_000, 2),
+            "audio": [a.codec_context.name for a in src.streams.audio],
+        }
+
+
+def _video_cycle(client: httpx.Client, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    submitted, done, data = _cycle(client, path, body)
+    assert submitted["cost"] is None  # the price depends on the finished video
+    return done, data
+
+
+def test_flux_3_t2v_is_an_mp4_of_the_tier_duration_and_audio(client):
+    done, data = _video_cycle(client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "duration": 6})
+    assert done["result"]["sample"].split("?")[0].endswith(".mp4")
+    assert _mp4(data) == {"size": (1280, 720), "codec": "h264", "fps": 24.0, "seconds": 6.0, "audio": ["aac"]}
+    head = client.get(done["result"]["sample"], headers={"Range": "bytes=0-99"})
+    assert head.status_code == 206 and len(head.content) == 100 and head.headers["content-type"] == "video/mp4"
+
+
+def test_flux_3_aliases_aspect_ratio_tier_and_silence(client):
+    body = {"mode": "text-to-video", "prompt": "tall", "aspect_ratio": "9:16", "resolution": "fhd", "duration": 5}
+    _, data = _video_cycle(client, "/v1/flux-3-video", {**body, "generate_audio": False})
+    assert _mp4(data)["size"] == (1080, 1920) and _mp4(data)["audio"] == []
+
+
+def test_flux_3_refuses_webhooks_and_v2v_beyond_15_seconds(client):
+    r = client.post("/v1/flux-3-video", json={"mode": "t2v", "prompt": "x", "webhook_url": "https://example.com"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "extra_forbidden"
+    assert r.json()["detail"][0]["loc"] == ["body", "t2v", "webhook_url"]  # the tag, as pydantic reports it
+    v2v = client.post("/v1/flux-3-video", json={"mode": "v2v", "prompt": "x", "start_video": "x", "duration": 16})
+    assert v2v.status_code == 422 and v2v.json()["detail"][0]["loc"][:3] == ["body", "v2v", "duration"]
+    none = client.post("/v1/flux-3-video", json={"prompt": "x"})
+    assert none.status_code == 422 and none.json()["detail"][0]["type"] == "union_tag_not_found"
+
+
+def test_flux_3_i2v_keyframe_limits_beyond_the_schema(client):
+    three = client.post("/v1/flux-3-video", json={"mode": "i2v", "prompt": "x", "keyframes": ["a", "b", "c"]})
+    assert three.status_code == 422 and "explicit duration" in three.json()["detail"][0]["msg"]
+    order = client.post("/v1/flux-3-video", json={"mode": "i2v", "prompt": "x", "keyframes": [[3, "a"], [1, "b"]]})
+    assert order.status_code == 422 and "time order" in order.json()["detail"][0]["msg"]
+
+
+def test_flux_3_i2v_timed_keyframes_set_the_auto_duration(client):
+    body = {"mode": "i2v", "prompt": "x", "keyframes": [[0, _png(64, 36)], [6.5, _png(64, 36, (0, 0, 250))]]}
+    _, data = _video_cycle(client, "/v1/flux-3-video", body)
+    assert _mp4(data)["seconds"] == 7.0  # the last pair's second rounded up
+
+
+def test_flux_3_draft_then_enhance_renders_the_same_content_at_full_quality(client):
+    import base64
+
+    done, draft = _video_cycle(
+        client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 5}
+    )
+    assert _mp4(draft)["size"] == (640, 360)
+    bundle = client.get(done["result"]["draft_cache"]).content
+    body = {"mode": "draft_enhance", "draft_cache": base64.b64encode(bundle).decode()}
+    _, full = _video_cycle(client, "/v1/flux-3-video", body)
+    assert _mp4(full)["size"] == (1920, 1080) and _mp4(full)["seconds"] == 5.0  # fhd by default
+    tampered = base64.b64encode(bundle.replace(b"a fox", b"a cat")).decode()
+    r = client.post("/v1/flux-3-video", json={"mode": "draft-enhance", "draft_cache": tampered})
+    for _ in range(10):
+        final = client.get(r.json()["polling_url"]).json()
+        if final["status"] != "Pending":
+            break
+    assert final["status"] == "Error"
+
+
+def test_video_upscale_and_edit_follow_the_input_video(client):
+    import base64
+
+    from mock_server.core import video
+
+    source = video.render(video.Clip(320, 180, 3, prompt="source", audio=True))
+    b64 = base64.b64encode(source).decode()
+    _, up = _video_cycle(client, "/v1/flux-tools/video-upscale-v1", {"input_video": b64, "upscale_factor": 2})
+    assert _mp4(up)["size"] == (640, 360) and _mp4(up)["seconds"] == 3.0 and _mp4(up)["audio"] == ["aac"]
+    _, edit = _video_cycle(client, "/v1/flux-tools/video-edit-v1", {"video": b64, "prompt": "make it night"})
+    assert _mp4(edit)["size"] == (320, 180) and _mp4(edit)["seconds"] == 3.0
