@@ -482,3 +482,19 @@ def test_video_upscale_and_edit_follow_the_input_video(client):
     assert _mp4(up)["size"] == (640, 360) and _mp4(up)["seconds"] == 3.0 and _mp4(up)["audio"] == ["aac"]
     _, edit = _video_cycle(client, "/v1/flux-tools/video-edit-v1", {"video": b64, "prompt": "make it night"})
     assert _mp4(edit)["size"] == (320, 180) and _mp4(edit)["seconds"] == 3.0
+
+
+def test_the_snapshot_setting_changes_what_flux_3_video_accepts():
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    body = {"mode": "t2v", "prompt": "x", "resolution": "uhd"}
+    for snapshot, status in (("latest", 200), ("2026-08-04", 422)):
+        mock = BflMock(seed=1, frozen_clock=True, flux3_video_snapshot=snapshot)
+        try:
+            with httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+                assert c.post("/v1/flux-3-video", json=body).status_code == status
+                early = c.post("/v1/flux-3-video", json={"mode": "draft_enhance", "draft_cache": "x", "user": "u"})
+                assert early.status_code == (422 if snapshot == "2026-08-04" else 200)
+        finally:
+            mock.close()

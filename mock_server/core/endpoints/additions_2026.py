@@ -139,3 +139,14 @@ VIDEO: tuple[Endpoint, ...] = (
 )
 
 ADDITIONS: tuple[Endpoint, ...] = (*KLEIN_LORA, FLUX_PRO, ERASE_V1, *TOOLS, *VIDEO)
+
+
+def with_snapshot(endpoints: tuple[Endpoint, ...], snapshot: str) -> tuple[Endpoint, ...]:
+    """``endpoints`` with FLUX 3 video's request schema from ``snapshot`` (setting ``flux3_video_snapshot``):
+    the snapshots disagree on the tiers, the aspect ratios and the draft-enhance fields."""
+    import dataclasses
+
+    if snapshot == spec_additions.default_snapshot():
+        return endpoints
+    schema = spec_additions.load_component("Flux3VideoInputsBody", snapshot)
+    return tuple(dataclasses.replace(ep, schema=schema) if ep.name == "flux-3-video" else ep for ep in endpoints)
