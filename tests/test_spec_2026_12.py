@@ -498,3 +498,22 @@ def test_the_snapshot_setting_changes_what_flux_3_video_accepts():
                 assert early.status_code == (422 if snapshot == "2026-08-04" else 200)
         finally:
             mock.close()
+
+
+def test_flux_3_polls_pass_reasoning_and_generating_and_settle_the_cost():
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    mock = BflMock(seed=1, progression="polls:6", frozen_clock=True)
+    try:
+        with httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+            r = c.post("/v1/flux-3-video", json={"mode": "t2v", "prompt": "x", "duration": 5}).json()
+            seen = [c.get(r["polling_url"]).json() for _ in range(6)]
+        statuses = [s["status"] for s in seen]
+        assert statuses[0] == "Pending" and statuses[-1] == "Ready"
+        assert "Reasoning" in statuses and "Generating" in statuses
+        assert statuses.index("Reasoning") < statuses.index("Generating")
+        assert seen[-1]["cost"] == mock.settings.cost_per_request and r["cost"] is None  # settled on the poll
+        assert "cost" not in seen[1]
+    finally:
+        mock.close()

@@ -317,6 +317,25 @@ def _thumb(data: bytes, max_pixels: int) -> Any:
     return np.asarray(painted.open_image(data, max_pixels, fit=1024).convert("RGB"))
 
 
+# get_result while a FLUX 3 task runs: Pending, then Reasoning, then Generating (S-TRY's newer StatusResponse,
+# high; when each begins is unpublished: here by progress, the first half Reasoning)
+RUNNING_STATUSES = ("Pending", "Reasoning", "Generating")
+
+
+def poll_view(family: Any, view: dict[str, Any], cost: float | None) -> dict[str, Any]:
+    """A FLUX 3 task's get_result body: the running statuses by progress, and on ``Ready`` the settled cost
+    (``SettledCostResultResponse``: ResultResponse plus a required ``cost``; AI SDK PR #18439, medium-high).
+    Other families' views are returned as they are."""
+    if not isinstance(family, Flux3VideoFamily):
+        return view
+    status, progress = view.get("status"), view.get("progress")
+    if status == RUNNING_STATUSES[0] and progress is not None:
+        view = {**view, "status": RUNNING_STATUSES[1] if progress < 0.5 else RUNNING_STATUSES[2]}
+    elif status == "Ready" and cost is not None:
+        view = {**view, "cost": cost}
+    return view
+
+
 def media_format(params: dict[str, Any]) -> list[dict[str, Any]]:
     """Not a check: marks a draft run (``output_format`` ``draft``) so that its result lists ``draft_cache``
     beside ``sample`` (a family's artefacts are chosen by the output format). Refuses nothing."""
