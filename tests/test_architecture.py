@@ -355,13 +355,18 @@ def family_modules(family: Any) -> set[str]:
     }
 
 
+# FLUX 3 video's ``duration`` and ``version`` are also a result's key and the package's version: not owned
+COMMON_WORDS = {"duration", "version"}
+
+
 def owned_fields() -> dict[str, set[str]]:
     """Each family-owned request field -> the modules allowed to name it: a family's image fields, its own
     previews, and the fields of its endpoints' schemas that no other family's endpoints have."""
     by_field: dict[str, set[Any]] = {}
     for ep in ENDPOINTS:
         schema = ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema)
-        for f in schema.get("properties", {}):
+        members = [schema["$defs"][m["$ref"].rsplit("/", 1)[-1]] for m in schema.get("oneOf", [])]  # a union's
+        for f in [f for s in (schema, *members) for f in s.get("properties", {})]:
             by_field.setdefault(f, set()).add(type(ep.family))
     owned: dict[str, set[str]] = {}
     for ep in ENDPOINTS:
@@ -370,7 +375,7 @@ def owned_fields() -> dict[str, set[str]]:
         for f in (*fam.image_fields, *(p.name for p in shown)):
             owned.setdefault(f, set()).update(family_modules(fam))
     for f, kinds in by_field.items():
-        if len(kinds) == 1 and f not in owned:
+        if len(kinds) == 1 and f not in owned and f not in COMMON_WORDS:
             (kind,) = kinds
             owned[f] = {m for ep in ENDPOINTS if type(ep.family) is kind for m in family_modules(ep.family)}
     return owned

@@ -112,7 +112,9 @@ def test_prices_and_the_ratio_check():
 
 
 def test_the_registry_is_rows_of_families():
-    assert ENDPOINTS[0] is CANNY_FINETUNED and len({e.name for e in ENDPOINTS}) == len(ENDPOINTS) == 17
+    assert (
+        ENDPOINTS[0] is CANNY_FINETUNED and len({e.name for e in ENDPOINTS}) == len(ENDPOINTS) == 17 + 15
+    )  # April's, then the 2026-12 additions
     for e in ENDPOINTS:
         assert isinstance(e.family, FamilyBase) and families.size_rule(e.family)
     assert {"control_image", "image_prompt", "mask", "input_image_8"} <= all_image_fields()

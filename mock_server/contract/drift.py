@@ -179,6 +179,17 @@ def _minimal_body(endpoint: Any) -> dict[str, Any]:
     first = image_fields(endpoint)[0] if image_fields(endpoint) else None
     if first and first != "image_prompt":
         body[first] = png
+    if isinstance(endpoint.schema, dict):  # an inline schema (the 2026 additions): every required field
+        schema = endpoint.schema
+        if "oneOf" in schema:  # a discriminated union (FLUX 3 video): its first member, under its first tag
+            schema = schema["$defs"][schema["oneOf"][0]["$ref"].rsplit("/", 1)[-1]]
+            body = {"mode": schema["properties"]["mode"]["enum"][0], "prompt": "a red cube"}
+        props = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in body:
+                kind = props.get(name, {}).get("type")
+                body[name] = png if name in image_fields(endpoint) else 64 if kind == "integer" else "x"
+        body = {k: v for k, v in body.items() if k in props or schema.get("additionalProperties") is not False}
     return body
 
 
@@ -202,6 +213,8 @@ def answer_drift(source: str, upstream: dict[str, Any], endpoints: list[Any], **
             ):
                 if name not in upstream:
                     continue
+                if extra and isinstance(ep.schema, dict) and "webhook_url" not in ep.schema.get("properties", {}):
+                    continue  # an endpoint without webhooks (outpainting-v1): only the polling answer
                 r = client.post(ep.path, json={**_minimal_body(ep), **extra}, headers={"x-key": "bfl-mock-drift"})
                 if r.status_code != 200:
                     out.append({"source": source, "schema": f"{name} ({ep.name})", "field": "(answer)",

@@ -24,6 +24,7 @@ from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
 from mock_server.core.endpoints import family as families
+from mock_server.core.endpoints.flux3_video import poll_view
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
@@ -374,7 +375,7 @@ class BflBackend:
             task.polls = polls
             if task.hold_until is not None and now < task.hold_until:  # "early" webhook fault
                 return {**task.view(), "status": TaskStatus.PENDING, "result": None, "details": None, "progress": 1.0}
-            return task.view()
+            return poll_view(task.endpoint.family, task.view(), task.quote.cost if task.quote else None)
 
     def tick(self) -> float | None:
         """Finish due tasks that somebody waits for without polling (webhooks); evict expired ones.

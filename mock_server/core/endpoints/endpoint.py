@@ -38,7 +38,7 @@ class Endpoint:
 
     @property
     def operation_id(self) -> str:
-        slug = self.name.replace("-", "_").replace(".", "_")
+        slug = self.name.replace("-", "_").replace(".", "_").replace("/", "_")
         return f"{slug}_v1_{slug}_post"
 
     @property

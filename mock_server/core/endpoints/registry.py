@@ -6,6 +6,7 @@ its price (``pricing``), its checks beyond the schema (``checks``) and the evide
 
 from __future__ import annotations
 
+from mock_server.core.endpoints.additions_2026 import ADDITIONS
 from mock_server.core.endpoints.canny import CANNY
 from mock_server.core.endpoints.checks import aspect_ratio_between
 from mock_server.core.endpoints.endpoint import Endpoint
@@ -144,6 +145,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         price=7,
         evidence=f"{_SPEC}; size as Ultra (medium); {_DOCS_PRICE} (FLUX1.1 [pro] Ultra Finetuned)",
     ),
+    *ADDITIONS,  # BFL's endpoints added after the April spec (additions_2026.py)
 )
 
 
