@@ -202,3 +202,39 @@ def test_the_dashboard_offers_the_shadow_page():
         assert c.post("/_mock/shadow").status_code == 405
         assert c.get("/health").status_code == 200  # the prediction fake's own, never forwarded
     stand_in.mock.close()
+
+
+def test_through_https_proxy_every_bfl_host_is_shadowed(tmp_path):
+    import ssl
+
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ProxiedShadow
+    from mock_server.tls.ca import LocalCA
+    from mock_server.tls.proxy import ProxyOptions, ThreadedProxy
+
+    ca = LocalCA(tmp_path / "ca")
+    ca.leaf()
+    stand_in = Planted(BflMock(progression="polls:2", seed=1, public_url="https://api.bfl.ai"))
+    with shadow_of(stand_in) as (app, _base), ThreadedServer(stand_in) as upstream:
+        proxied = ProxiedShadow(app, origins={"api.bfl.ai": upstream.url})
+        proxy = ThreadedProxy(proxied, app.mock.settings, ca, ProxyOptions()).start()
+        try:
+            ctx = ssl.create_default_context(cafile=str(ca.cert_path))
+            with httpx.Client(proxy=proxy.url, verify=ctx, trust_env=False, headers={"x-key": "k"}) as c:
+                r = c.post("https://api.bfl.ai/v1/flux-pro-1.1", json={"prompt": "plant-key", "width": 256})
+                assert r.json()["region"] == "eu4"  # the upstream's answer, unchanged
+                for _ in range(5):  # the app follows polling_url and result.sample as given
+                    p = c.get(r.json()["polling_url"])
+                    if p.json()["status"] == "Ready":
+                        break
+                d = c.get(p.json()["result"]["sample"])
+                assert d.status_code == 200 and d.headers["content-type"] == "image/jpeg"
+                with pytest.raises(httpx.ProxyError, match="403"):  # refused at CONNECT, never forwarded
+                    c.get("https://example.com/")
+        finally:
+            proxy.stop()
+        assert app.drain(30)
+        report = app.report.as_dict()
+    stand_in.mock.close()
+    assert report["summary"]["compared"] == report["summary"]["exchanges"] >= 3
+    assert [d["behaviour"] for d in report["divergences"]] == ["submit"]

@@ -87,6 +87,14 @@ def add_shadow_parser(sub: Any, hooks: Hooks) -> None:
         help="allow an upstream that is not one of BFL's hosts (repeatable; .suffix, or loopback; "
         "BFL_MOCK_ALLOW_UPSTREAM_HOST=a,b)",
     )
+    g.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        help="also run an HTTP proxy on this port for apps that use HTTPS_PROXY: BFL's hosts are shadowed (TLS "
+        "with the local CA, see `bfl-mock env`), every other host is refused (0 = any free port)",
+    )
+    g.add_argument("--proxy-host", default="127.0.0.1", help="the proxy's bind address (default 127.0.0.1)")
     g.add_argument("--upstream-timeout", type=_positive, default=120.0, help="seconds without a byte (default 120)")
     g.add_argument("--max-in-flight", type=int, default=1000, help="exchanges waiting for comparison (default 1000)")
     g.add_argument(
@@ -204,6 +212,7 @@ def cmd_shadow(args: argparse.Namespace, *, hooks: Hooks) -> int:
     # The comparison thread holds the GIL while the fake answers; a request arriving then waited up to the
     # default 5 ms switch interval (p90 +4 ms on loopback). This process is the shadow's own: 0.5 ms.
     sys.setswitchinterval(0.0005)
+    proxy = _start_proxy(args, app, settings, CliError) if args.proxy_port is not None else None
     server = hooks.server_class()(uvicorn_config(app, settings, log_level="warning", timeout_graceful_shutdown=3))
 
     def stop(signum: int, frame: Any) -> None:
@@ -214,9 +223,33 @@ def cmd_shadow(args: argparse.Namespace, *, hooks: Hooks) -> int:
     try:
         server.run(sockets=[sock])
     finally:
+        if proxy is not None:
+            proxy.stop()
         app.close()
         mock.close()
     return finish(report, args)
+
+
+def _start_proxy(args: argparse.Namespace, app: Any, settings: Any, error: type[Exception]) -> Any:
+    """The intercepting proxy of ``mock_server.tls`` in front of the shadow (``--proxy-port N``)."""
+    from mock_server.shadow.app import ProxiedShadow
+    from mock_server.tls.ca import LocalCA
+    from mock_server.tls.proxy import ProxyOptions, ThreadedProxy
+
+    try:
+        ca = LocalCA()
+        ca.leaf()
+        sock = _bind(args.proxy_host, args.proxy_port, error)
+    except (OSError, ValueError) as e:
+        raise error(f"--proxy-port {args.proxy_port}: {e}") from None
+    options = ProxyOptions(host=args.proxy_host, port=args.proxy_port)
+    proxy = ThreadedProxy(ProxiedShadow(app), settings, ca, options, sock=sock).start()
+    print(
+        f"  proxy for apps with HTTPS_PROXY at {proxy.url} (BFL's hosts only; "
+        f"`bfl-mock env --proxy-port {proxy.port}` prints the settings)",
+        flush=True,
+    )
+    return proxy
 
 
 def finish(report: Any, args: argparse.Namespace) -> int:
