@@ -276,7 +276,7 @@ class Predictor:
 
     def _finish(self, fake_id: str) -> None:
         """Finish the fake's twin now, with the outcome the fake decided at submit (BflMock's public API)."""
-        from mock_server.core.status import MODERATED, TaskStatus
+        from mock_server.core.status import TaskStatus
 
         try:
             task = self.mock.task(fake_id)
@@ -285,7 +285,7 @@ class Predictor:
             outcome = task.outcome
             if outcome.status == TaskStatus.ERROR:
                 self.mock.fail(fake_id, outcome.error or "Internal error during generation")
-            elif outcome.status in MODERATED:
+            elif outcome.status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
                 self.mock.moderate(fake_id, outcome.status, list(outcome.reasons) if outcome.reasons else None)
             else:
                 self.mock.complete(fake_id)
