@@ -127,6 +127,25 @@ def add_replay_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cassettes_arg(contract: argparse.ArgumentParser) -> None:
+    """``--cassettes DIR`` on ``bfl-mock contract``: check the fake against recorded exchanges, offline (no
+    pytest run, no network); without it the contract command runs as before."""
+    contract.add_argument(
+        "--cassettes",
+        default=None,
+        metavar="DIR",
+        help="check the fake against the exchanges recorded in DIR (bfl-mock shadow --record), offline",
+    )
+    suite = contract.get_default("func")
+
+    def run(args: argparse.Namespace) -> int:
+        if getattr(args, "cassettes", None):
+            return contract_cassettes(args.cassettes)
+        return int(suite(args))
+
+    contract.set_defaults(func=run)
+
+
 def wrap_replay(args: argparse.Namespace, app: Any, error: type[Exception] = ValueError) -> Any:
     """``app`` behind the cassettes of ``--replay DIR`` (``app`` itself without it)."""
     directory = getattr(args, "replay", None) or _env("replay")
