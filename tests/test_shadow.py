@@ -238,3 +238,78 @@ def test_through_https_proxy_every_bfl_host_is_shadowed(tmp_path):
     stand_in.mock.close()
     assert report["summary"]["compared"] == report["summary"]["exchanges"] >= 3
     assert [d["behaviour"] for d in report["divergences"]] == ["submit"]
+
+
+# ------------------------------------------------------------------------------------------- hostile peers
+def test_a_huge_or_broken_answer_reaches_the_app_as_it_is_and_the_shadow_goes_on(monkeypatch):
+    import socket
+
+    import mock_server.shadow.app as shadow_app
+
+    monkeypatch.setattr(shadow_app, "COMPARE_LIMIT", 1000)  # kept for comparison: the first 1,000 bytes
+    huge = bytes(range(256)) * 4096  # 1 MiB
+
+    def answer(req):
+        if req["target"] == "/huge":
+            return (
+                200,
+                [(b"content-type", b"application/octet-stream")],
+                [huge[i : i + 4096] for i in range(0, len(huge), 4096)],
+            )
+        return 200, [(b"content-type", b"application/json")], [b'{"ok":true}']
+
+    # a raw upstream that promises 1,000 bytes and hangs up after 10
+    broken = socket.create_server(("127.0.0.1", 0))
+    import threading
+
+    def serve_broken():
+        conn, _ = broken.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+        conn.close()
+
+    threading.Thread(target=serve_broken, daemon=True).start()
+    with shadow_of(Recording(answer)) as (app, base), httpx.Client(base_url=base) as c:
+        r = c.get("/huge")
+        assert r.content == huge
+        from mock_server.frontends.server import ThreadedServer
+        from mock_server.shadow.app import ShadowApp
+        from mock_server.shadow.forward import Upstream
+
+        other = ShadowApp(
+            Upstream(UpstreamOptions(f"http://127.0.0.1:{broken.getsockname()[1]}", allow=("loopback",))), app.mock
+        )
+        try:
+            with ThreadedServer(other) as server, httpx.Client(base_url=server.url) as c2:
+                with pytest.raises(httpx.HTTPError):  # the app sees the answer break, as it would directly
+                    c2.get("/v1/get_result?id=x").read()
+                assert other.report.upstream_errors == 1
+        finally:
+            other.close()
+            broken.close()
+        assert c.get("/ok").json() == {"ok": True}  # and the shadow serves on
+        assert app.drain(10)
+        assert app.report.as_dict()["summary"]["compared"] == 2
+
+
+def test_a_hostile_client_cannot_make_the_shadow_hold_more_than_its_bounds():
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ShadowApp
+    from mock_server.shadow.forward import Upstream
+    from mock_server.shadow.report import Report
+    from mock_server.shadow.rules import Divergence
+
+    upstream = Recording(lambda req: (200, [], [b"{}"]))
+    with ThreadedServer(upstream) as up:
+        mock = BflMock(progression="manual")
+        app = ShadowApp(Upstream(UpstreamOptions(up.url, allow=("loopback",))), mock, max_body=1000, max_in_flight=1)
+        try:
+            with ThreadedServer(app) as server, httpx.Client(base_url=server.url) as c:
+                r = c.post("/v1/flux-dev", content=b"x" * 5000)
+                assert r.status_code == 413 and upstream.received == []  # refused before anything is sent
+        finally:
+            app.close()
+            mock.close()
+    report = Report(max_entries=3)
+    report.add([Divergence("submit", "/v1/x", f"key {c} differs") for c in "abcdefghij"])
+    assert len(report.divergences) == 3 and report.as_dict()["summary"]["entries_not_kept"] == 7
