@@ -313,3 +313,22 @@ def test_a_hostile_client_cannot_make_the_shadow_hold_more_than_its_bounds():
     report = Report(max_entries=3)
     report.add([Divergence("submit", "/v1/x", f"key {c} differs") for c in "abcdefghij"])
     assert len(report.divergences) == 3 and report.as_dict()["summary"]["entries_not_kept"] == 7
+
+
+def test_webhook_tasks_never_polled_and_the_real_balance_do_not_make_false_divergences():
+    stand_in = BflMock(progression="manual", seed=1, active_task_limit=2)  # the real tasks finish unseen
+    stand_in.set_credits("poor-key", 0.0)
+    with shadow_of(create_app(stand_in), active_task_limit=2) as (app, base), httpx.Client(base_url=base) as c:
+        c.headers["x-key"] = "app-key"
+        hook = {"prompt": "a cube", "webhook_url": "https://example.com/hook"}
+        for _ in range(5):  # never polled: the app learns the end from its webhook
+            assert c.post("/v1/flux-pro-1.1", json=hook).status_code == 200
+            for t in stand_in.tasks(status="Pending"):
+                stand_in.complete(t.id)
+        assert c.post("/v1/flux-pro-1.1", json={"prompt": "x"}, headers={"x-key": "poor-key"}).status_code == 402
+        assert app.drain(30)
+        divergences = app.report.as_dict()["divergences"]
+    stand_in.close()
+    assert [(d["behaviour"], d["deviates_by_setting"]) for d in divergences] == [
+        ("status", "credits (the shadow's fake cannot know the account's balance)")
+    ]
