@@ -332,3 +332,13 @@ def test_webhook_tasks_never_polled_and_the_real_balance_do_not_make_false_diver
     assert [(d["behaviour"], d["deviates_by_setting"]) for d in divergences] == [
         ("status", "credits (the shadow's fake cannot know the account's balance)")
     ]
+
+
+def test_the_report_is_guarded_like_the_admin_api():
+    stand_in = Planted(BflMock(progression="polls:1"))
+    with shadow_of(stand_in, admin_token="t0ken-value") as (_app, base), httpx.Client(base_url=base) as c:
+        assert c.get("/_mock/shadow").status_code == 403
+        assert c.delete("/_mock/shadow").status_code == 403
+        ok = c.get("/_mock/shadow", headers={"x-admin-token": "t0ken-value"})
+        assert ok.status_code == 200 and ok.json()["summary"]["exchanges"] == 0
+    stand_in.mock.close()

@@ -89,7 +89,7 @@ class ShadowApp:
         try:
             self._queue.put_nowait(ex)
         except queue.Full:
-            self.report.skipped += 1
+            self.report.count("skipped")
             return False
         return True
 
@@ -143,7 +143,33 @@ class ShadowApp:
             if not queued:
                 self._end()
 
+    async def _refusal(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes] | None:
+        """The fake's own admin guards (admin token or sign-in cookie, loopback, DNS rebinding) applied to the
+        report: it asks the fake's admin API for its clock with the same headers; None when that is allowed."""
+        probe = {**scope, "path": "/_mock/clock", "raw_path": b"/_mock/clock", "method": "GET", "query_string": b""}
+        answer: dict[str, Any] = {"body": b""}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def keep(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+            else:
+                answer["body"] += message.get("body", b"")
+
+        await self.admin(probe, receive, keep)
+        if answer.get("status") == 200:
+            return None
+        return answer.get("status", 403), answer.get("headers", []), answer["body"]
+
     async def _report(self, scope: dict[str, Any], send: Any) -> None:
+        refused = await self._refusal(scope)
+        if refused is not None:
+            status, headers, body = refused
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
         method = scope["method"]
         if method == "DELETE":
             self.report.reset()
@@ -174,14 +200,14 @@ class ShadowApp:
             started=time.time(),
             seq=next(self._seq),
         )
-        self.report.exchanges += 1
+        self.report.count("exchanges")
         start = time.perf_counter()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         target = raw_path.decode("latin-1") + (f"?{ex.query}" if ex.query else "")
         try:
             resp = await upstream.send(ex.method, target, headers, body)
         except Exception as e:  # no answer: said as a gateway would, and counted; nothing to compare
-            self.report.upstream_errors += 1
+            self.report.count("upstream_errors")
             timeout = "Timeout" in type(e).__name__
             ex.error = type(e).__name__
             status = 504 if timeout else 502
@@ -216,7 +242,7 @@ class ShadowApp:
             return queued
         except Exception as e:  # the upstream broke mid-answer: the app sees it break, as it would directly
             ex.error = f"answer broken: {type(e).__name__}"
-            self.report.upstream_errors += 1
+            self.report.count("upstream_errors")
             raise
         finally:
             await resp.aclose()

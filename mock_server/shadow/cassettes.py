@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mock_server.core.redact import REDACTED_HEADERS
 from mock_server.shadow.exchange import Exchange
 
 SCRUBBED = "REDACTED"
-SECRET_HEADERS = frozenset({"x-key", "authorization", "x-webhook-secret", "cookie", "x-mock-admin-token"})
+SECRET_HEADERS = frozenset(REDACTED_HEADERS) | {"set-cookie", "proxy-authorization"}
 SECRET_FIELDS = frozenset({"webhook_secret", "x-key", "api_key"})
 IMAGE_SUMMARY = re.compile(r"^<scrubbed image: (\d+) chars sha256 ([0-9a-f]+)(?: (\d+)x(\d+))?>$")
 MEDIA_SUMMARY = re.compile(
