@@ -108,6 +108,35 @@ def test_poll_sequence_rules():
     assert track.observe({"status": "Done"}) == ["poll status 'Done' is not one of the documented statuses"]
 
 
+def test_a_video_artefact_is_compared_by_format_size_and_duration():
+    import io
+
+    av = pytest.importorskip("av")
+    import numpy as np
+
+    from mock_server.shadow.rules import artefact_differences, artefact_facts
+
+    def mp4(seconds: float, w: int = 64, h: int = 48, fps: int = 10) -> bytes:
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mp4") as c:
+            s = c.add_stream("libx264", rate=fps)
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            frame = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24")
+            for _ in range(int(seconds * fps)):
+                for p in s.encode(frame):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+        return buf.getvalue()
+
+    real, predicted = artefact_facts(mp4(2)), artefact_facts(mp4(3, w=96))
+    assert real == {"format": "mp4", "bytes": real["bytes"], "size": [64, 48], "duration": 2.0}
+    assert artefact_differences(real, predicted) == [
+        "artefact size is 64x48 upstream, 96x48 predicted",
+        "artefact duration is 2.0 upstream, 3.0 predicted",
+    ]
+
+
 # ------------------------------------------------------------------------------------------- identical upstream
 def test_an_identical_upstream_gives_no_divergence_over_a_thousand_exchanges_on_every_endpoint():
     upstream_mock = BflMock(progression="polls:2", seed=1)
