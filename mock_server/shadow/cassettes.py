@@ -32,7 +32,7 @@ MEDIA_SUMMARY = re.compile(
     r"^<binary (\d+) bytes sha256 ([0-9a-f]+)(?: format (\w+))?(?: size (\d+)x(\d+))?(?: file ([\w.\-/]+))?>$"
 )
 SIG = re.compile(r"([?&]sig=)[^&\"\s]+")
-PER_FILE = 200  # interactions per cassette file: a long session is many small files, written as it goes
+PER_FILE = 50  # interactions per cassette file: a long session is many small files, each rewritten as it grows
 
 
 def _image_summary(value: str) -> str:
