@@ -208,3 +208,24 @@ def test_replay_and_cassettes_errors_in_words(capsys, tmp_path):
     (tmp_path / "bad.yaml").write_text("just: text\n")
     assert main(["contract", "--cassettes", str(tmp_path)]) == 2
     assert "not a go-vcr cassette" in capsys.readouterr().err
+
+
+def test_the_fake_agrees_with_a_real_recorded_session_and_names_the_older_snapshots_drift():
+    """BFL's real API, recorded by a go-vcr client (fixtures/recordings/): the December 2025 session (submit,
+    20 polls with progress, Ready, the download from the Azure host) agrees with the fake; the June 2025
+    snapshot predates the cost fields and ``preview``, and is named for it."""
+    recordings = ROOT / "fixtures" / "recordings"
+    mock = BflMock(progression="manual")
+    try:
+        count, divergences = check_cassettes(recordings / "2025-12-flux-dev-submit-poll-ready.yaml", mock)
+    finally:
+        mock.close()
+    assert count == 22 and divergences == [], [d.detail for d in divergences]
+    mock = BflMock(progression="manual")
+    try:
+        _, divergences = check_cassettes(recordings / "2025-06-flux-dev-submit-poll-ready.yaml", mock)
+    finally:
+        mock.close()
+    details = {d.behaviour: d.detail for d in divergences}
+    assert "response key cost is predicted, not sent by the upstream" in details["submit"]
+    assert details["poll"] == "response key preview is predicted, not sent by the upstream"

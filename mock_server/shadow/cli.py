@@ -307,7 +307,9 @@ def contract_cassettes(directory: str, settings: Any = None) -> int:
     drift = [d for d in divergences if d.deviates_by_setting is None]
     for d in divergences:
         kind = f"deviates by setting {d.deviates_by_setting}" if d.deviates_by_setting else "DIFFERS"
-        print(f"  {kind:<8} {d.behaviour} [{d.evidence}] {d.endpoint}: {d.detail}")
+        where = d.request.get("cassette", "") if isinstance(d.request, dict) else ""
+        seen = f"{d.count} exchanges, first {where}" if d.count > 1 else where
+        print(f"  {kind:<8} {d.behaviour} [{d.evidence}] {d.endpoint}: {d.detail} ({seen})")
     print(
         f"{count} recorded exchange(s) checked: {len(drift)} difference(s), "
         f"{len(divergences) - len(drift)} deviation(s) by setting"

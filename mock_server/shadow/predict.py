@@ -276,7 +276,8 @@ class Predictor:
                     )
                 )
             else:
-                diffs = json_differences(rb, pb, shape_only=POLL_SHAPE_ONLY)
+                # progress is timing (null on a first poll, then numbers): its order is the PollTrack's rule
+                diffs = json_differences(_without(rb, "progress"), _without(pb, "progress"), shape_only=POLL_SHAPE_ONLY)
                 if diffs:
                     out.append(self._div("poll", ex, diffs, fake, endpoint))
                 rr, pr = rb.get("result"), pb.get("result")
@@ -318,6 +319,9 @@ class Predictor:
             return [div]
         if ex.status != 200 or (ex.truncated and ex.facts is None):
             return []
+        if ex.facts is not None and ex.facts.get("format") == "unrecorded":  # a cassette that lost the bytes
+            self.unpredicted += 1
+            return []
         real_facts = ex.facts if ex.facts is not None else artefact_facts(ex.response_body)
         diffs = artefact_differences(real_facts, artefact_facts(fake.body))
         real_type, fake_type = ex.response_header("content-type"), _header(fake.headers, "content-type")
@@ -344,6 +348,10 @@ class _Nothing:
     status = 0
     headers: list[tuple[str, str]] = []
     body = b""
+
+
+def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != key}
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
