@@ -544,7 +544,6 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the receiver (default 10)")
     sw.set_defaults(func=cmd_send_webhook)
     _add_tls_parsers(sub)
-    _add_shadow_parsers(sub, serve)
     try:
         from mock_server.contract import add_contract_parser
     except ImportError:  # pragma: no cover - contract kit not installed
@@ -556,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
             contract.description = contract.description or CONTRACT_DESCRIPTION
             contract.epilog = contract.epilog or CONTRACT_EXAMPLES
             contract.formatter_class = argparse.RawDescriptionHelpFormatter
+    _add_shadow_parsers(sub, serve)
     return parser
 
 
@@ -803,10 +803,12 @@ def _add_tls_parsers(sub: Any) -> None:
 
 
 def _add_shadow_parsers(sub: Any, serve: argparse.ArgumentParser) -> None:
-    from mock_server.shadow.cli import Hooks, add_replay_args, add_shadow_parser
+    from mock_server.shadow.cli import Hooks, add_cassettes_arg, add_replay_args, add_shadow_parser
 
     add_replay_args(serve)
     add_shadow_parser(sub, Hooks(_add_serve_args, build_settings, _quiet_server_class, CliError))
+    if "contract" in sub.choices:  # `bfl-mock contract --cassettes DIR`: the fake against recorded traffic
+        add_cassettes_arg(sub.choices["contract"])
 
 
 def _replay(args: argparse.Namespace, app: Any) -> Any:

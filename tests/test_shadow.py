@@ -108,6 +108,35 @@ def test_poll_sequence_rules():
     assert track.observe({"status": "Done"}) == ["poll status 'Done' is not one of the documented statuses"]
 
 
+def test_a_video_artefact_is_compared_by_format_size_and_duration():
+    import io
+
+    av = pytest.importorskip("av")
+    import numpy as np
+
+    from mock_server.shadow.rules import artefact_differences, artefact_facts
+
+    def mp4(seconds: float, w: int = 64, h: int = 48, fps: int = 10) -> bytes:
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mp4") as c:
+            s = c.add_stream("libx264", rate=fps)
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            frame = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24")
+            for _ in range(int(seconds * fps)):
+                for p in s.encode(frame):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+        return buf.getvalue()
+
+    real, predicted = artefact_facts(mp4(2)), artefact_facts(mp4(3, w=96))
+    assert real == {"format": "mp4", "bytes": real["bytes"], "size": [64, 48], "duration": 2.0}
+    assert artefact_differences(real, predicted) == [
+        "artefact size is 64x48 upstream, 96x48 predicted",
+        "artefact duration is 2.0 upstream, 3.0 predicted",
+    ]
+
+
 # ------------------------------------------------------------------------------------------- identical upstream
 def test_an_identical_upstream_gives_no_divergence_over_a_thousand_exchanges_on_every_endpoint():
     upstream_mock = BflMock(progression="polls:2", seed=1)
@@ -201,4 +230,144 @@ def test_the_dashboard_offers_the_shadow_page():
         assert c.get("/_mock/shadow").json()["summary"]["upstream"].startswith("http://127.0.0.1:")
         assert c.post("/_mock/shadow").status_code == 405
         assert c.get("/health").status_code == 200  # the prediction fake's own, never forwarded
+    stand_in.mock.close()
+
+
+def test_through_https_proxy_every_bfl_host_is_shadowed(tmp_path):
+    import ssl
+
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ProxiedShadow
+    from mock_server.tls.ca import LocalCA
+    from mock_server.tls.proxy import ProxyOptions, ThreadedProxy
+
+    ca = LocalCA(tmp_path / "ca")
+    ca.leaf()
+    stand_in = Planted(BflMock(progression="polls:2", seed=1, public_url="https://api.bfl.ai"))
+    with shadow_of(stand_in) as (app, _base), ThreadedServer(stand_in) as upstream:
+        proxied = ProxiedShadow(app, origins={"api.bfl.ai": upstream.url})
+        proxy = ThreadedProxy(proxied, app.mock.settings, ca, ProxyOptions()).start()
+        try:
+            ctx = ssl.create_default_context(cafile=str(ca.cert_path))
+            with httpx.Client(proxy=proxy.url, verify=ctx, trust_env=False, headers={"x-key": "k"}) as c:
+                r = c.post("https://api.bfl.ai/v1/flux-pro-1.1", json={"prompt": "plant-key", "width": 256})
+                assert r.json()["region"] == "eu4"  # the upstream's answer, unchanged
+                for _ in range(5):  # the app follows polling_url and result.sample as given
+                    p = c.get(r.json()["polling_url"])
+                    if p.json()["status"] == "Ready":
+                        break
+                d = c.get(p.json()["result"]["sample"])
+                assert d.status_code == 200 and d.headers["content-type"] == "image/jpeg"
+                with pytest.raises(httpx.ProxyError, match="403"):  # refused at CONNECT, never forwarded
+                    c.get("https://example.com/")
+        finally:
+            proxy.stop()
+        assert app.drain(30)
+        report = app.report.as_dict()
+    stand_in.mock.close()
+    assert report["summary"]["compared"] == report["summary"]["exchanges"] >= 3
+    assert [d["behaviour"] for d in report["divergences"]] == ["submit"]
+
+
+# ------------------------------------------------------------------------------------------- hostile peers
+def test_a_huge_or_broken_answer_reaches_the_app_as_it_is_and_the_shadow_goes_on(monkeypatch):
+    import socket
+
+    import mock_server.shadow.app as shadow_app
+
+    monkeypatch.setattr(shadow_app, "COMPARE_LIMIT", 1000)  # kept for comparison: the first 1,000 bytes
+    huge = bytes(range(256)) * 4096  # 1 MiB
+
+    def answer(req):
+        if req["target"] == "/huge":
+            return (
+                200,
+                [(b"content-type", b"application/octet-stream")],
+                [huge[i : i + 4096] for i in range(0, len(huge), 4096)],
+            )
+        return 200, [(b"content-type", b"application/json")], [b'{"ok":true}']
+
+    # a raw upstream that promises 1,000 bytes and hangs up after 10
+    broken = socket.create_server(("127.0.0.1", 0))
+    import threading
+
+    def serve_broken():
+        conn, _ = broken.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+        conn.close()
+
+    threading.Thread(target=serve_broken, daemon=True).start()
+    with shadow_of(Recording(answer)) as (app, base), httpx.Client(base_url=base) as c:
+        r = c.get("/huge")
+        assert r.content == huge
+        from mock_server.frontends.server import ThreadedServer
+        from mock_server.shadow.app import ShadowApp
+        from mock_server.shadow.forward import Upstream
+
+        other = ShadowApp(
+            Upstream(UpstreamOptions(f"http://127.0.0.1:{broken.getsockname()[1]}", allow=("loopback",))), app.mock
+        )
+        try:
+            with ThreadedServer(other) as server, httpx.Client(base_url=server.url) as c2:
+                with pytest.raises(httpx.HTTPError):  # the app sees the answer break, as it would directly
+                    c2.get("/v1/get_result?id=x").read()
+                assert other.report.upstream_errors == 1
+        finally:
+            other.close()
+            broken.close()
+        assert c.get("/ok").json() == {"ok": True}  # and the shadow serves on
+        assert app.drain(10)
+        assert app.report.as_dict()["summary"]["compared"] == 2
+
+
+def test_a_hostile_client_cannot_make_the_shadow_hold_more_than_its_bounds():
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ShadowApp
+    from mock_server.shadow.forward import Upstream
+    from mock_server.shadow.report import Report
+    from mock_server.shadow.rules import Divergence
+
+    upstream = Recording(lambda req: (200, [], [b"{}"]))
+    with ThreadedServer(upstream) as up:
+        mock = BflMock(progression="manual")
+        app = ShadowApp(Upstream(UpstreamOptions(up.url, allow=("loopback",))), mock, max_body=1000, max_in_flight=1)
+        try:
+            with ThreadedServer(app) as server, httpx.Client(base_url=server.url) as c:
+                r = c.post("/v1/flux-dev", content=b"x" * 5000)
+                assert r.status_code == 413 and upstream.received == []  # refused before anything is sent
+        finally:
+            app.close()
+            mock.close()
+    report = Report(max_entries=3)
+    report.add([Divergence("submit", "/v1/x", f"key {c} differs") for c in "abcdefghij"])
+    assert len(report.divergences) == 3 and report.as_dict()["summary"]["entries_not_kept"] == 7
+
+
+def test_webhook_tasks_never_polled_and_the_real_balance_do_not_make_false_divergences():
+    stand_in = BflMock(progression="manual", seed=1, active_task_limit=2)  # the real tasks finish unseen
+    stand_in.set_credits("poor-key", 0.0)
+    with shadow_of(create_app(stand_in), active_task_limit=2) as (app, base), httpx.Client(base_url=base) as c:
+        c.headers["x-key"] = "app-key"
+        hook = {"prompt": "a cube", "webhook_url": "https://example.com/hook"}
+        for _ in range(5):  # never polled: the app learns the end from its webhook
+            assert c.post("/v1/flux-pro-1.1", json=hook).status_code == 200
+            for t in stand_in.tasks(status="Pending"):
+                stand_in.complete(t.id)
+        assert c.post("/v1/flux-pro-1.1", json={"prompt": "x"}, headers={"x-key": "poor-key"}).status_code == 402
+        assert app.drain(30)
+        divergences = app.report.as_dict()["divergences"]
+    stand_in.close()
+    assert [(d["behaviour"], d["deviates_by_setting"]) for d in divergences] == [
+        ("status", "credits (the shadow's fake cannot know the account's balance)")
+    ]
+
+
+def test_the_report_is_guarded_like_the_admin_api():
+    stand_in = Planted(BflMock(progression="polls:1"))
+    with shadow_of(stand_in, admin_token="t0ken-value") as (_app, base), httpx.Client(base_url=base) as c:
+        assert c.get("/_mock/shadow").status_code == 403
+        assert c.delete("/_mock/shadow").status_code == 403
+        ok = c.get("/_mock/shadow", headers={"x-admin-token": "t0ken-value"})
+        assert ok.status_code == 200 and ok.json()["summary"]["exchanges"] == 0
     stand_in.mock.close()

@@ -106,8 +106,12 @@ def test_a_replayed_session_gives_the_app_the_same_answers(tmp_path):
         fallback.close()
 
 
-def test_contract_over_the_recording_passes_and_fails_naming_the_behaviour_when_edited(tmp_path):
+def test_contract_over_the_recording_passes_and_fails_naming_the_behaviour_when_edited(tmp_path, capsys):
+    from mock_server.cli import main
+
     directory, _ = _record(tmp_path)
+    assert main(["contract", "--cassettes", str(directory)]) == 0
+    assert "recorded exchange(s) checked: 0 difference(s)" in capsys.readouterr().out
     mock = BflMock(progression="manual")
     try:
         count, divergences = check_cassettes(directory, mock)
@@ -132,6 +136,9 @@ def test_contract_over_the_recording_passes_and_fails_naming_the_behaviour_when_
     finally:
         mock.close()
     assert sorted(d.behaviour for d in divergences) == ["submit", "validation"]
+    assert main(["contract", "--cassettes", str(directory)]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS  submit [S3, S4]" in out and "DIFFERS  validation [S1, S2]" in out
     assert any("multiple of 16" in d.detail for d in divergences)
     assert any("response key region" in d.detail for d in divergences)
 
@@ -191,3 +198,34 @@ def test_the_shadow_command_refuses_an_upstream_that_is_not_bfl(capsys):
 
     assert main(["shadow", "--upstream", "https://api.bfl.ai.example.com", "--port", "0"]) == 2
     assert "is not one of BFL's hosts" in capsys.readouterr().err
+
+
+def test_replay_and_cassettes_errors_in_words(capsys, tmp_path):
+    from mock_server.cli import main
+
+    assert main(["serve", "--replay", str(tmp_path / "missing"), "--port", "0"]) == 2
+    assert "--replay" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("just: text\n")
+    assert main(["contract", "--cassettes", str(tmp_path)]) == 2
+    assert "not a go-vcr cassette" in capsys.readouterr().err
+
+
+def test_the_fake_agrees_with_a_real_recorded_session_and_names_the_older_snapshots_drift():
+    """BFL's real API, recorded by a go-vcr client (fixtures/recordings/): the December 2025 session (submit,
+    20 polls with progress, Ready, the download from the Azure host) agrees with the fake; the June 2025
+    snapshot predates the cost fields and ``preview``, and is named for it."""
+    recordings = ROOT / "fixtures" / "recordings"
+    mock = BflMock(progression="manual")
+    try:
+        count, divergences = check_cassettes(recordings / "2025-12-flux-dev-submit-poll-ready.yaml", mock)
+    finally:
+        mock.close()
+    assert count == 22 and divergences == [], [d.detail for d in divergences]
+    mock = BflMock(progression="manual")
+    try:
+        _, divergences = check_cassettes(recordings / "2025-06-flux-dev-submit-poll-ready.yaml", mock)
+    finally:
+        mock.close()
+    details = {d.behaviour: d.detail for d in divergences}
+    assert "response key cost is predicted, not sent by the upstream" in details["submit"]
+    assert details["poll"] == "response key preview is predicted, not sent by the upstream"

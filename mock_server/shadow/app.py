@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import queue
@@ -50,7 +51,7 @@ class ShadowApp:
         self.admin = create_app(mock, close_on_shutdown=False)
         self.max_body = max_body
         self._queue: queue.Queue[Exchange | None] = queue.Queue(maxsize=max_in_flight)
-        self._seq = 0
+        self._seq = itertools.count(1)  # two listeners (base URL, proxy) on two threads: one sequence
         self._worker = threading.Thread(target=self._work, name="bfl-mock-shadow-compare", daemon=True)
         self._worker.start()
         self._idle = threading.Condition()
@@ -88,7 +89,7 @@ class ShadowApp:
         try:
             self._queue.put_nowait(ex)
         except queue.Full:
-            self.report.skipped += 1
+            self.report.count("skipped")
             return False
         return True
 
@@ -130,15 +131,45 @@ class ShadowApp:
         if path.startswith("/_mock/") or path in ("/_mock", "/health"):
             await self.admin(scope, receive, send)
             return
+        await self.forward(scope, receive, send)
+
+    async def forward(self, scope: dict[str, Any], receive: Any, send: Any, upstream: Upstream | None = None) -> None:
+        """Forward one request (to ``upstream``, default the one named with ``--upstream``)."""
         self._begin()
         queued = False
         try:
-            queued = await self._forward(scope, receive, send)
+            queued = await self._forward(scope, receive, send, upstream)
         finally:
             if not queued:
                 self._end()
 
+    async def _refusal(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes] | None:
+        """The fake's own admin guards (admin token or sign-in cookie, loopback, DNS rebinding) applied to the
+        report: it asks the fake's admin API for its clock with the same headers; None when that is allowed."""
+        probe = {**scope, "path": "/_mock/clock", "raw_path": b"/_mock/clock", "method": "GET", "query_string": b""}
+        answer: dict[str, Any] = {"body": b""}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def keep(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+            else:
+                answer["body"] += message.get("body", b"")
+
+        await self.admin(probe, receive, keep)
+        if answer.get("status") == 200:
+            return None
+        return answer.get("status", 403), answer.get("headers", []), answer["body"]
+
     async def _report(self, scope: dict[str, Any], send: Any) -> None:
+        refused = await self._refusal(scope)
+        if refused is not None:
+            status, headers, body = refused
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
         method = scope["method"]
         if method == "DELETE":
             self.report.reset()
@@ -149,9 +180,10 @@ class ShadowApp:
         else:
             await _json(send, 405, {"detail": "Method Not Allowed"})
 
-    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, upstream: Upstream | None = None) -> bool:
         """Forward one request and stream its answer back; True when the exchange was queued for comparison
         (queued before the answer's last byte goes out, so whoever got the answer can ``drain`` for it)."""
+        upstream = upstream or self.upstream
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         body = await self._body(receive)
         if body is None:  # the app went away
@@ -159,7 +191,6 @@ class ShadowApp:
         if isinstance(body, int):  # more than the shadow holds: refused before anything is sent upstream
             await _json(send, 413, {"detail": f"bfl-mock shadow: request body above {self.max_body} bytes"})
             return False
-        self._seq += 1
         ex = Exchange(
             method=scope["method"],
             path=scope["path"],
@@ -167,21 +198,21 @@ class ShadowApp:
             headers=headers,
             body=body,
             started=time.time(),
-            seq=self._seq,
+            seq=next(self._seq),
         )
-        self.report.exchanges += 1
+        self.report.count("exchanges")
         start = time.perf_counter()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         target = raw_path.decode("latin-1") + (f"?{ex.query}" if ex.query else "")
         try:
-            resp = await self.upstream.send(ex.method, target, headers, body)
+            resp = await upstream.send(ex.method, target, headers, body)
         except Exception as e:  # no answer: said as a gateway would, and counted; nothing to compare
-            self.report.upstream_errors += 1
+            self.report.count("upstream_errors")
             timeout = "Timeout" in type(e).__name__
             ex.error = type(e).__name__
             status = 504 if timeout else 502
             what = "did not answer in time" if timeout else f"could not be reached ({type(e).__name__})"
-            await _json(send, status, {"detail": f"bfl-mock shadow: the upstream {self.upstream.origin} {what}"})
+            await _json(send, status, {"detail": f"bfl-mock shadow: the upstream {upstream.origin} {what}"})
             return False
         kept: list[bytes] = []
         size = 0
@@ -211,7 +242,7 @@ class ShadowApp:
             return queued
         except Exception as e:  # the upstream broke mid-answer: the app sees it break, as it would directly
             ex.error = f"answer broken: {type(e).__name__}"
-            self.report.upstream_errors += 1
+            self.report.count("upstream_errors")
             raise
         finally:
             await resp.aclose()
@@ -238,3 +269,46 @@ async def _json(send: Any, status: int, obj: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class ProxiedShadow:
+    """The shadow behind the intercepting proxy (``bfl-mock shadow --proxy-port N``, for apps that use
+    ``HTTPS_PROXY``): the proxy terminates TLS for BFL's hosts only (``mock_server.tls``), and each request
+    is forwarded to ``https://<the host the app called>``, so polls on a regional host and downloads from a
+    delivery host are checked too. One pool per host, created on the proxy's own event loop, at most
+    ``MAX_HOSTS``. ``origins`` maps a host to another origin (tests: a local stand-in)."""
+
+    MAX_HOSTS = 64
+
+    def __init__(self, shadow: ShadowApp, *, origins: dict[str, str] | None = None) -> None:
+        self.shadow = shadow
+        self.origins = dict(origins or {})
+        self._upstreams: dict[str, Upstream] = {}
+
+    def upstream_for(self, host: str) -> Upstream | None:
+        from mock_server.shadow.forward import UpstreamOptions, host_allowed
+
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        name = name.lower()
+        up = self._upstreams.get(name)
+        if up is not None:
+            return up
+        if not host_allowed(name) or len(self._upstreams) >= self.MAX_HOSTS:
+            return None
+        origin = self.origins.get(name, f"https://{name}")
+        base = self.shadow.upstream.options
+        allow = (*base.allow, "loopback") if name in self.origins else base.allow
+        up = Upstream(UpstreamOptions(origin, allow=allow, timeout=base.timeout, connect_timeout=base.connect_timeout))
+        self._upstreams[name] = up
+        return up
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.shadow(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        upstream = self.upstream_for(host)
+        if upstream is None:
+            await _json(send, 403, {"detail": f"bfl-mock shadow: {host or 'no host'} is not one of BFL's hosts"})
+            return
+        await self.shadow.forward(scope, receive, send, upstream)

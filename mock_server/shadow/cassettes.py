@@ -21,17 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mock_server.core.redact import REDACTED_HEADERS
 from mock_server.shadow.exchange import Exchange
 
 SCRUBBED = "REDACTED"
-SECRET_HEADERS = frozenset({"x-key", "authorization", "x-webhook-secret", "cookie", "x-mock-admin-token"})
+SECRET_HEADERS = frozenset(REDACTED_HEADERS) | {"set-cookie", "proxy-authorization"}
 SECRET_FIELDS = frozenset({"webhook_secret", "x-key", "api_key"})
 IMAGE_SUMMARY = re.compile(r"^<scrubbed image: (\d+) chars sha256 ([0-9a-f]+)(?: (\d+)x(\d+))?>$")
 MEDIA_SUMMARY = re.compile(
     r"^<binary (\d+) bytes sha256 ([0-9a-f]+)(?: format (\w+))?(?: size (\d+)x(\d+))?(?: file ([\w.\-/]+))?>$"
 )
 SIG = re.compile(r"([?&]sig=)[^&\"\s]+")
-PER_FILE = 200  # interactions per cassette file: a long session is many small files, written as it goes
+PER_FILE = 50  # interactions per cassette file: a long session is many small files, each rewritten as it grows
 
 
 def _image_summary(value: str) -> str:
@@ -291,17 +292,29 @@ def to_exchange(item: dict[str, Any], seq: int = 0) -> tuple[Exchange, bool]:
     req, resp = item["request"], item.get("response") or {}
     url = urlsplit(str(req.get("url", "")))
     body, lost = unscrub_body(str(req.get("body") or ""))
-    resp_text = str(resp.get("body") or "")
+    raw = resp.get("body") or ""
+    resp_bytes = raw if isinstance(raw, bytes) else str(raw).encode()  # go-vcr keeps binary bodies as YAML binary
+    resp_text = "" if isinstance(raw, bytes) else str(raw)
+    ctype = next((v for k, v in _pairs(resp.get("headers")) if k.lower() == "content-type"), "")
+    if resp_text and ctype.startswith(("image/", "video/")) and not resp_text.startswith("<binary "):
+        try:  # a recorder that stored the bytes as text, one character per byte
+            resp_bytes, resp_text = resp_text.encode("latin-1"), ""
+        except UnicodeEncodeError:  # stored as text, decoded lossily: the artefact is not in the cassette
+            resp_bytes, resp_text = b"", "<binary 0 bytes sha256 0 format unrecorded>"
     facts = media_facts(resp_text)
+    headers = [(k, v) for k, v in _pairs(req.get("headers")) if k.lower() != "content-length"]
+    code = int(resp.get("code") or 0)
+    if not any(k.lower() == "x-key" for k, _ in headers) and (code < 400 or "Invalid Authentication" in resp_text):
+        headers.append(("X-Key", SCRUBBED))  # a recorder that dropped the key (go-vcr filters): it was sent
     ex = Exchange(
         method=str(req.get("method", "GET")).upper(),
         path=url.path or "/",
         query=url.query,
-        headers=[(k, v) for k, v in _pairs(req.get("headers")) if k.lower() != "content-length"],
+        headers=headers,
         body=body,
-        status=int(resp.get("code") or 0),
+        status=code,
         response_headers=_pairs(resp.get("headers")),
-        response_body=b"" if facts else resp_text.encode(),
+        response_body=b"" if facts else resp_bytes,
         facts=facts,
         seq=seq,
         inputs_lost=lost,

@@ -87,6 +87,14 @@ def add_shadow_parser(sub: Any, hooks: Hooks) -> None:
         help="allow an upstream that is not one of BFL's hosts (repeatable; .suffix, or loopback; "
         "BFL_MOCK_ALLOW_UPSTREAM_HOST=a,b)",
     )
+    g.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        help="also run an HTTP proxy on this port for apps that use HTTPS_PROXY: BFL's hosts are shadowed (TLS "
+        "with the local CA, see `bfl-mock env`), every other host is refused (0 = any free port)",
+    )
+    g.add_argument("--proxy-host", default="127.0.0.1", help="the proxy's bind address (default 127.0.0.1)")
     g.add_argument("--upstream-timeout", type=_positive, default=120.0, help="seconds without a byte (default 120)")
     g.add_argument("--max-in-flight", type=int, default=1000, help="exchanges waiting for comparison (default 1000)")
     g.add_argument(
@@ -117,6 +125,25 @@ def add_replay_args(p: argparse.ArgumentParser) -> None:
         help="a request no cassette matches: answered by the fake (default) or refused with 501 "
         "(BFL_MOCK_REPLAY_UNMATCHED)",
     )
+
+
+def add_cassettes_arg(contract: argparse.ArgumentParser) -> None:
+    """``--cassettes DIR`` on ``bfl-mock contract``: check the fake against recorded exchanges, offline (no
+    pytest run, no network); without it the contract command runs as before."""
+    contract.add_argument(
+        "--cassettes",
+        default=None,
+        metavar="DIR",
+        help="check the fake against the exchanges recorded in DIR (bfl-mock shadow --record), offline",
+    )
+    suite = contract.get_default("func")
+
+    def run(args: argparse.Namespace) -> int:
+        if getattr(args, "cassettes", None):
+            return contract_cassettes(args.cassettes)
+        return int(suite(args))
+
+    contract.set_defaults(func=run)
 
 
 def wrap_replay(args: argparse.Namespace, app: Any, error: type[Exception] = ValueError) -> Any:
@@ -204,6 +231,7 @@ def cmd_shadow(args: argparse.Namespace, *, hooks: Hooks) -> int:
     # The comparison thread holds the GIL while the fake answers; a request arriving then waited up to the
     # default 5 ms switch interval (p90 +4 ms on loopback). This process is the shadow's own: 0.5 ms.
     sys.setswitchinterval(0.0005)
+    proxy = _start_proxy(args, app, settings, CliError) if args.proxy_port is not None else None
     server = hooks.server_class()(uvicorn_config(app, settings, log_level="warning", timeout_graceful_shutdown=3))
 
     def stop(signum: int, frame: Any) -> None:
@@ -214,9 +242,33 @@ def cmd_shadow(args: argparse.Namespace, *, hooks: Hooks) -> int:
     try:
         server.run(sockets=[sock])
     finally:
+        if proxy is not None:
+            proxy.stop()
         app.close()
         mock.close()
     return finish(report, args)
+
+
+def _start_proxy(args: argparse.Namespace, app: Any, settings: Any, error: type[Exception]) -> Any:
+    """The intercepting proxy of ``mock_server.tls`` in front of the shadow (``--proxy-port N``)."""
+    from mock_server.shadow.app import ProxiedShadow
+    from mock_server.tls.ca import LocalCA
+    from mock_server.tls.proxy import ProxyOptions, ThreadedProxy
+
+    try:
+        ca = LocalCA()
+        ca.leaf()
+        sock = _bind(args.proxy_host, args.proxy_port, error)
+    except (OSError, ValueError) as e:
+        raise error(f"--proxy-port {args.proxy_port}: {e}") from None
+    options = ProxyOptions(host=args.proxy_host, port=args.proxy_port)
+    proxy = ThreadedProxy(ProxiedShadow(app), settings, ca, options, sock=sock).start()
+    print(
+        f"  proxy for apps with HTTPS_PROXY at {proxy.url} (BFL's hosts only; "
+        f"`bfl-mock env --proxy-port {proxy.port}` prints the settings)",
+        flush=True,
+    )
+    return proxy
 
 
 def finish(report: Any, args: argparse.Namespace) -> int:
@@ -255,7 +307,9 @@ def contract_cassettes(directory: str, settings: Any = None) -> int:
     drift = [d for d in divergences if d.deviates_by_setting is None]
     for d in divergences:
         kind = f"deviates by setting {d.deviates_by_setting}" if d.deviates_by_setting else "DIFFERS"
-        print(f"  {kind:<8} {d.behaviour} [{d.evidence}] {d.endpoint}: {d.detail}")
+        where = d.request.get("cassette", "") if isinstance(d.request, dict) else ""
+        seen = f"{d.count} exchanges, first {where}" if d.count > 1 else where
+        print(f"  {kind:<8} {d.behaviour} [{d.evidence}] {d.endpoint}: {d.detail} ({seen})")
     print(
         f"{count} recorded exchange(s) checked: {len(drift)} difference(s), "
         f"{len(divergences) - len(drift)} deviation(s) by setting"

@@ -73,8 +73,9 @@ class Replayer:
         for path, item in interactions(directory):
             ex, _ = to_exchange(item)
             resp = item.get("response") or {}
-            text = str(resp.get("body") or "")
-            body = _media(text, path.parent) if ex.facts is not None else text.encode()
+            raw = resp.get("body") or ""
+            text = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+            body = _media(text, path.parent) if ex.facts is not None else ex.response_body
             headers = [(k, v) for k, v in ex.response_headers if k.lower() not in DROP_ON_REPLAY]
             key = match_key(ex.method, ex.path, ex.query, str((item["request"]).get("body") or ""))
             self.answers.setdefault(key, deque()).append(Recorded(ex.status, headers, body or b""))
@@ -183,8 +184,9 @@ def check_cassettes(directory: Path, mock: Any) -> tuple[int, list[Any]]:
         count += 1
         report.exchanges += 1
         divergences = predictor.compare(ex)
-        for d in divergences:
-            d.endpoint = f"{d.endpoint} [{path.name} #{item.get('id', count - 1)}]"
+        for d in divergences:  # where it was first seen (one entry per difference, with a count)
+            if isinstance(d.request, dict):
+                d.request["cassette"] = f"{path.name} #{item.get('id', count - 1)}"
         report.add(divergences)
     report.unpredicted = predictor.unpredicted
     return count, report.divergences

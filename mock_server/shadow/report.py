@@ -35,6 +35,11 @@ class Report:
             self.overflow = 0  # divergences not kept (max_entries reached)
             self.per_behaviour: dict[str, int] = dict.fromkeys(BEHAVIOURS, 0)
 
+    def count(self, name: str) -> None:
+        """One more of a counter (``exchanges``, ``skipped``, ``upstream_errors``): two listeners count here."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
     def add(self, divergences: list[Divergence]) -> None:
         with self._lock:
             self.compared += 1

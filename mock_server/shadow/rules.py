@@ -238,6 +238,8 @@ def artefact_facts(data: bytes) -> dict[str, Any]:
         else "unknown"
     )
     facts: dict[str, Any] = {"format": fmt, "bytes": len(data)}
+    if fmt == "mp4":
+        facts.update(video_facts(data))
     if fmt in ("jpeg", "png", "webp"):
         try:
             from PIL import Image
@@ -247,6 +249,26 @@ def artefact_facts(data: bytes) -> dict[str, Any]:
         except Exception:  # a broken image: its format is what the magic says, its size unknown
             facts["size"] = None
     return facts
+
+
+def video_facts(data: bytes) -> dict[str, Any]:
+    """Pixel size and duration (seconds, to 0.1 s) of an MP4, read by PyAV when it is installed."""
+    import io
+
+    try:
+        import av
+    except ImportError:  # without PyAV a video is compared by its format only
+        return {}
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            duration = container.duration / 1_000_000 if container.duration else None
+            return {
+                "size": [stream.codec_context.width, stream.codec_context.height],
+                "duration": round(duration, 1) if duration is not None else None,
+            }
+    except Exception:  # a broken or truncated video: format only
+        return {}
 
 
 def artefact_differences(real: dict[str, Any], predicted: dict[str, Any]) -> list[str]:
