@@ -60,8 +60,9 @@ class BflBackend:
       caller that needs image work gets ``WaitFor(future)``, waits without the lock, and asks again;
     * image jobs run without it and take it only to publish what they made, after checking that their
       task is still the store's (``TaskStore.holds``): a reset or an eviction may have forgotten it;
-    * it is re-entrant because finishing a task runs the ``on_finished`` listeners (the webhook
-      dispatcher) under it, and they may read the backend again;
+    * it is re-entrant because code that holds it reaches code that takes it: a download's render is
+      queued under it and the render pool is created lazily under it (``Media.executor``), and the
+      ``on_finished`` listeners (the webhook dispatcher) run under it and may call the backend again;
     * the caches (``media.results``, ``media.images``, ...) and the ``Clock`` have locks of their own and
       may be read without it.
     """
