@@ -61,6 +61,7 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(PY) scripts/bench.py $(ARGS)
+	$(PY) scripts/bench_video.py
 
 bench-prism: $(STAMP) wrk
 	@test -x .bench-prism/node_modules/.bin/prism || (mkdir -p .bench-prism && cd .bench-prism && npm install --silent @stoplight/prism-cli)
