@@ -61,6 +61,7 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(PY) scripts/bench.py $(ARGS)
+	$(PY) scripts/bench_video.py
 
 .PHONY: bench-shadow
 bench-shadow: $(STAMP)

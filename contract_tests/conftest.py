@@ -336,6 +336,7 @@ ORACLES = {  # name (for --bfl-skip-oracle) -> what it is and the modules it nee
         "FastAPI + models datamodel-code-generator makes from BFL's OpenAPI (every endpoint)",
         ("fastapi", "datamodel_code_generator"),
     ),
+    "2026-12": ("FastAPI + hand-written pydantic models of BFL's endpoints added since April 2026", ("fastapi",)),
 }
 
 

@@ -192,10 +192,14 @@ def _unbundle(data: bytes) -> VideoChecked:
 class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
     """One family for the FLUX 3 video endpoints (``kind``: generate, upscale or edit)."""
 
-    image_fields: tuple[str, ...] = ("keyframes", "start_video", "draft_cache", "input_video", "video")
-
     def __init__(self, kind: str = "generate", *, limits: video.VideoLimits | None = None) -> None:
         self.kind = kind
+        # the input media fields (journaled as length + SHA-256, scrubbed from recordings)
+        self.image_fields: tuple[str, ...] = {
+            "generate": ("keyframes", "start_video", "draft_cache"),
+            "upscale": ("input_video",),
+            "edit": ("video",),
+        }[kind]
         self.name = {"generate": "flux-3-video", "upscale": "video-upscale", "edit": "video-edit"}[kind]
         self.limits = limits or video.VideoLimits()
         self.size_rule = {
