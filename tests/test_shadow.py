@@ -371,3 +371,17 @@ def test_the_report_is_guarded_like_the_admin_api():
         ok = c.get("/_mock/shadow", headers={"x-admin-token": "t0ken-value"})
         assert ok.status_code == 200 and ok.json()["summary"]["exchanges"] == 0
     stand_in.mock.close()
+
+
+def test_a_client_that_hangs_up_mid_body_sends_nothing_upstream():
+    import socket
+
+    upstream = Recording(lambda req: (200, [], [b"{}"]))
+    with shadow_of(upstream) as (app, base), httpx.Client(base_url=base) as c:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"POST /v1/flux-dev HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789")
+        assert c.get("/v1/get_result?id=after").status_code == 200  # the shadow serves on
+        assert app.drain(10)
+    assert [r["target"] for r in upstream.received] == ["/v1/get_result?id=after"]
+    assert app.report.as_dict()["summary"]["exchanges"] == 1

@@ -170,6 +170,7 @@ def test_the_shadow_command_writes_its_reports_on_sigterm(tmp_path, fail_on):
         args = ["shadow", "--port", "0", "--upstream", upstream.url, "--allow-upstream-host", "loopback"]
         args += ["--report", str(tmp_path / "r.json"), "--report", str(tmp_path / "r.md")]
         args += ["--junitxml", str(tmp_path / "r.xml"), "--record", str(tmp_path / "rec")]
+        args += ["--access-log"]  # one line per request, the key never in it
         proc = _cli(*args, *(["--fail-on-divergence"] if fail_on else []))
         try:
             base = _url_from_banner(proc)
@@ -190,6 +191,7 @@ def test_the_shadow_command_writes_its_reports_on_sigterm(tmp_path, fail_on):
     assert "response key region" in (tmp_path / "r.md").read_text()
     assert 'failures="1"' in (tmp_path / "r.xml").read_text()
     assert "1 divergence(s)" in out and KEY not in out + err
+    assert '"POST /v1/flux-pro-1.1 HTTP/1.1" 200' in out
     assert list((tmp_path / "rec").glob("*.yaml"))
 
 

@@ -40,6 +40,7 @@ class ShadowApp:
         recorder: Any = None,
         max_in_flight: int = 1000,
         max_body: int = MAX_BODY,
+        access_log: Any = None,
     ) -> None:
         from mock_server.frontends.asgi import create_app
 
@@ -50,6 +51,7 @@ class ShadowApp:
         self.predictor = Predictor(mock)
         self.admin = create_app(mock, close_on_shutdown=False)
         self.max_body = max_body
+        self.access_log = access_log  # frontends.asgi.AccessLog (--access-log): key and signatures redacted
         self._queue: queue.Queue[Exchange | None] = queue.Queue(maxsize=max_in_flight)
         self._seq = itertools.count(1)  # two listeners (base URL, proxy) on two threads: one sequence
         self._worker = threading.Thread(target=self._work, name="bfl-mock-shadow-compare", daemon=True)
@@ -137,11 +139,23 @@ class ShadowApp:
         """Forward one request (to ``upstream``, default the one named with ``--upstream``)."""
         self._begin()
         queued = False
+        start = time.perf_counter()
+        logged = _Logged()
+
+        async def logging_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                logged.status = message["status"]
+            else:
+                logged.body.n += len(message.get("body", b""))
+            await send(message)
+
         try:
-            queued = await self._forward(scope, receive, send, upstream)
+            queued = await self._forward(scope, receive, logging_send if self.access_log else send, upstream)
         finally:
             if not queued:
                 self._end()
+            if self.access_log is not None and logged.status:
+                self.access_log.write(scope, logged, start)
 
     async def _refusal(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes] | None:
         """The fake's own admin guards (admin token or sign-in cookie, loopback, DNS rebinding) applied to the
@@ -269,6 +283,22 @@ async def _json(send: Any, status: int, obj: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class _Size:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Logged:
+    """What the access log reads of an answer (its status and length) for one the shadow streamed."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.body = _Size()
 
 
 class ProxiedShadow:

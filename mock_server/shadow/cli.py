@@ -216,7 +216,12 @@ def cmd_shadow(args: argparse.Namespace, *, hooks: Hooks) -> int:
         except OSError as e:
             raise CliError(f"--record {args.record}: {e.strerror or e}") from None
     report = Report(upstream=upstream.origin)
-    app = ShadowApp(upstream, mock, report=report, recorder=recorder, max_in_flight=max(1, args.max_in_flight))
+    from mock_server.frontends.asgi import AccessLog
+
+    access = AccessLog(sys.stdout, settings.access_log_format) if settings.access_log else None
+    app = ShadowApp(
+        upstream, mock, report=report, recorder=recorder, max_in_flight=max(1, args.max_in_flight), access_log=access
+    )
     sock = _bind(settings.host, settings.port, CliError)
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

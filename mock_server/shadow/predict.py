@@ -219,9 +219,11 @@ class Predictor:
         return out
 
     def _release(self, key: str) -> bool:
-        """Finish this key's unfinished twins (the upstream accepted a submit the fake's active-task limit
-        refused: the real tasks are done, only nobody polled them). True when there was any."""
-        stale = [t for t in self.twins.values() if t.key == key and not t.finished]
+        """Finish twins the app never polled to the end (webhooks): the upstream accepted a submit the fake
+        refused with 429, so the real tasks are done. This key's first; else the oldest 100 of any key (the
+        fake's task store was full). True when there was any."""
+        unfinished = [t for t in self.twins.values() if not t.finished]
+        stale = [t for t in unfinished if t.key == key] or unfinished[:100]
         for twin in stale:
             self._finish(twin.fake_id)
             twin.finished = True
