@@ -37,11 +37,16 @@ def new_mock(settings: dict[str, Any]) -> BflMock:
     from mock_server.mock import BflMock
 
     settings = dict(settings)
-    extra = {k: settings.pop(k) for k in _SECTIONS if k in settings}
+    # ``credits`` is both: a number is the setting (every key's starting balance), a mapping the section
+    extra = {k: settings.pop(k) for k in _SECTIONS if k in settings and (k != "credits" or _is_mapping(settings[k]))}
     mock = BflMock(**settings)
     if extra:
         mock.configure(extra)
     return mock
+
+
+def _is_mapping(value: Any) -> bool:
+    return hasattr(value, "items")
 
 
 class mock_bfl:

@@ -1,10 +1,15 @@
 """``make bench``: the fake against the stack's ceiling, measured in one run on this machine.
 
 * HTTP: a bare Starlette app (scripts/bench_ceiling.py) and ``bfl-mock serve``, each under uvicorn
-  (uvloop + httptools) in its own process, loaded by wrk (1 thread, 32 connections) on loopback.
-* In-process: µs per call through the ``bfl_mock`` fixture's respx bridge vs a static respx response.
+  (uvloop + httptools) in its own process, loaded by wrk (1 thread, 32 connections) on loopback; then a
+  submit with a 10 KB input image on one endpoint of each family of the endpoint registry.
+* In-process: µs per call through the ``bfl_mock`` fixture's respx bridge vs a static respx response, and
+  the submit -> poll -> download cycle in static respx calls.
 * Memory: peak RSS after N completed tasks with 1 MP control images (a child process).
 * Webhooks: submit/poll latency of 500 tasks with and without webhooks to a local receiver.
+
+Throughput counts successful (2xx) answers only, and a case that gets any other answer fails the run (exit 1):
+a figure measured on 429s or 402s (rate limit, credits, a task limit) is not a figure of the fake serving.
 
 ``--quick`` is the CI smoke version (seconds). Results print as a table and go to reports/bench.json.
 """
@@ -36,6 +41,12 @@ SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 # the fake with its limits lifted, so a benchmark measures serving, not the 24-task limit or 429s
 UNLIMITED = ["--set", "ratelimit_limit=0", "--set", "active_task_limit=0", "--set", "credits=1e15"]
 FAKE_SETTINGS = ["--progression", "manual", *UNLIMITED, "--set", "max_tasks=10000000", "--set", "edge_headers=false"]
+FAILURES: list[str] = []  # cases that got a non-2xx answer (or none at all): the run exits 1
+
+
+def fail(case: str, why: str) -> None:
+    FAILURES.append(f"{case}: {why}")
+    print(f"  FAILED {case}: {why}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -118,19 +129,80 @@ def wrk(
     proc = subprocess.run([*cmd, url], capture_output=True, text=True, env=env, timeout=seconds + 60)
     out = proc.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not rps:
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    if not rps or not total:
         raise RuntimeError(f"wrk produced no figures: {proc.stderr or out}")
     p50 = re.search(r"\s50%\s+(\S+)", out)
     p99 = re.search(r"\s99%\s+(\S+)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)  # wrk's counter: status >= 400
     errors = re.search(r"Socket errors: (.*)", out)
+    requests = int(total.group(1))
+    elapsed = float(total.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[total.group(3)]
+    bad = int(non2xx.group(1)) if non2xx else 0
     return {
-        "rps": float(rps.group(1)) if rps else 0.0,
+        "rps": (requests - bad) / max(elapsed, 1e-9),  # successful answers only
+        "all_rps": float(rps.group(1)),
+        "requests": requests,
         "p50_ms": _ms(p50.group(1)) if p50 else float("nan"),
         "p99_ms": _ms(p99.group(1)) if p99 else float("nan"),
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "non_2xx": bad,
         "socket_errors": errors.group(1) if errors else "",
     }
+
+
+def probe(url: str, body_file: str | None, headers: tuple[str, ...], key: str = "bench") -> str:
+    """One request as wrk sends it, for a failed case's message: its status and the start of its answer."""
+    hdrs = {"x-key": key, "content-type": "application/json"}
+    for h in headers:
+        name, _, value = h.partition(":")
+        hdrs[name.strip()] = value.strip()
+    try:
+        if body_file:
+            r = httpx.post(url, content=Path(body_file).read_bytes(), headers=hdrs, timeout=60)
+        else:
+            r = httpx.get(url, headers=hdrs, timeout=60)
+    except httpx.HTTPError as exc:
+        return f"a probe request failed: {exc!r}"
+    return f"a probe request now answers {r.status_code} {r.text[:200]!r}"
+
+
+def measure_case(
+    name: str,
+    fake_url: str,
+    ceil_url: str,
+    body: str | None,
+    extra: tuple[str, ...],
+    seconds: float,
+    rounds: int,
+    results: dict,
+    section: str = "http",
+) -> None:
+    """Alternate ceiling and fake ``rounds`` times; keep each side's best round (this machine's run-to-run noise
+    is ±20%). Any non-2xx answer or socket error on either side fails the case."""
+    c_runs, f_runs = [], []
+    for _ in range(rounds):
+        c_runs.append(wrk(ceil_url, seconds, body))
+        f_runs.append(wrk(fake_url, seconds, body, headers=extra))
+    c_res = max(c_runs, key=lambda r: r["rps"])
+    f_res = max(f_runs, key=lambda r: r["rps"])
+    ratio = f_res["rps"] / max(c_res["rps"], 1e-9)
+    results[section][name] = {"ceiling": c_res, "fake": f_res, "ratio": ratio}
+    print(
+        f"  {name:<44} ceiling {c_res['rps']:>8.0f} rps  fake {f_res['rps']:>8.0f} rps  "
+        f"ratio {ratio:.2f}  fake p50 {f_res['p50_ms']:.2f} ms p99 {f_res['p99_ms']:.2f} ms",
+        flush=True,
+    )
+    bad = sum(r["non_2xx"] for r in f_runs)
+    if bad:
+        fail(f"{section}: {name}", f"{bad} non-2xx answers from the fake; {probe(fake_url, body, extra)}")
+    if sum(r["non_2xx"] for r in c_runs):
+        fail(f"{section}: {name}", "non-2xx answers from the ceiling")
+    for side, runs in (("fake", f_runs), ("ceiling", c_runs)):
+        errs = [r["socket_errors"] for r in runs if r["socket_errors"]]
+        if errs:
+            fail(f"{section}: {name}", f"socket errors on the {side} side: {errs[0]}")
+        if not all(r["requests"] for r in runs):
+            fail(f"{section}: {name}", f"no answer at all on the {side} side in a round")
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -176,20 +248,7 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
             (f"download 1 MP result ({blob_size // 1024} KB)", sample, f"{curl}/blob", None, ()),
         ]
         for name, fake_url, ceil_url, body, extra in cases:
-            # alternate ceiling and fake; keep each side's best round (this machine's run-to-run noise is ±20%)
-            c_runs, f_runs = [], []
-            for _ in range(rounds):
-                c_runs.append(wrk(ceil_url, seconds, body))
-                f_runs.append(wrk(fake_url, seconds, body, headers=extra))
-            c_res = max(c_runs, key=lambda r: r["rps"])
-            f_res = max(f_runs, key=lambda r: r["rps"])
-            results["http"][name] = {"ceiling": c_res, "fake": f_res, "ratio": f_res["rps"] / max(c_res["rps"], 1e-9)}
-            print(
-                f"  {name:<34} ceiling {c_res['rps']:>8.0f} rps  fake {f_res['rps']:>8.0f} rps  "
-                f"ratio {results['http'][name]['ratio']:.2f}  fake p50 {f_res['p50_ms']:.2f} ms "
-                f"p99 {f_res['p99_ms']:.2f} ms  non-2xx {f_res['non_2xx']}",
-                flush=True,
-            )
+            measure_case(name, fake_url, ceil_url, body, extra, seconds, rounds, results)
         with httpx.Client(base_url=furl, timeout=60) as c:
             results["http"]["fake_stats_after"] = c.get("/_mock/stats").json()
     finally:
@@ -199,6 +258,93 @@ def bench_http(seconds: float, results: dict, rounds: int = 1) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _example(prop: dict, image: str) -> object:
+    """A value a JSON Schema property accepts (best effort: the probe submit says when it is not enough)."""
+    for key in ("const", "default"):
+        if key in prop:
+            return prop[key]
+    if prop.get("enum"):
+        return prop["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in prop.get(key, []) if o.get("type") != "null"]
+        if options:
+            return _example(options[0], image)
+    kind = prop.get("type")
+    if kind in ("integer", "number"):
+        return prop.get("minimum", 1)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [_example(prop.get("items") or {}, image)] * max(1, prop.get("minItems", 1))
+    return "a red cube"
+
+
+def family_cases(image: str) -> list[tuple[str, str, dict]]:
+    """One endpoint per family of the endpoint registry (the first row of each), with a body it accepts: its
+    required fields, ``image`` in the family's first image field (for text to image: ``image_prompt``)."""
+    from mock_server.core.endpoints import ENDPOINTS
+    from mock_server.core.schemas import load_request_schema
+
+    cases, seen = [], set()
+    for ep in ENDPOINTS:
+        fam = ep.family
+        kind = (fam.name, tuple(fam.image_fields), getattr(fam, "size_rule", ""))
+        if kind in seen or not fam.image_fields:
+            continue
+        seen.add(kind)
+        body: dict = {"prompt": "a red cube", fam.image_fields[0]: image}
+        if ep.requires_finetune:
+            body["finetune_id"] = "my-finetune"
+        try:
+            schema = ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema)
+        except Exception:  # a schema this bench cannot read: the body above, and the probe decides
+            schema = {}
+        for name in schema.get("required", []):
+            if name not in body:
+                prop = schema.get("properties", {}).get(name, {})
+                body[name] = image if name in fam.image_fields else _example(prop, image)
+        cases.append((f"{ep.name} ({fam.name})", ep.path, body))
+    return cases
+
+
+def bench_families(seconds: float, results: dict, rounds: int, fresh: bool) -> None:
+    """A submit with a 10 KB input image (its image check included) on one endpoint of each family, against the
+    ceiling's submit with the same body. ``fresh``: a fake of its own per family (the previous family's tasks,
+    kept inputs and background renders do not weigh on the next); else one fake for all (``--quick``)."""
+    small = control_image(0.0034, "PNG", target_bytes=10_500)  # ~10 KB of base64
+    tmp = Path(tempfile.mkdtemp(prefix="bfl-bench-"))
+    uv = ["--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--no-access-log"]
+    ceiling, curl = start_server([sys.executable, "-m", "uvicorn", "scripts.bench_ceiling:app", "--port", "0", *uv])
+    fake, furl = (None, "") if fresh else start_fake(*FAKE_SETTINGS)
+    results["families"] = {}
+    try:
+        for name, path, body in family_cases(small):
+            body_file = tmp / f"{path.strip('/').replace('/', '_')}.json"
+            body_file.write_text(json.dumps(body))
+            if fresh:
+                fake, furl = start_fake(*FAKE_SETTINGS)
+            assert fake is not None
+            try:
+                first = httpx.post(furl + path, json=body, headers={"x-key": "bench"}, timeout=60)
+                if first.status_code != 200:
+                    fail(f"families: {name}", f"the first submit answers {first.status_code} {first.text[:200]!r}")
+                    continue
+                measure_case(
+                    name, furl + path, f"{curl}/submit", str(body_file), (), seconds, rounds, results, "families"
+                )
+            finally:
+                if fresh:
+                    stop(fake)
+    finally:
+        stop(ceiling)
+        if fake is not None and not fresh:
+            stop(fake)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratios = [v["ratio"] for v in results["families"].values()]
+    if ratios:
+        print(f"  lowest fake / ceiling over {len(ratios)} families: {min(ratios):.2f}", flush=True)
+
+
 def bench_inprocess(n: int, results: dict) -> None:
     import respx
 
@@ -206,8 +352,15 @@ def bench_inprocess(n: int, results: dict) -> None:
     from mock_server.mock import BflMock
 
     control = control_image(0.004, "PNG")
-    url = "https://api.us1.bfl.ai" + SUBMIT
+    api = "https://api.us1.bfl.ai"
+    url = api + SUBMIT
     body = {"finetune_id": "my-finetune", "prompt": "a red cube", "control_image": control}
+    bad: dict[int, int] = {}  # non-2xx answers by status: any fails the section
+
+    def ok(r: httpx.Response) -> httpx.Response:
+        if not 200 <= r.status_code < 300:
+            bad[r.status_code] = bad.get(r.status_code, 0) + 1
+        return r
 
     def per_call(fn, count):
         fn()  # warm up
@@ -216,9 +369,19 @@ def bench_inprocess(n: int, results: dict) -> None:
             fn()
         return (time.perf_counter() - t) / count * 1e6
 
-    with respx.mock() as r, httpx.Client() as c:
-        r.get("https://api.us1.bfl.ai/v1/get_result").respond(200, json={"id": "x", "status": "Pending"})
-        static_sync = per_call(lambda: c.get("https://api.us1.bfl.ai/v1/get_result?id=x"), n)
+    cycles = max(50, n // 10)
+    with respx.mock() as r, httpx.Client() as c:  # the floor: static respx answers of the same three calls
+        r.get(f"{api}/v1/get_result").respond(200, json={"id": "x", "status": "Pending"})
+        r.post(url).respond(200, json={"id": "x", "polling_url": f"{api}/v1/get_result?id=x"})
+        r.get("https://delivery-us1.bfl.ai/x/sample.jpeg").respond(200, content=b"\xff\xd8" + b"\0" * 2000)
+        static_sync = per_call(lambda: ok(c.get(f"{api}/v1/get_result?id=x")), n)
+
+        def static_cycle():
+            ok(c.post(url, json=body))
+            ok(c.get(f"{api}/v1/get_result?id=x"))
+            ok(c.get("https://delivery-us1.bfl.ai/x/sample.jpeg"))
+
+        static_cycle_sync = per_call(static_cycle, cycles)
 
     mock = BflMock(
         frozen_clock=True,
@@ -230,33 +393,32 @@ def bench_inprocess(n: int, results: dict) -> None:
         render_workers=1,
     )
     with mock, respx_router(mock), httpx.Client(headers={"x-key": "k"}) as c:
-        tid = c.post(url, json=body).json()["id"]
-        poll_sync = per_call(lambda: c.get(f"https://api.us1.bfl.ai/v1/get_result?id={tid}"), n)
+        tid = ok(c.post(url, json=body)).json()["id"]
+        poll_sync = per_call(lambda: ok(c.get(f"{api}/v1/get_result?id={tid}")), n)
 
         def cycle():
-            r = c.post(url, json=body).json()
-            res = c.get(r["polling_url"]).json()
-            c.get(res["result"]["sample"])
+            r = ok(c.post(url, json=body)).json()
+            res = ok(c.get(r["polling_url"])).json()
+            ok(c.get(res["result"]["sample"]))
 
-        cycle_sync = per_call(cycle, max(50, n // 10))
+        cycle_sync = per_call(cycle, cycles)
 
         async def async_part():
             async with httpx.AsyncClient(headers={"x-key": "k"}) as ac:
 
                 async def acycle():
-                    r = (await ac.post(url, json=body)).json()
-                    res = (await ac.get(r["polling_url"])).json()
-                    await ac.get(res["result"]["sample"])
+                    r = ok(await ac.post(url, json=body)).json()
+                    res = ok(await ac.get(r["polling_url"])).json()
+                    ok(await ac.get(res["result"]["sample"]))
 
                 await acycle()
-                count = max(50, n // 10)
                 t = time.perf_counter()
-                for _ in range(count):
+                for _ in range(cycles):
                     await acycle()
-                cyc = (time.perf_counter() - t) / count * 1e6
+                cyc = (time.perf_counter() - t) / cycles * 1e6
                 t = time.perf_counter()
                 for _ in range(n):
-                    await ac.get(f"https://api.us1.bfl.ai/v1/get_result?id={tid}")
+                    ok(await ac.get(f"{api}/v1/get_result?id={tid}"))
                 return cyc, (time.perf_counter() - t) / n * 1e6
 
         cycle_async, poll_async = asyncio.run(async_part())
@@ -278,25 +440,27 @@ def bench_inprocess(n: int, results: dict) -> None:
         ):
 
             def no_download():
-                c.get(c.post(url, json=body).json()["polling_url"])
+                ok(c.get(ok(c.post(url, json=body)).json()["polling_url"]))
 
             def full():
-                res = c.get(c.post(url, json=body).json()["polling_url"]).json()
-                c.get(res["result"]["sample"])
+                res = ok(c.get(ok(c.post(url, json=body)).json()["polling_url"])).json()
+                ok(c.get(res["result"]["sample"]))
 
-            count = max(50, n // 10)
             modes[f"lazy_render={str(lazy).lower()}"] = {
-                "submit_poll_us": per_call(no_download, count),
-                "cycle_us": per_call(full, count),
+                "submit_poll_us": per_call(no_download, cycles),
+                "cycle_us": per_call(full, cycles),
             }
     results["inprocess"] = {
         "static_respx_sync_us": static_sync,
+        "static_respx_cycle_sync_us": static_cycle_sync,
         "poll_sync_us": poll_sync,
         "poll_async_us": poll_async,
         "cycle_sync_us": cycle_sync,
         "cycle_async_us": cycle_async,
         "poll_sync_ratio_to_static": poll_sync / static_sync,
+        "cycle_sync_in_static_calls": cycle_sync / static_sync,
         "modes": modes,
+        "non_2xx": bad,
     }
     print(f"  static respx response (sync)      {static_sync:8.0f} µs/call")
     print(
@@ -304,12 +468,15 @@ def bench_inprocess(n: int, results: dict) -> None:
         f"({poll_sync / static_sync:.2f}x static)"
     )
     print(
-        f"  full cycle submit+poll+download   {cycle_sync:8.0f} µs sync, {cycle_async:.0f} µs async "
-        f"(64x64 control image)",
+        f"  submit -> poll -> download        {cycle_sync:8.0f} µs sync, {cycle_async:.0f} µs async "
+        f"(64x64 control image) = {cycle_sync / static_sync:.1f} static respx calls; the same three calls "
+        f"answered statically {static_cycle_sync:.0f} µs",
         flush=True,
     )
     for mode, m in modes.items():
         print(f"  {mode:<20} submit+poll {m['submit_poll_us']:8.0f} µs   submit+poll+download {m['cycle_us']:8.0f} µs")
+    if bad:
+        fail("inprocess", f"non-2xx answers {bad}")
 
 
 def rss_child(n: int) -> None:
@@ -430,9 +597,20 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="CI smoke: seconds, not minutes")
     parser.add_argument("--seconds", type=float, default=None, help="wrk duration per case")
     parser.add_argument("--rss-tasks", type=int, default=None)
-    parser.add_argument("--only", default=None, help="comma list: http,inprocess,rss,webhooks")
+    parser.add_argument(
+        "--only", default=None, help="comma list: http,families,inprocess,rss,webhooks (http includes families)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the benchmarked fakes, after the bench's own (e.g. credits=0 to see a case fail)",
+    )
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for setting in args.set:
+        FAKE_SETTINGS.extend(["--set", setting])
     if args.rss_child is not None:
         rss_child(args.rss_child)
         return 0
@@ -454,6 +632,13 @@ def main() -> int:
             f"HTTP (wrk -t1 -c32, best of {rounds} x {seconds:g} s per side, uvicorn + uvloop + httptools):", flush=True
         )
         bench_http(seconds, results, rounds)
+    if "http" in only or "families" in only:
+        if shutil.which("wrk") is None:
+            print("bench: wrk is not installed (make bench installs it with apt-get)", file=sys.stderr)
+            return 2
+        rounds = 1 if args.quick else 3
+        print(f"Submit with a 10 KB input image, one endpoint per family (wrk, best of {rounds}):", flush=True)
+        bench_families(seconds, results, rounds, fresh=not args.quick)
     if "inprocess" in only:
         print("In-process (bfl_mock fixture path):", flush=True)
         bench_inprocess(300 if args.quick else 3000, results)
@@ -465,8 +650,14 @@ def main() -> int:
         bench_rss(rss_tasks, results)
     out = ROOT / "reports" / ("bench-quick.json" if args.quick else "bench.json")
     out.parent.mkdir(exist_ok=True)
+    results["failures"] = FAILURES
     out.write_text(json.dumps(results, indent=2))
     print(f"written {out.relative_to(ROOT)}")
+    if FAILURES:
+        print(f"bench: FAILED, {len(FAILURES)} case(s) got answers other than 2xx:", file=sys.stderr)
+        for f in FAILURES:
+            print(f"  {f}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -443,3 +443,12 @@ def test_bfl_hosts_are_data(host, bfl):
     if bare:
         assert (re.match(URL_REGEX, f"https://{bare}/v1/x") is not None) is bfl
     assert all(is_bfl_host(h) for h in ALL_HOSTS)
+
+
+def test_credits_is_the_setting_as_a_number_and_the_section_as_a_mapping():
+    from mock_server.testing import mock_bfl
+
+    with mock_bfl(credits=5) as fake:
+        assert fake.settings.credits == 5 and fake.credits("any-key") == 5
+    with mock_bfl(credits={"rich": 1e6}) as fake:
+        assert fake.credits("rich") == 1e6 and fake.credits("other") == fake.settings.credits

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_server.contract.targets import LIVE_URL
-from mock_server.core.schemas import load_schema
+from mock_server.core.schemas import SPEC_FILE, SPEC_LABEL, load_schema
 
 
 def _endpoints() -> tuple[Any, ...]:
@@ -108,7 +108,7 @@ def drift(
     """Differences between ``schemas/`` and the published references (added/removed/changed fields and bounds)."""
     refs = refs or reference_dir()
     endpoint = json.loads((refs / "canny-finetuned-endpoint.json").read_text())
-    openapi = json.loads((refs / "bfl-openapi-2026-04-23.json").read_text())
+    openapi = json.loads((refs / SPEC_FILE).read_text())
     ep_defs = endpoint["components"]["schemas"]
     findings: list[dict[str, Any]] = []
 
@@ -124,7 +124,7 @@ def drift(
     # the submit answers: what the fake really answers on each endpoint, against the answer schemas upstream
     canny = [ep for ep in _endpoints() if ep.name == "flux-pro-1.0-canny-finetuned"]
     findings += answer_drift("endpoint page", ep_defs, canny)
-    sources = [("BFL OpenAPI 2026-04-23 (vendored)", openapi)]
+    sources = [(SPEC_LABEL, openapi)]
     if live_openapi is not None:
         sources.append(("BFL OpenAPI (live)", live_openapi))
     for label, spec in sources:
@@ -179,6 +179,17 @@ def _minimal_body(endpoint: Any) -> dict[str, Any]:
     first = image_fields(endpoint)[0] if image_fields(endpoint) else None
     if first and first != "image_prompt":
         body[first] = png
+    if isinstance(endpoint.schema, dict):  # an inline schema (the 2026 additions): every required field
+        schema = endpoint.schema
+        if "oneOf" in schema:  # a discriminated union (FLUX 3 video): its first member, under its first tag
+            schema = schema["$defs"][schema["oneOf"][0]["$ref"].rsplit("/", 1)[-1]]
+            body = {"mode": schema["properties"]["mode"]["enum"][0], "prompt": "a red cube"}
+        props = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in body:
+                kind = props.get(name, {}).get("type")
+                body[name] = png if name in image_fields(endpoint) else 64 if kind == "integer" else "x"
+        body = {k: v for k, v in body.items() if k in props or schema.get("additionalProperties") is not False}
     return body
 
 
@@ -202,6 +213,8 @@ def answer_drift(source: str, upstream: dict[str, Any], endpoints: list[Any], **
             ):
                 if name not in upstream:
                     continue
+                if extra and isinstance(ep.schema, dict) and "webhook_url" not in ep.schema.get("properties", {}):
+                    continue  # an endpoint without webhooks (outpainting-v1): only the polling answer
                 r = client.post(ep.path, json={**_minimal_body(ep), **extra}, headers={"x-key": "bfl-mock-drift"})
                 if r.status_code != 200:
                     out.append({"source": source, "schema": f"{name} ({ep.name})", "field": "(answer)",
@@ -239,16 +252,24 @@ def endpoint_drift(vendored: dict[str, Any], live: dict[str, Any] | None = None)
     """Endpoints the fake serves that the published spec lacks (or the reverse), and, with the live spec,
     endpoints BFL added or removed since the vendored copy."""
     from mock_server.core.endpoints import ENDPOINTS
+    from mock_server.core.spec_additions import added_paths
 
     served = {ep.path for ep in ENDPOINTS}
     published = generation_paths(vendored)
+    added = set(added_paths())  # BFL's endpoints since the April spec (schemas/openapi): listed on their own
     out = [
-        {"source": "BFL OpenAPI 2026-04-23 (vendored)", "schema": "(endpoints)", "field": path, "kind": kind,
+        {"source": SPEC_LABEL, "schema": "(endpoints)", "field": path, "kind": kind,
          "ours": ours, "theirs": theirs}
         for path, kind, ours, theirs in [
-            *((p, "served, not in the spec", "served", None) for p in sorted(served - published)),
+            *((p, "served, not in the spec", "served", None) for p in sorted(served - published - added)),
             *((p, "in the spec, not served", None, "published") for p in sorted(published - served)),
         ]
+    ]  # fmt: skip
+    out += [
+        {"source": "BFL API additions 2026-12 (vendored)", "schema": "(endpoints since 2026-04-23)", "field": path,
+         "kind": "added since the April spec" + ("" if path in served else ", not served"),
+         "ours": "served" if path in served else None, "theirs": "published"}
+        for path in sorted(added_paths())
     ]  # fmt: skip
     if live is not None:
         now = generation_paths(live)

@@ -20,10 +20,11 @@ V = TypeVar("V")
 
 @dataclass
 class Account:
+    """One API key's account: its balance and the ids of its tasks still Pending (the active-task limit)."""
+
     key: str  # the key's fingerprint
     credits: float
     active: set[str] = field(default_factory=set)
-    submitted: int = 0
 
 
 def check_key(settings: Settings, key: str | None) -> str:
@@ -53,6 +54,8 @@ class _ByKey(Generic[V]):
 
 
 class Accounts(_ByKey[Account]):
+    """The accounts by key fingerprint, at most ``max_accounts`` (idle ones forgotten first)."""
+
     def get(self, key: str) -> Account:
         """The key's account, created on first use; beyond ``max_accounts`` the least recently used idle
         account is forgotten (its balance starts again), an account with active tasks never is."""

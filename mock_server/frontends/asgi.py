@@ -22,9 +22,8 @@ from starlette.routing import Route
 
 from mock_server.core.errors import is_admin_path
 from mock_server.core.redact import JOURNAL
-from mock_server.http.admin import foreign_host
-from mock_server.http.api import error_response
-from mock_server.http.types import HttpRequest, HttpResponse
+from mock_server.http.admin.auth import foreign_host
+from mock_server.http.types import HttpRequest, HttpResponse, error_response
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:
@@ -47,7 +46,13 @@ def _too_large(limit: int) -> HttpResponse:
     return HttpResponse.json(413, {"detail": f"Content Too Large: the request body exceeds {limit} bytes"})
 
 
+_JSON_ONLY = [("content-type", "application/json")]
+_JSON_RAW = (b"content-type", b"application/json")
+
+
 def raw_headers(resp: HttpResponse) -> list[tuple[bytes, bytes]]:
+    if resp.headers == _JSON_ONLY and resp.status >= 200 and resp.status not in (204, 304):  # most answers
+        return [_JSON_RAW, (b"content-length", str(len(resp.body)).encode())]
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
     if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
         raw.append((b"content-length", str(len(resp.body)).encode()))
@@ -88,11 +93,8 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
 
 async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) -> HttpResponse | None:
     """Build the request from an ASGI scope, read its body (with the limit) and answer it; None = gone."""
-    headers: dict[str, str] = {}
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
-        if name not in headers:
-            headers[name] = v.decode("latin-1")
+    # lower-case names (ASGI servers send them so; lowered again for other callers), the first value wins
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(scope["headers"])}
     server = scope.get("server") or ("127.0.0.1", mock.settings.port)
     client = scope.get("client") or ("127.0.0.1", 0)
     path = scope["path"]
@@ -132,14 +134,15 @@ class MockASGI:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            start = time.perf_counter()
+            access_log = self.access_log
+            start = time.perf_counter() if access_log is not None else 0.0
             resp = await handle_http(self.mock, scope, receive)
             if resp is None:
                 return
             await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers(resp)})
             await send({"type": "http.response.body", "body": resp.body})
-            if self.access_log is not None:
-                self.access_log.write(scope, resp, start)
+            if access_log is not None:
+                access_log.write(scope, resp, start)
         elif kind == "lifespan":
             while True:
                 message = await receive()

@@ -12,11 +12,11 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from mock_server.core.redact import JOURNAL, MAX_HEADER, MAX_ITEMS, clip, key_fingerprint
-from mock_server.http.types import UNPARSED
+from mock_server.core.redact import JOURNAL, MAX_HEADER, MAX_ITEMS, MAX_STRING, clip, key_fingerprint
+from mock_server.http.types import UNPARSED, HttpRequest
 
 
 def summarize_body(
@@ -56,7 +56,7 @@ def _size(value: Any) -> int:
     return 8
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     id: int
     at: float
@@ -71,7 +71,6 @@ class Entry:
     api_key: str | None = None  # redacted
     key_id: str | None = None  # key_fingerprint(x-key): what filters and scoped resets compare
     latency_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
     nbytes: int = 0
 
     @property
@@ -117,13 +116,53 @@ class Journal:
 
     def record(self, entry: Entry) -> Entry:
         entry.nbytes += len(entry.response_raw or b"")
+        return self._append(entry)
+
+    def _append(self, entry: Entry) -> Entry:
+        entries = self._entries
         with self._lock:
             entry.id = next(self._ids)
-            self._entries.append(entry)
+            entries.append(entry)
             self.nbytes += entry.nbytes
-            while len(self._entries) > self.size or (self.nbytes > self.max_bytes and len(self._entries) > 1):
-                self.nbytes -= self._entries.popleft().nbytes
+            if len(entries) > self.size or self.nbytes > self.max_bytes:
+                while len(entries) > self.size or (self.nbytes > self.max_bytes and len(entries) > 1):
+                    self.nbytes -= entries.popleft().nbytes
         return entry
+
+    def add(self, at: float, req: HttpRequest, status: int, response_raw: bytes | None, latency_ms: float) -> Entry:
+        """Record the answer ``status`` (and its JSON, ``response_raw``) to ``req``: ``new_entry`` + ``record``.
+        A request without a body with short headers (every poll) takes a path of its own: the same entry,
+        built in one step (the journal was a third of a poll's time in the fake's own code)."""
+        headers, path, query = req.headers, req.path, req.query_string
+        if req.body or len(headers) > MAX_ITEMS or len(path) > MAX_STRING or len(query) > MAX_STRING:
+            entry = self.new_entry(
+                at, req.method, path, query, headers, req.body, headers.get("content-type"), req.parsed, req.images
+            )
+            entry.status, entry.task_id, entry.response_raw = status, req.task_id, response_raw
+            entry.latency_ms = latency_ms
+            return self.record(entry)
+        header_chars = sum(map(len, headers)) + sum(map(len, headers.values()))
+        if header_chars > 128 and (max(map(len, headers)) > 128 or max(map(len, headers.values())) > MAX_HEADER):
+            headers = {clip(k, 128): clip(v, MAX_HEADER) for k, v in headers.items()}
+        key = headers.get("x-key")
+        raw_size = len(response_raw) if response_raw is not None else 0
+        entry = Entry(
+            0,
+            at,
+            req.method,
+            path,
+            query,
+            headers,
+            None,
+            status,
+            response_raw,
+            req.task_id,
+            JOURNAL.secret(key),
+            key_fingerprint(key),
+            latency_ms,
+            300 + len(path) + len(query) + header_chars + raw_size,
+        )
+        return self._append(entry)
 
     def new_entry(
         self,
@@ -137,23 +176,33 @@ class Journal:
         parsed: Any = UNPARSED,
         images: dict[str, dict[str, Any]] | None = None,
     ) -> Entry:
-        summary = summarize_body(body, content_type, parsed, images)
-        if len(headers) > MAX_ITEMS or any(len(k) > 128 or len(v) > MAX_HEADER for k, v in headers.items()):
+        summary = summarize_body(body, content_type, parsed, images) if body else None
+        # one pass in C over the names and values (a poll's journal entry is on the hot path): no name or
+        # value can be too long while all of them together are short
+        header_chars = sum(map(len, headers)) + sum(map(len, headers.values()))
+        if len(headers) > MAX_ITEMS or (
+            header_chars > 128 and (max(map(len, headers)) > 128 or max(map(len, headers.values())) > MAX_HEADER)
+        ):
             headers = {clip(k, 128): clip(v, MAX_HEADER) for k, v in list(headers.items())[:MAX_ITEMS]}
         # a summary is never much larger than a small body; a large body's summary is measured (it may be
         # far smaller: an image becomes its hash)
         size = len(body) if len(body) < 65536 else _size(summary)
+        key = headers.get("x-key")
         return Entry(
             0,
             at,
             method,
-            clip(path),
-            clip(query),
+            path if len(path) <= MAX_STRING else clip(path),
+            query if len(query) <= MAX_STRING else clip(query),
             headers,
             summary,
-            api_key=JOURNAL.secret(headers.get("x-key")),
-            key_id=key_fingerprint(headers.get("x-key")),
-            nbytes=300 + size + len(path) + len(query) + sum(len(k) + len(v) for k, v in headers.items()),
+            0,
+            None,
+            None,
+            JOURNAL.secret(key),
+            key_fingerprint(key),
+            0.0,
+            300 + size + len(path) + len(query) + header_chars,
         )
 
     def clear(self, api_key: str | None = None) -> None:

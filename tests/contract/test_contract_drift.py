@@ -10,7 +10,7 @@ from bfl_helpers import ROOT
 from contract_helpers import cli
 
 from mock_server.contract import drift
-from mock_server.core.schemas import load_schema, schema_dir
+from mock_server.core.schemas import SPEC_FILE, load_schema, schema_dir
 
 
 def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
@@ -38,7 +38,7 @@ def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
 def test_drift_names_endpoints_added_and_removed_upstream():
     from mock_server.contract import endpoint_drift, reference_dir
 
-    vendored = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())
+    vendored = json.loads((reference_dir() / SPEC_FILE).read_text())
     live = json.loads(json.dumps(vendored))
     del live["paths"]["/v1/flux-dev"]
     live["paths"]["/v1/flux-3-pro"] = {"post": {"requestBody": {}}}
@@ -65,7 +65,7 @@ def test_cli_drift_and_report(tmp_path):
 def test_drift_compares_what_the_fake_really_answers_on_each_endpoint():
     from mock_server.contract import _endpoints, answer_drift, reference_dir
 
-    spec = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())["components"]["schemas"]
+    spec = json.loads((reference_dir() / SPEC_FILE).read_text())["components"]["schemas"]
     flux2 = [ep for ep in _endpoints() if ep.name == "flux-2-pro"]
     assert answer_drift("spec", spec, flux2) == []  # it answers cost/input_mp/output_mp values: as upstream
     found = {
