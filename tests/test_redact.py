@@ -72,6 +72,8 @@ def test_what_a_422_echoes_is_hidden_as_the_request_would_be(policy: Redaction):
             {"type": "dict_type", "loc": ["body"], "msg": "m", "input": sent_as_text},
             {"type": "int_type", "loc": ["body", "seed"], "msg": "m", "input": sent_as_text},  # JSON text
             {"type": "int_type", "loc": ["body", "seed"], "msg": "m", "input": "not a seed"},
+            # a strict schema refusing another endpoint's image field echoes it under its own name
+            {"type": "extra_forbidden", "loc": ["body", "input_image"], "msg": "m", "input": IMAGE},
         ]
     }
     out = policy.json(answer)
@@ -83,6 +85,7 @@ def test_what_a_422_echoes_is_hidden_as_the_request_would_be(policy: Redaction):
     assert items[2]["input"]["input_image"] == policy.image(IMAGE) and items[2]["input"]["prompt"] == "p"
     assert items[3]["input"] == items[2]["input"]
     assert items[4]["input"] == "not a seed"  # an echo of nothing secret stays as it was
+    assert items[5]["input"] == policy.image(IMAGE)
     assert [i["loc"] for i in items] == [i["loc"] for i in answer["detail"]]
 
 
