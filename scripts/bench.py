@@ -186,7 +186,12 @@ def measure_case(
     c_res = max(c_runs, key=lambda r: r["rps"])
     f_res = max(f_runs, key=lambda r: r["rps"])
     ratio = f_res["rps"] / max(c_res["rps"], 1e-9)
-    results[section][name] = {"ceiling": c_res, "fake": f_res, "ratio": ratio}
+    results[section][name] = {
+        "ceiling": c_res,
+        "fake": f_res,
+        "ratio": ratio,
+        "rounds": {"ceiling": c_runs, "fake": f_runs},
+    }
     print(
         f"  {name:<44} ceiling {c_res['rps']:>8.0f} rps  fake {f_res['rps']:>8.0f} rps  "
         f"ratio {ratio:.2f}  fake p50 {f_res['p50_ms']:.2f} ms p99 {f_res['p99_ms']:.2f} ms",

@@ -29,7 +29,7 @@ def parse(path: Path) -> tuple[dict[str, float], str]:
     load = ""
     for line in path.read_text(errors="replace").splitlines():
         if m := HTTP.match(line):
-            name = m.group(1).strip()
+            name = re.sub(r" \(\d+ KB\)", "", m.group(1).strip())  # the result's size varies a little
             figures[f"{name} | ratio"] = float(m.group(4))
             figures[f"{name} | fake req/s"] = float(m.group(3))
         elif m := CYCLE.match(line):
