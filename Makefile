@@ -49,6 +49,7 @@ lint: $(STAMP) lint-workflows
 
 contract: $(STAMP)
 	BFL_CONTRACT_EXAMPLES=3000 BFL_CONTRACT_ENDPOINT_EXAMPLES=1000 BFL_CONTRACT_PROPERTY_EXAMPLES=50 $(PY) scripts/pytest_strict.py -q -o timeout=0 contract_tests $(PYTEST_ARGS)
+	BFL_SPEC_2026_12_EXAMPLES=1000 $(PY) scripts/pytest_strict.py -q -o timeout=0 tests/test_spec_2026_12.py $(PYTEST_ARGS)
 
 # Against the real API: only free calls unless BUDGET=N allows N paid submits (key from BFL_API_KEY).
 contract-live: $(STAMP)
@@ -60,6 +61,11 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(PY) scripts/bench.py $(ARGS)
+	$(PY) scripts/bench_video.py
+
+.PHONY: bench-shadow
+bench-shadow: $(STAMP)
+	$(PY) scripts/bench_shadow.py $(ARGS)
 
 bench-prism: $(STAMP) wrk
 	@test -x .bench-prism/node_modules/.bin/prism || (mkdir -p .bench-prism && cd .bench-prism && npm install --silent @stoplight/prism-cli)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,15 @@ import pytest
 from mock_server.contract import (
     LIVE_URL,
     Budget,
-    BudgetExhausted,
     Mismatch,
     Recorder,
+    Target,
     drift,
     render_junit,
     render_report,
     shorten,
 )
+from mock_server.core.errors import ADMIN_PREFIX
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,82 +84,6 @@ def pytest_configure(config: pytest.Config) -> None:
                 check_output_file(value, option)
             except PreflightError as e:
                 raise pytest.UsageError(str(e)) from None
-
-
-@dataclass(repr=False)
-class Target:
-    name: str  # inprocess | url | live
-    base_url: str
-    client: httpx.Client
-    key: str
-    budget: Budget
-    mock: Any = None  # the BflMock when in-process
-    recorder: Recorder | None = None
-    notes: list[str] = field(default_factory=list)
-    settings: dict[str, Any] | None = None  # a bfl-mock target's own settings (GET /_mock/config)
-    moved: float = 0.0  # seconds the kit moved a served bfl-mock's clock (given back at the end)
-
-    def __repr__(self) -> str:  # what a failure report shows of the fixture: not the settings
-        return f"<target {self.name} {self.base_url}>"
-
-    @property
-    def charges(self) -> bool:
-        return self.name == "live"
-
-    def advance(self, seconds: float) -> bool:
-        """Move the target's clock (the in-process fake's, or a served bfl-mock's through its admin API); False
-        when the target has no clock to move (real time must pass)."""
-        if self.mock is not None:
-            self.mock.clock.advance(seconds)
-            return True
-        if self.settings is None:
-            return False
-        if self.client.post("/_mock/clock/advance", json={"seconds": seconds}).status_code != 200:
-            return False
-        self.moved += seconds
-        return True
-
-    def restore(self) -> None:
-        """A served bfl-mock is left as found: its clock moved back by what the kit moved it, and the kit's own
-        key forgotten (its tasks, credits, rate-limit bucket). What stays is said in the notes."""
-        if self.name != "url" or self.settings is None:
-            return
-        if self.moved:
-            now = self.client.get("/_mock/clock").json()["now"]
-            r = self.client.post("/_mock/clock/set", json={"time": now - self.moved})
-            self.notes.append(
-                f"clock: moved back by the {self.moved:g} s the kit advanced it"
-                if r.status_code == 200
-                else f"clock: could not be moved back ({r.status_code}): it is {self.moved:g} s ahead"
-            )
-        tasks = self.client.get("/_mock/tasks", params={"brief": "1"}, headers={"x-mock-key": self.key})
-        count = len(tasks.json().get("tasks", [])) if tasks.status_code == 200 else None
-        r = self.client.post("/_mock/reset", headers={"x-mock-key": self.key})
-        if r.status_code == 200:
-            self.notes.append(
-                f"removed the kit's own key {self.key} and its {count if count is not None else 'unknown number of'} "
-                "task(s); the request and webhook journals keep this run's entries"
-            )
-        else:
-            self.notes.append(f"could not reset the kit's key {self.key} ({r.status_code}): its tasks stay")
-
-    def can_pay(self, what: str = "submit") -> bool:
-        if not self.charges:
-            return True
-        try:
-            self.budget.spend(what)
-        except BudgetExhausted:
-            return False
-        return True
-
-    def paid(self, what: str = "submit") -> None:
-        """Call before a request that costs money on the real API; skips the test when over budget."""
-        if not self.charges:
-            return
-        try:
-            self.budget.spend(what)
-        except BudgetExhausted as e:
-            pytest.skip(str(e))
 
 
 def _endpoint_of(item: pytest.Item) -> str | None:
@@ -250,7 +174,7 @@ def target(request: pytest.FixtureRequest):
 def _bfl_mock_settings(client: httpx.Client) -> dict[str, Any] | None:
     """Ask a URL target whether it is a bfl-mock and how it is set (admin token from BFL_MOCK_ADMIN_TOKEN)."""
     try:
-        r = client.get("/_mock/config")
+        r = client.get(f"{ADMIN_PREFIX}/config")
         data = r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
@@ -412,6 +336,7 @@ ORACLES = {  # name (for --bfl-skip-oracle) -> what it is and the modules it nee
         "FastAPI + models datamodel-code-generator makes from BFL's OpenAPI (every endpoint)",
         ("fastapi", "datamodel_code_generator"),
     ),
+    "2026-12": ("FastAPI + hand-written pydantic models of BFL's endpoints added since April 2026", ("fastapi",)),
 }
 
 

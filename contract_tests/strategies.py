@@ -176,7 +176,8 @@ def valid_bodies(draw: st.DrawFn, schema: dict[str, Any], image_fields: tuple[st
     documented ranges, and a finetune that exists."""
     defs, required = schema.get("$defs", {}), schema.get("required", [])
     inputs = [f for f in image_fields if f != "image_prompt"]
-    n_inputs = draw(st.integers(1 if inputs and inputs[0] in required else 0, min(3, len(inputs))))
+    needed = sum(1 for f in inputs if f in required)  # every required image (erase's mask, try-on's garment)
+    n_inputs = draw(st.integers(needed, max(needed, min(3, len(inputs)))))
     out: dict[str, Any] = {f: draw(png_b64()) for f in inputs[:n_inputs]}
     ratios = ULTRA_RATIOS if "finetune_strength" in schema["properties"] or "raw" in schema["properties"] else None
     for name, prop in schema["properties"].items():
@@ -186,10 +187,14 @@ def valid_bodies(draw: st.DrawFn, schema: dict[str, Any], image_fields: tuple[st
             out[name] = "my-finetune"
         elif name == "aspect_ratio":
             out[name] = draw(st.sampled_from(ratios or KONTEXT_RATIOS))
+        elif name in ("width", "height") and "reference_offset_x" in schema["properties"]:
+            out[name] = draw(st.integers(160, 2048))  # the outpainting canvas holds the input (up to 160 px)
         elif name in ("width", "height") and "multipleOf" not in _branch(prop, defs)[0]:
             out[name] = draw(st.integers(64, 2048))
         elif name in ("top", "bottom", "left", "right"):
             out[name] = draw(st.integers(0, 256))
+        elif name in ("reference_offset_x", "reference_offset_y", "user"):
+            continue  # outpainting: centred (an offset may place the image outside); user: optional, 1..256
         else:
             out[name] = draw(valid_value(prop, defs))
     return out

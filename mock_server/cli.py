@@ -226,8 +226,10 @@ examples:
   BFL_API_KEY=... bfl-mock contract --target live --budget 2   the real API, at most 2 paid submits"""
 
 
-def _flag(dest: str) -> str:
-    return {"api_keys": "--api-key"}.get(dest, "--" + dest.replace("_", "-"))
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each option's destination and the flag that sets it (``api_keys`` -> ``--api-key``), from the parser
+    itself: a bad value names the flag the user typed."""
+    return {a.dest: a.option_strings[-1] for a in parser._actions if a.option_strings}
 
 
 def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -248,7 +250,8 @@ def build_settings(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         try:
             overrides.update(coerce({name: value}))
         except ConfigError as e:
-            raise locate(e, _flag(name), prefix=True) from None
+            flag = getattr(args, "flags", {}).get(name) or "--" + name.replace("_", "-")
+            raise locate(e, flag, prefix=True) from None
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
@@ -316,6 +319,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mock_server.core.config import unknown_env_vars
     from mock_server.frontends.asgi import AccessLog, create_app
     from mock_server.frontends.netguard import raise_fd_limit, uvicorn_config
+    from mock_server.frontends.server import bind_socket
     from mock_server.mock import BflMock
 
     for warning in unknown_env_vars():
@@ -329,13 +333,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     mock = BflMock(settings)
     mock.configure(extra)
     tls = _tls_setup(args, settings, mock)  # --tls / --proxy-port (the block at the end of this file)
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.host, settings.port))
+        sock = bind_socket(settings.host, settings.port)  # listening at once: the printed URL works
     except OSError as e:
-        sock.close()
         mock.close()
         if e.errno == errno.EADDRINUSE:
             raise CliError(
@@ -343,11 +343,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "port (--port N, or --port 0 for any free one)"
             ) from None
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e}") from None
-    sock.listen(2048)  # connections queue from now on, so the printed URL works at once
     raise_fd_limit()
     port = sock.getsockname()[1]
     mock.bound_port, mock.bound_host = port, settings.host
-    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = settings.public_url or f"{'https' if tls.serve_tls else 'http'}://{host}:{port}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("bfl_mock").setLevel(logging.WARNING)
@@ -355,7 +354,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(line, flush=True)
     access = AccessLog(sys.stdout, settings.access_log_format) if settings.access_log else None
     config = uvicorn_config(
-        create_app(mock, access_log=access),
+        _replay(args, create_app(mock, access_log=access)),  # --replay DIR (the shadow block at the end)
         settings,
         log_level=log_level,
         timeout_graceful_shutdown=3,
@@ -419,7 +418,7 @@ def cmd_canny(args: argparse.Namespace) -> int:
 
 
 def _plain_reason(reason: str) -> str:
-    from mock_server.http.admin import plain_reason
+    from mock_server.http.admin.dashboard import plain_reason
 
     return plain_reason(reason) or reason
 
@@ -513,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_serve_args(serve)
     _add_tls_serve_args(serve)
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, flags=_flags(serve))
     canny = sub.add_parser(
         "canny",
         help="preview the edge map the API will condition on",
@@ -552,10 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_contract_parser(sub)
         contract = sub.choices.get("contract")
-        if contract is not None:  # its flags live in contract.py; the words a user reads first live here
+        if contract is not None:  # its flags live in contract/cli.py; the words a user reads first live here
             contract.description = contract.description or CONTRACT_DESCRIPTION
             contract.epilog = contract.epilog or CONTRACT_EXAMPLES
             contract.formatter_class = argparse.RawDescriptionHelpFormatter
+    _add_shadow_parsers(sub, serve)
     return parser
 
 
@@ -796,6 +796,25 @@ def _add_tls_parsers(sub: Any) -> None:
     env.add_argument("--proxy-port", type=_int_in(1, 65535, "port"), default=None, help="the proxy's port")
     env.add_argument("--proxy-host", default="127.0.0.1", help="the proxy's address (default 127.0.0.1)")
     env.set_defaults(func=cmd_env)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `bfl-mock shadow` and `serve --replay DIR` (mock_server/shadow/cli.py holds their flags and commands).
+
+
+def _add_shadow_parsers(sub: Any, serve: argparse.ArgumentParser) -> None:
+    from mock_server.shadow.cli import Hooks, add_cassettes_arg, add_replay_args, add_shadow_parser
+
+    add_replay_args(serve)
+    add_shadow_parser(sub, Hooks(_add_serve_args, build_settings, _quiet_server_class, CliError))
+    if "contract" in sub.choices:  # `bfl-mock contract --cassettes DIR`: the fake against recorded traffic
+        add_cassettes_arg(sub.choices["contract"])
+
+
+def _replay(args: argparse.Namespace, app: Any) -> Any:
+    from mock_server.shadow.cli import wrap_replay
+
+    return wrap_replay(args, app, CliError)
 
 
 if __name__ == "__main__":  # pragma: no cover

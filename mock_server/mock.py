@@ -15,6 +15,7 @@ from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
+from mock_server.core.endpoints.additions_2026 import with_snapshot
 from mock_server.core.errors import DEFAULT_ERROR, ApiError, ConfigError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
@@ -50,7 +51,9 @@ class BflMock:
         if overrides:
             settings = settings.replace(**overrides)
         self.settings = settings
-        self.endpoints = tuple(ENDPOINTS if endpoints is None else endpoints)
+        self.endpoints = with_snapshot(
+            tuple(ENDPOINTS if endpoints is None else endpoints), settings.flux3_video_snapshot
+        )
         unknown = settings.endpoint_names() - {e.name for e in self.endpoints}
         if unknown:
             raise ConfigError(f"settings name endpoints this fake does not serve: {', '.join(sorted(unknown))}")
@@ -67,7 +70,6 @@ class BflMock:
                 webhooks=self.webhooks,
                 endpoints=self.endpoints,
                 reset=lambda api_key: self.reset(api_key=api_key),
-                define_scenario=self.scenario,
             )
         )
 
@@ -120,26 +122,17 @@ class BflMock:
         return answer
 
     def _journal(self, req: HttpRequest, resp: HttpResponse, start: float) -> None:
-        if req.path.startswith("/_mock") or req.path == "/health":
+        if req.route is not None and not req.route.journal:  # the admin API, /health
             return
-        entry = self.journal.new_entry(
-            self.clock.now(),
-            req.method,
-            req.path,
-            req.query_string,
-            req.headers,
-            req.body,
-            req.headers.get("content-type"),
-            req.parsed,
-            req.images,
-        )
-        entry.status = resp.status
-        entry.task_id = req.task_id
-        ctype = next((val for k, val in resp.headers if k.lower() == "content-type"), "")
+        headers = resp.headers
+        if headers and headers[0][0] == "content-type":  # HttpResponse.json puts it first
+            ctype = headers[0][1]
+        else:
+            ctype = next((val for k, val in headers if k.lower() == "content-type"), "")
+        raw = None
         if ctype == "application/json" and len(resp.body) < 65536:
-            entry.response_raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
-        entry.latency_ms = (time.perf_counter() - start) * 1000
-        self.journal.record(entry)
+            raw = resp.body if resp.status != 422 else _redacted_json(resp.body)
+        self.journal.add(self.clock.now(), req, resp.status, raw, (time.perf_counter() - start) * 1000)
 
     # ------------------------------------------------------------------ control surface
     def reset(self, api_key: str | None = None) -> None:

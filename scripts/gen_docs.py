@@ -8,7 +8,7 @@ around it is written by hand.
 | block | page | source |
 |---|---|---|
 | ``home`` | docs/index.md | README.md, its links made relative to docs/ |
-| ``endpoints`` | docs/endpoints.md | the endpoint registry, ``mock_server/core/endpoints.py`` |
+| ``endpoints`` | docs/endpoints.md | the endpoint registry, ``mock_server/core/endpoints/registry.py`` |
 | ``python-api`` | docs/python-api.md | the docstrings of ``BflMock``, its clock, journal and webhooks |
 | ``settings`` | docs/settings.md | the ``Settings`` dataclass, ``mock_server/core/config.py`` |
 | ``cli`` | docs/cli.md | the argparse parser, ``mock_server/cli.py`` (``build_parser``) |
@@ -44,6 +44,10 @@ MEANING: dict[str, str] = {
     "missing_key_status": "status for a request without `x-key`: 403 (that era's FastAPI) or 401 (current "
     "FastAPI) ([S6](behaviour.md#S6))",
     "schema_dir": "a folder of JSON Schemas to use instead of the packaged `schemas/`",
+    "flux3_video_snapshot": (
+        "which snapshot of BFL's FLUX 3 video spec the request models follow: `latest` (hd/fhd/qhd/uhd), `2026-08-04` "
+        "(hd/fhd, draft-enhance with mode, draft_cache and safety_tolerance only) or `reseller` (9:21, draft_task_id)"
+    ),
     "strict_content_type": "a body without a JSON `Content-Type` is not parsed as JSON (FastAPI's default since 0.11x)",
     "max_body_bytes": "larger request bodies get 413, refused while streaming",
     "seed": "makes task ids, generation seeds, delivery paths and images reproducible",

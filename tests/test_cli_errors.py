@@ -324,3 +324,21 @@ def test_serve_help_lists_every_setting(capsys):
         main(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(name in text for name in SETTING_NAMES)
+
+
+def test_a_port_in_use_is_one_line(capsys):
+    from mock_server.frontends.server import bind_socket
+
+    with bind_socket("127.0.0.1", 0) as taken:  # the server's own socket helper holds the port
+        port = taken.getsockname()[1]
+        line = run(capsys, "serve", "--port", str(port))
+    assert line == (
+        f"bfl-mock: port {port} on 127.0.0.1 is already in use: stop what uses it, or pick another port "
+        "(--port N, or --port 0 for any free one)"
+    )
+
+
+def test_the_flag_of_each_setting_comes_from_the_parser():
+    args = build_parser().parse_args(["serve"])
+    assert args.flags["api_keys"] == "--api-key" and args.flags["proxy_port"] == "--proxy-port"
+    assert {d for d in args.flags if d in SETTING_NAMES} == {d for d in vars(args) if d in SETTING_NAMES}

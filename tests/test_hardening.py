@@ -18,7 +18,7 @@ from bfl_helpers import BASE, SUBMIT, body, poll_until_done, small_control
 from PIL import Image
 
 from mock_server.core.clock import DEFAULT_FROZEN_START
-from mock_server.core.errors import INVALID_SECRET, ErrorLog, InternalError
+from mock_server.core.errors import INVALID_SECRET, AzureError, ErrorLog, InternalError
 from mock_server.frontends.server import LiveServer, WebhookReceiver
 from mock_server.frontends.transport import BflTransport
 from mock_server.http.admin import _loopback
@@ -153,8 +153,8 @@ def test_a_404_download_raises_a_fresh_exception_each_time():
         path, _, query = sample.split("bfl.ai", 1)[1].partition("?")
         seen = []
         for _ in range(3):
-            with pytest.raises(Exception) as info:
-                mock.backend.download(path, query)
+            with pytest.raises(AzureError) as info:
+                mock.backend.blob(path, query)
             seen.append(info.value)
         assert len({id(e) for e in seen}) == 3 and all(e.__context__ is None for e in seen)
         assert c.get(sample).status_code == 404
@@ -263,13 +263,13 @@ def test_admin_complete_waits_off_the_event_loop(live, monkeypatch):
     server, c = live()
     other = c.post(SUBMIT, json=body()).json()["id"]
     release = threading.Event()
-    real = server.mock.backend._prepare_job
+    real = server.mock.backend.media._prepare_job
 
     def slow_render(task, *a):
         release.wait(20)
         return real(task, *a)
 
-    monkeypatch.setattr(server.mock.backend, "_prepare_job", slow_render)
+    monkeypatch.setattr(server.mock.backend.media, "_prepare_job", slow_render)
     slow = c.post(SUBMIT, json=body()).json()["id"]
     answer: dict = {}
     t = threading.Thread(target=lambda: answer.update(r=c.post(f"/_mock/tasks/{slow}/complete")))
@@ -379,8 +379,8 @@ def test_renders_finishing_after_a_reset_leave_nothing(monkeypatch):
     mock, c = inproc()
     with mock, c:
         release = threading.Event()
-        real = mock.backend._prepare_job
-        monkeypatch.setattr(mock.backend, "_prepare_job", lambda task, *a: (release.wait(20), real(task, *a))[1])
+        real = mock.backend.media._prepare_job
+        monkeypatch.setattr(mock.backend.media, "_prepare_job", lambda task, *a: (release.wait(20), real(task, *a))[1])
         futures = [mock.task(c.post(SUBMIT, json=body()).json()["id"]).image_job for _ in range(4)]
         mock.reset()
         release.set()

@@ -113,7 +113,7 @@ def test_input_images_count_in_the_task_budget_while_the_task_holds_them():
     mock, c = inproc(progression="manual", max_task_bytes=4_000_000, render_workers=1)
     with mock, c:
         gate = threading.Event()
-        mock.backend.executor.submit(gate.wait)  # the one render thread is busy: the checks stay queued
+        mock.backend.media.executor.submit(gate.wait)  # the one render thread is busy: the checks stay queued
         first, second = (c.post(SUBMIT, json=body(control_image=image)).json()["id"] for _ in range(2))
         assert mock.backend.stats()["task_bytes"] > 2 * len(image)
         third = c.post(SUBMIT, json=body(control_image=image))
@@ -175,7 +175,7 @@ def test_thumbnails_apply_the_pixel_cap_before_decoding_rejected_inputs_included
 def test_flux2_renders_its_eight_inputs_one_decoded_image_at_a_time(monkeypatch):
     decoded: list[weakref.ref[Any]] = []  # PIL images are unhashable: weak references, counted while alive
     most = [0]
-    real = endpoints._open
+    real = endpoints.painted.open_image
 
     def alive() -> int:
         return sum(1 for ref in decoded if ref() is not None)
@@ -186,7 +186,7 @@ def test_flux2_renders_its_eight_inputs_one_decoded_image_at_a_time(monkeypatch)
         decoded.append(weakref.ref(im))
         return im
 
-    monkeypatch.setattr(endpoints, "_open", tracked)
+    monkeypatch.setattr(endpoints.painted, "open_image", tracked)
     inputs = {("input_image" if i == 1 else f"input_image_{i}"): b64(png(96, 64, mode="RGB")) for i in range(1, 9)}
     mock, c = inproc()
     with mock, c:
@@ -220,7 +220,7 @@ def test_a_flux2_tasks_checked_inputs_stay_within_result_memory_bytes():
         tid = c.post(FLUX2, json={"prompt": "eight", **inputs}).json()["id"]
         final = finish(c, tid)
         assert final["status"] == "Ready"
-        assert mock.backend.results.stats()["memory_bytes"] <= 100_000
+        assert mock.backend.media.results.stats()["memory_bytes"] <= 100_000
         assert c.get(final["result"]["sample"]).status_code == 200  # rendered from what was spilled
 
 

@@ -239,7 +239,7 @@ def test_fetches_from_one_host_are_capped(live, image_host):
     server, c = live(fetch_per_host=1, fetch_workers=4, render_workers=2, fetch_min_bytes_per_second=0)
     ids = [c.post(KONTEXT, json={"prompt": "p", "input_image": host.url + f"?{i}"}).json()["id"] for i in range(3)]
     assert host.connected.wait(10)
-    assert server.mock.backend.fetches.running(host.url) == 1  # the others wait their turn, holding no thread
+    assert server.mock.backend.media.fetches.running(host.url) == 1  # the others wait their turn, holding no thread
     host.release.set()
     assert [complete(c, t)["status"] for t in ids] == ["Error"] * 3
     assert host.max_active == 1 and host.requests == 3 and not host.ended.is_set()

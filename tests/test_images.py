@@ -184,7 +184,7 @@ def test_results_survive_cache_and_memory_pressure():
     mock = BflMock(frozen_clock=True, seed=1, progression="polls:1", image_cache_bytes=1, result_memory_bytes=1)
     with mock, httpx.Client(transport=BflTransport(mock), base_url=BASE, headers={"x-key": "k"}) as c:
         outs = [generate(c, control_image=b64_file(n), seed=1) for n in ("camera.png", "chelsea.png")]
-        assert mock.backend.results.stats()["on_disk"] >= 1
+        assert mock.backend.media.results.stats()["on_disk"] >= 1
         for res, first in outs:
             u = urlsplit(res["result"]["sample"])
             again = c.get(u.path + "?" + u.query)

@@ -53,7 +53,7 @@ def _run(lazy: bool) -> dict[str, bytes]:
             assert res["status"] == "Ready", (name, res)
             task = mock.task(res["id"])
             rendered_before = any(e == "rendered" for _, e in task.events)
-            cached_before = mock.backend.images.get(task.id) is not None
+            cached_before = mock.backend.media.images.get(task.id) is not None
             assert (rendered_before, cached_before) == (False, not lazy), name
             out[name] = c.get(res["result"]["sample"]).content
             assert any(e == "rendered" for _, e in task.events) == lazy, name
@@ -95,7 +95,7 @@ def test_inputs_that_cannot_render_still_end_in_error_before_any_download(what, 
             res = c.get(c.post(f"/v1/{name}", json=body).json()["polling_url"]).json()
             assert res["status"] == "Error", (what, name, res)
             assert mock.task(res["id"]).image_error
-        assert mock.backend.results.stats()["in_memory"] == 0  # nothing kept for tasks nobody downloads
+        assert mock.backend.media.results.stats()["in_memory"] == 0  # nothing kept for tasks nobody downloads
 
 
 def test_tasks_not_ready_keep_no_checked_inputs():
@@ -104,13 +104,13 @@ def test_tasks_not_ready_keep_no_checked_inputs():
         c.headers["x-key"] = "k"
         tid = c.post("/v1/flux-kontext-pro", json={"prompt": "p", "input_image": _b64(_photo())}).json()["id"]
         mock.task(tid).image_job.result(10)
-        assert mock.backend.results.stats()["in_memory"] == 1  # checked, waiting for the outcome
+        assert mock.backend.media.results.stats()["in_memory"] == 1  # checked, waiting for the outcome
         mock.fail(tid)
-        assert mock.task(tid).status == "Error" and mock.backend.results.stats()["in_memory"] == 0
+        assert mock.task(tid).status == "Error" and mock.backend.media.results.stats()["in_memory"] == 0
 
 
 def test_kept_inputs_are_bounded_the_oldest_render_in_the_background():
-    from mock_server.core.backend import Unrendered
+    from mock_server.core.media import Unrendered
 
     out = {}
     for budget in (1, 10**9):  # 1 byte: every task's inputs are rendered as soon as the next one is checked
@@ -121,8 +121,8 @@ def test_kept_inputs_are_bounded_the_oldest_render_in_the_background():
             for i in range(4):
                 r = c.post("/v1/flux-kontext-pro", json={"prompt": f"p{i}", "input_image": _b64(_photo()), "seed": i})
                 ids.append(c.get(r.json()["polling_url"]).json()["id"])
-            mock.backend.executor.submit(lambda: None).result(10)  # one worker, in order: every queued job is done
-            kept = [isinstance(mock.backend.results.get(t), Unrendered) for t in ids]
+            mock.backend.media.executor.submit(lambda: None).result(10)  # one worker, in order: all queued jobs done
+            kept = [isinstance(mock.backend.media.results.get(t), Unrendered) for t in ids]
             out[budget] = [c.get(c.get(f"/v1/get_result?id={t}").json()["result"]["sample"]).content for t in ids]
         if budget == 1:
             assert not any(kept[:-1]), kept  # rendered in the background, compact

@@ -147,3 +147,58 @@ def test_b_sees_none_of_it(bfl_server):
 """,
     )
     result.assert_outcomes(passed=2)
+
+
+def test_async_client_waits_off_the_event_loop(pytester):
+    """An ``AsyncClient`` call through ``bfl_mock`` awaits a render or a webhook wait (respx's async side
+    effect): another coroutine runs meanwhile. Each wait here ends only when that other coroutine has run,
+    so a blocked loop would fail the test (after the 20 s bound) instead of passing it."""
+    result = run(
+        pytester,
+        """
+import asyncio, threading
+import httpx, pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+def gate(obj, name, entered, release):
+    real = getattr(obj, name)
+    def gated(*a, **kw):  # on the fake's worker thread: the request now waits for this
+        entered.set()
+        if not release.wait(20):
+            raise RuntimeError("nothing ran while the fake waited")  # a 500, never an answer the test expects
+        return real(*a, **kw)
+    return gated
+
+async def meanwhile(entered, release, ran):
+    await asyncio.to_thread(entered.wait, 20)  # resumes only if the event loop is free
+    ran.append("other coroutine")
+    release.set()
+
+@pytest.mark.anyio
+async def test_render(bfl_mock, monkeypatch):
+    backend = bfl_mock.backend
+    owner = next(o for o in (getattr(backend, "media", None), backend) if hasattr(o, "_prepare_job"))
+    entered, release, ran = threading.Event(), threading.Event(), []
+    monkeypatch.setattr(owner, "_prepare_job", gate(owner, "_prepare_job", entered, release))
+    async with httpx.AsyncClient() as c:
+        tid = (await c.post(URL, json=BODY, headers={"x-key": "k"})).json()["id"]
+        complete = c.post(f"https://api.bfl.ai/_mock/tasks/{tid}/complete")
+        done, _ = await asyncio.gather(complete, meanwhile(entered, release, ran))
+    assert done.status_code == 200 and done.json()["status"] == "Ready" and ran == ["other coroutine"]
+
+@pytest.mark.anyio
+async def test_webhook_wait(bfl_mock, monkeypatch):
+    entered, release, ran = threading.Event(), threading.Event(), []
+    monkeypatch.setattr(bfl_mock.webhooks, "wait_for", gate(bfl_mock.webhooks, "wait_for", entered, release))
+    async with httpx.AsyncClient() as c:
+        waited, _ = await asyncio.gather(
+            c.get("https://api.bfl.ai/_mock/webhooks/wait", params={"task_id": "nope", "timeout": 0}),
+            meanwhile(entered, release, ran),
+        )
+    assert waited.status_code == 408 and ran == ["other coroutine"]  # no such task: settled never
+""",
+    )
+    result.assert_outcomes(passed=2)

@@ -88,7 +88,9 @@ def test_cli_serve_prints_url_and_stops_cleanly_on_sigterm():
     )
     try:
         first = proc.stdout.readline()
-        assert "serving BFL's image API (17 endpoints) at http://127.0.0.1:" in first
+        from mock_server.core.endpoints import ENDPOINTS
+
+        assert f"serving BFL's image API ({len(ENDPOINTS)} endpoints) at http://127.0.0.1:" in first
         url = first.rsplit(" at ", 1)[1].strip()
         lines = [proc.stdout.readline() for _ in range(3)]
         assert f"dashboard: {url}/_mock/ui" in lines[0]

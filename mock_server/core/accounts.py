@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from mock_server.core.config import Settings
-from mock_server.core.errors import INVALID_KEY, NOT_AUTHENTICATED, RATE_LIMIT_EXCEEDED, ApiError
+from mock_server.core.errors import invalid_key, not_authenticated, rate_limit_exceeded
 from mock_server.core.redact import key_fingerprint
 
 V = TypeVar("V")
@@ -20,18 +20,19 @@ V = TypeVar("V")
 
 @dataclass
 class Account:
+    """One API key's account: its balance and the ids of its tasks still Pending (the active-task limit)."""
+
     key: str  # the key's fingerprint
     credits: float
     active: set[str] = field(default_factory=set)
-    submitted: int = 0
 
 
 def check_key(settings: Settings, key: str | None) -> str:
     """The x-key as the real API judges it (dossier S5, S6): missing, empty, or not one of ``api_keys``."""
     if key is None:
-        raise ApiError(settings.missing_key_status, NOT_AUTHENTICATED)
+        raise not_authenticated(settings.missing_key_status)
     if not key or (settings.api_keys and key not in settings.api_keys):
-        raise ApiError(403, INVALID_KEY)
+        raise invalid_key()
     return key
 
 
@@ -53,6 +54,8 @@ class _ByKey(Generic[V]):
 
 
 class Accounts(_ByKey[Account]):
+    """The accounts by key fingerprint, at most ``max_accounts`` (idle ones forgotten first)."""
+
     def get(self, key: str) -> Account:
         """The key's account, created on first use; beyond ``max_accounts`` the least recently used idle
         account is forgotten (its balance starts again), an account with active tasks never is."""
@@ -97,9 +100,7 @@ class TokenBuckets(_ByKey[list[float]]):
         regain = (1.0 - (tokens % 1.0)) / rate
         if tokens < 1.0:
             bucket[0] = tokens
-            raise ApiError(
-                429,
-                RATE_LIMIT_EXCEEDED,
+            raise rate_limit_exceeded(
                 {
                     "X-Ratelimit-Limit": str(limit),
                     "X-Ratelimit-Remaining": "0",

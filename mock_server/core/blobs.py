@@ -35,11 +35,11 @@ def http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
 
 
-def new_blob_path(rng: random.Random, output_format: str) -> str:
+def new_blob_path(rng: random.Random, extension: str) -> str:
     """``results/84/3791956b97bc01/6b97bc012a934cb2a7bd5b7d2660a640/sample.jpeg`` (the recorded shape:
-    the 14-hex segment ends with the first 8 hex of the 32-hex one)."""
+    the 14-hex segment ends with the first 8 hex of the 32-hex one; the extension is the media type's)."""
     blob = uuid.UUID(int=rng.getrandbits(128), version=4).hex
-    return f"{RESULTS_PREFIX}{rng.getrandbits(8):02x}/{rng.getrandbits(24):06x}{blob[:8]}/{blob}/sample.{output_format}"
+    return f"{RESULTS_PREFIX}{rng.getrandbits(8):02x}/{rng.getrandbits(24):06x}{blob[:8]}/{blob}/sample.{extension}"
 
 
 SIGNED_FIELDS = ("se", "sp", "sv", "sr", "rsct", "sig")  # what the signature covers, and the signature
@@ -79,6 +79,10 @@ def signed_fields(query_string: str) -> tuple[str, ...]:
 
 
 class Signer:
+    """Signs and verifies delivery links as Azure Blob Storage SAS URLs (HMAC-SHA256 over the signed fields
+    with a per-fake secret). Verified links are cached by path and signed fields, bounded by bytes, so a
+    repeated download skips the HMAC."""
+
     def __init__(self, secret: bytes, cache_bytes: int = VERIFIED_CACHE_BYTES) -> None:
         self._secret = secret
         # valid links by path + signed fields -> expiry (still checked), oldest first, bounded by bytes: junk

@@ -28,6 +28,9 @@ def check_time(timestamp: float) -> float:
 
 
 class Clock:
+    """The fake's time: real time plus an offset, or frozen (see the module docstring). Thread-safe;
+    ``subscribe`` callbacks run after every jump (the scheduler wakes up)."""
+
     def __init__(self, *, frozen: bool = False, start: float | None = None) -> None:
         self._initial = (frozen, start)
         self._lock = threading.Lock()
@@ -131,12 +134,6 @@ class Clock:
     # -- listeners (the scheduler wakes up when time jumps)
     def subscribe(self, callback: Callable[[], None]) -> None:
         self._listeners.append(callback)
-
-    def unsubscribe(self, callback: Callable[[], None]) -> None:
-        try:
-            self._listeners.remove(callback)
-        except ValueError:
-            pass
 
     def _notify(self) -> None:
         for cb in list(self._listeners):

@@ -114,6 +114,9 @@ class Settings:
     schema_dir: str | None = None
     strict_content_type: bool = True  # FastAPI >= 0.13x: a body without Content-Type is not JSON
     max_body_bytes: int = 30 * 1024 * 1024
+    # the FLUX 3 video spec's snapshots disagree (tiers, aspect ratios, draft-enhance fields): which one the
+    # request models follow (latest | 2026-08-04 | reseller; schemas/openapi/bfl-2026-12-additions.json)
+    flux3_video_snapshot: str = "latest"
     # lifecycle
     seed: int | None = None
     progression: Progression = field(default_factory=Progression)
@@ -391,6 +394,12 @@ def _coerce_one(name: str, value: Any, default: Any) -> Any:
         return float(value)
     if value is None or value == "":
         return None
+    if name == "flux3_video_snapshot":
+        from mock_server.core.spec_additions import snapshot_names
+
+        if str(value) not in snapshot_names():
+            raise unknown_name("FLUX 3 video snapshot", value, snapshot_names())
+        return str(value)
     if name in ("seed",):
         return int(value)
     if name in ("clock_start",):

@@ -26,21 +26,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mock_server.core.config import Settings
+from mock_server.core.errors import FetchFailed as FetchFailed
+from mock_server.core.errors import TargetRefused as TargetRefused
+from mock_server.core.errors import TooLarge as TooLarge
 
 FETCH_USER_AGENT = "bfl-mock-fetch/0.1"  # the admin API refuses requests carrying it (the fake calling itself)
 MIN_RATE_GRACE_SECONDS = 1.0  # the minimum transfer rate applies after this long
-
-
-class TargetRefused(Exception):
-    """A URL the fake will not call (allow-list, its own address, loopback on a shared fake)."""
-
-
-class FetchFailed(OSError):
-    """An image URL that could not be fetched: unreachable, too slow, too big, or a malformed answer."""
-
-
-class TooLarge(FetchFailed):
-    """The host sent more than the fetch may bring (``max_bytes``)."""
 
 
 def is_own_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

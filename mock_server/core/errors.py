@@ -2,10 +2,24 @@
 
 Handlers raise; the HTTP layer renders. ``ApiError`` renders as ``{"detail": <str>}`` (FastAPI's
 HTTPException shape); ``ValidationFailed`` renders as FastAPI's 422 ``{"detail": [ ... ]}``.
+
+Recurring errors have a named constructor (``store_full()``, ``invalid_key()``, ``not_found()``, ...): each
+call is a new exception (one raised again and again would grow its traceback chain) and reads its message
+constant when called, so a test that sets e.g. ``errors.INVALID_KEY`` changes what the fake answers.
+``ADMIN_PREFIX`` / ``is_admin_path`` say once where the fake's own API lives.
+
+The exceptions of the core live here too (``InvalidImage``, ``TargetRefused``, ``FetchFailed``); the modules
+that raise them import them from here under the same names. Exceptions of the layers above stay beside the
+code that raises and catches them (this module is imported by everything and imports nothing of the fake):
+``webhooks.client.DeliveryError`` (a retryable transport failure), ``frontends.asgi.BodyTooLarge`` and
+``Disconnected`` (the ASGI body reader), ``frontends.intercept.UnmockedRequestError`` (the plugin's refusal of
+an unmocked host), ``cli.CliError``, and the contract kit's ``PreflightError``, ``BudgetExhausted`` and
+``Mismatch`` (``mock_server.contract``); ``config.ConfigProblem`` is a ``ConfigError`` with a hint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +74,27 @@ class ConfigError(MockError, ValueError):
     """Bad settings, rules or schemas given to the fake (raised at start-up, never at request time)."""
 
 
+class InvalidImage(ValueError):
+    """The control image can't be used; the task ends in Error with INVALID_IMAGE."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.public_message = INVALID_IMAGE
+
+
+class TargetRefused(Exception):
+    """A URL the fake will not call (allow-list, its own address, loopback on a shared fake)."""
+
+
+class FetchFailed(OSError):
+    """An image URL that could not be fetched: unreachable, too slow, too big, or a malformed answer."""
+
+
+class TooLarge(FetchFailed):
+    """The host sent more than the fetch may bring (``max_bytes``)."""
+
+
 FINETUNE_NOT_FOUND_UTILITY = "Finetune not found"  # finetune_details / delete_finetune
 DEFAULT_ERROR = "Internal error during generation"  # an Error task's default message (the real text is unknown)
 DEFAULT_REASONS = {"Request Moderated": ["Safety Filter"], "Content Moderated": ["Content Policy Violation"]}
@@ -79,6 +114,118 @@ ADMIN_LOOPBACK_ONLY = (
 ADMIN_SELF_REQUEST = "bfl-mock admin API: requests made by bfl-mock itself (webhooks, image fetches) cannot use it"
 REQUEST_TIMEOUT = "Request Timeout"
 HEADERS_TOO_LARGE = "Request Header Fields Too Large"
+ADMIN_API = "bfl-mock admin API"  # how the admin API's own messages begin
+
+ADMIN_PREFIX = "/_mock"  # the fake's own API (moto's /moto-api/): admin routes, the dashboard, its cookie's path
+
+
+def is_admin_path(path: str) -> bool:
+    """``path`` is the admin API or under it (``/_mock``, ``/_mock/...``; not ``/_mockery``)."""
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
+# ---------------------------------------------------------------------------------------------- constructors
+# Read the constants at call time (module globals), never bind them as defaults.
+def not_authenticated(status: int) -> ApiError:
+    """No ``x-key`` header: the real API's status for it is a setting (``missing_key_status``)."""
+    return ApiError(status, NOT_AUTHENTICATED)
+
+
+def invalid_key() -> ApiError:
+    """An empty or unknown ``x-key`` (dossier S5)."""
+    return ApiError(403, INVALID_KEY)
+
+
+def not_found(detail: str | None = None) -> ApiError:
+    """404: ``Not Found`` as the real API says it, or the admin API's own ``detail`` (``no task X``)."""
+    return ApiError(404, NOT_FOUND if detail is None else detail)
+
+
+def method_not_allowed(methods: Iterable[str]) -> ApiError:
+    """405 with the methods the path does serve (``Allow``)."""
+    return ApiError(405, METHOD_NOT_ALLOWED, {"allow": ", ".join(methods)})
+
+
+def body_parse_error() -> ApiError:
+    """A body that is not JSON where JSON is expected (FastAPI's 400)."""
+    return ApiError(400, BODY_PARSE_ERROR)
+
+
+def finetune_not_found() -> ApiError:
+    """A submit naming a finetune the key's account does not have (or not ready)."""
+    return ApiError(400, FINETUNE_NOT_FOUND)
+
+
+def finetune_not_found_utility() -> ApiError:
+    """``finetune_details`` / ``delete_finetune`` of an unknown finetune."""
+    return ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
+
+
+def insufficient_credits() -> ApiError:
+    return ApiError(402, INSUFFICIENT_CREDITS)
+
+
+def store_full() -> ApiError:
+    """The task store holds ``max_tasks`` tasks none of which may be evicted yet."""
+    return ApiError(429, STORE_FULL, {"Retry-After": "1"})
+
+
+def too_many_active_tasks() -> ApiError:
+    """The key has ``active_task_limit`` tasks still running (the real API's 429)."""
+    return ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+
+
+def rate_limit_exceeded(headers: dict[str, str]) -> ApiError:
+    """The polling rate limit; ``headers``: the X-Ratelimit-* and Retry-After of the refusal."""
+    return ApiError(429, RATE_LIMIT_EXCEEDED, dict(headers))
+
+
+def too_many_requests(detail: str, retry_after: int) -> ApiError:
+    """429 with the fake's own words and when to try again (the admin API's sign-in throttle)."""
+    return ApiError(429, detail, {"Retry-After": str(retry_after)})
+
+
+def request_timeout(detail: str) -> ApiError:
+    """408: what was waited for did not come in time (the admin API's webhook wait)."""
+    return ApiError(408, detail)
+
+
+def misdirected(detail: str) -> ApiError:
+    """421: a Host this server does not answer for (DNS rebinding of the admin API)."""
+    return ApiError(421, detail)
+
+
+def conflict(detail: str) -> ApiError:
+    """409: the request does not fit the current state (a task already finished)."""
+    return ApiError(409, detail)
+
+
+def bad_request(detail: str) -> ApiError:
+    """400 with the fake's own words (admin API bodies, rules, scenarios)."""
+    return ApiError(400, detail)
+
+
+def admin_bad_request(problem: str) -> ApiError:
+    """400 from the admin API: ``bfl-mock admin API: <problem>``."""
+    return ApiError(400, f"{ADMIN_API}: {problem}")
+
+
+def forbidden(detail: str) -> ApiError:
+    """403 with the fake's own words (cross-site requests, key scopes)."""
+    return ApiError(403, detail)
+
+
+def admin_bad_token() -> ApiError:
+    return ApiError(403, ADMIN_BAD_TOKEN)
+
+
+def admin_loopback_only() -> ApiError:
+    return ApiError(403, ADMIN_LOOPBACK_ONLY)
+
+
+def admin_self_request() -> ApiError:
+    """A webhook or image fetch of the fake aimed at its own admin API: never an admin call."""
+    return ApiError(403, ADMIN_SELF_REQUEST)
 
 
 class InternalError(RuntimeError):

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mock_server.core.errors import INVALID_IMAGE
+from mock_server.core.errors import InvalidImage as InvalidImage
 
 MAX_SIDE = 16_384  # longest output side (JPEG's own limit is 65,535; FLUX outputs are far below either)
 DEFAULT_LOW = 50
@@ -36,15 +36,6 @@ DEFAULT_HIGH = 200
 _DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,")
 DEFAULT_MAX_SCANS = 100  # the ``max_jpeg_scans`` setting's default
 _MAX_SCANS: contextvars.ContextVar[int] = contextvars.ContextVar("bfl_mock_max_jpeg_scans", default=DEFAULT_MAX_SCANS)
-
-
-class InvalidImage(ValueError):
-    """The control image can't be used; the task ends in Error with INVALID_IMAGE."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.public_message = INVALID_IMAGE
 
 
 def single_threaded_opencv() -> None:

@@ -1,5 +1,6 @@
-"""Thumbnails for the admin API and the dashboard: a task's input images, its intermediate (canny's edge map,
-with the request's thresholds) and its result. They run on render threads and are cached by size."""
+"""Thumbnails for the admin API and the dashboard: a task's input images, a family's own previews (canny's
+edge map: ``endpoints.canny``) and its result, by media type. They run on render threads and are cached by
+size."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ def thumbnail(data: bytes, max_side: int, max_pixels: int) -> tuple[bytes, str]:
     a usable image."""
     with imaging.opened(data, max_pixels) as im:
         im.draft("RGB", (max_side, max_side))
-        return _encode(im, max_side)
+        return encode(im, max_side)
 
 
-def _encode(im: Any, max_side: int) -> tuple[bytes, str]:
+def encode(im: Any, max_side: int) -> tuple[bytes, str]:
+    """A decoded image (PIL) as a thumbnail: (bytes, media type)."""
     im.thumbnail((max_side, max_side))
     buf = io.BytesIO()
     if im.mode in ("RGBA", "LA", "L", "1", "P"):
@@ -31,10 +33,9 @@ def _encode(im: Any, max_side: int) -> tuple[bytes, str]:
     return buf.getvalue(), "image/jpeg"
 
 
-def edge_map(control: bytes, low: int | None, high: int | None, max_pixels: int, max_side: int) -> tuple[bytes, str]:
-    """The edge map BFL's preprocessing gives ``control`` (white edges on black), as a thumbnail."""
-    from PIL import Image
-
-    edges = imaging.edge_map(control, low, high, max_pixels)
-    im = Image.fromarray((edges.to_array() * 255).astype("uint8"), "L")
-    return _encode(im, max_side)
+def of_result(data: bytes, media_type: str, max_side: int, max_pixels: int) -> tuple[bytes, str]:
+    """A result's preview by its media type: an image's thumbnail; any other media (a video) as it is, for the
+    dashboard's player (results are bounded by the result store)."""
+    if media_type.startswith("image/"):
+        return thumbnail(data, max_side, max_pixels)
+    return data, media_type

@@ -47,7 +47,9 @@ def available(directory: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(p.stem for p in schema_dir(directory).glob("*.json"))
 
 
-SPEC_FILE = "bfl-openapi-2026-04-23.json"  # BFL's published OpenAPI, vendored (fixtures/reference, in the wheel)
+SPEC_DATE = "2026-04-23"  # the day BFL published the OpenAPI that is vendored (fixtures/reference, in the wheel)
+SPEC_FILE = f"bfl-openapi-{SPEC_DATE}.json"
+SPEC_LABEL = f"BFL OpenAPI {SPEC_DATE} (vendored)"  # how drift reports name it
 SPEC_PREFIX = "spec:"
 
 

@@ -20,5 +20,4 @@ class TaskStatus(str, Enum):
 
 
 TERMINAL = frozenset({TaskStatus.READY, TaskStatus.ERROR, TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED})
-MODERATED = frozenset({TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED})
 FINAL_STATUSES = (*sorted(TERMINAL, key=list(TaskStatus).index), TaskStatus.TASK_NOT_FOUND)  # an outcome's choices

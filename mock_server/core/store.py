@@ -73,6 +73,9 @@ class BytesLRU(SizedLRU):
 
 
 class ResultStore:
+    """What a finished task needs for its downloads (checked inputs or a compact intermediate), by task id:
+    in memory up to ``memory_budget`` bytes, the oldest spilled to a private temporary directory beyond it."""
+
     def __init__(self, memory_budget: int) -> None:
         self.memory_budget = memory_budget
         self._mem: OrderedDict[str, tuple[Any, int]] = OrderedDict()

@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.http.admin import foreign_host
-from mock_server.http.api import error_response
-from mock_server.http.types import HttpRequest, HttpResponse
+from mock_server.core.errors import is_admin_path
+from mock_server.core.redact import JOURNAL
+from mock_server.http.admin.auth import foreign_host
+from mock_server.http.types import HttpRequest, HttpResponse, error_response
 from mock_server.http.validation import dumps
 
 if TYPE_CHECKING:
@@ -45,7 +46,13 @@ def _too_large(limit: int) -> HttpResponse:
     return HttpResponse.json(413, {"detail": f"Content Too Large: the request body exceeds {limit} bytes"})
 
 
+_JSON_ONLY = [("content-type", "application/json")]
+_JSON_RAW = (b"content-type", b"application/json")
+
+
 def raw_headers(resp: HttpResponse) -> list[tuple[bytes, bytes]]:
+    if resp.headers == _JSON_ONLY and resp.status >= 200 and resp.status not in (204, 304):  # most answers
+        return [_JSON_RAW, (b"content-length", str(len(resp.body)).encode())]
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
     if resp.status >= 200 and resp.status not in (204, 304) and not any(k == b"content-length" for k, _ in raw):
         raw.append((b"content-length", str(len(resp.body)).encode()))
@@ -86,15 +93,12 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
 
 async def handle_http(mock: BflMock, scope: dict[str, Any], receive: Receive) -> HttpResponse | None:
     """Build the request from an ASGI scope, read its body (with the limit) and answer it; None = gone."""
-    headers: dict[str, str] = {}
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
-        if name not in headers:
-            headers[name] = v.decode("latin-1")
+    # lower-case names (ASGI servers send them so; lowered again for other callers), the first value wins
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(scope["headers"])}
     server = scope.get("server") or ("127.0.0.1", mock.settings.port)
     client = scope.get("client") or ("127.0.0.1", 0)
     path = scope["path"]
-    if (path == "/_mock" or path.startswith("/_mock/")) and client[0] != "testclient":
+    if is_admin_path(path) and client[0] != "testclient":
         refused = foreign_host(mock.settings, headers, (server[0], getattr(mock, "bound_host", None)))
         if refused is not None:  # DNS rebinding: a page whose own name resolves to the fake
             return error_response(refused)
@@ -130,14 +134,15 @@ class MockASGI:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            start = time.perf_counter()
+            access_log = self.access_log
+            start = time.perf_counter() if access_log is not None else 0.0
             resp = await handle_http(self.mock, scope, receive)
             if resp is None:
                 return
             await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers(resp)})
             await send({"type": "http.response.body", "body": resp.body})
-            if self.access_log is not None:
-                self.access_log.write(scope, resp, start)
+            if access_log is not None:
+                access_log.write(scope, resp, start)
         elif kind == "lifespan":
             while True:
                 message = await receive()
@@ -164,7 +169,7 @@ class AccessLog:
         import json
 
         client = (scope.get("client") or ("-", 0))[0]
-        query = _redact_query(scope.get("query_string", b"").decode("latin-1"))
+        query = JOURNAL.query(scope.get("query_string", b"").decode("latin-1"))
         path = scope["path"] + (f"?{query}" if query else "")
         if not self.json:  # JSON lines escape by themselves
             path = escape_log_text(path)
@@ -205,19 +210,6 @@ def escape_log_text(text: str) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return _UNSAFE_IN_LOG.sub(esc, text)
-
-
-_SECRET_PARAMS = ("sig", "key", "token", "secret")
-
-
-def _redact_query(query: str) -> str:
-    if not query or not any(p in query for p in _SECRET_PARAMS):
-        return query
-    parts = []
-    for item in query.split("&"):
-        name, sep, _ = item.partition("=")
-        parts.append(f"{name}=***" if sep and name.lower() in _SECRET_PARAMS else item)
-    return "&".join(parts)
 
 
 def create_app(mock: BflMock, *, close_on_shutdown: bool = True, access_log: AccessLog | None = None) -> MockASGI:

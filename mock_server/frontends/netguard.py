@@ -14,6 +14,8 @@ or sends its body a byte a minute, is kept forever, and with httptools request h
   request's ``Host`` (RFC 9112, 3.2.2), so the admin API's Host check sees the name the client asked for.
 
 All of these are real-time network limits (not the fake clock): they protect the process, not the model.
+The deadlines are checked by one sweep per server (an eighth of the shortest limit apart), not by a timer
+per request.
 """
 
 from __future__ import annotations
@@ -72,9 +74,29 @@ def guarded_protocol(settings: Settings, base: type | None = None) -> type:
     body_timeout = settings.body_timeout_seconds
     max_header = settings.max_header_bytes
     max_conn = max(1, settings.max_connections)
+    # Deadlines, not a timer per request: arming and cancelling a loop timer for every keep-alive request
+    # was a measurable part of serving a poll. One sweep per ``tick`` (an eighth of the shortest limit, 20 ms
+    # to 1 s) closes what is overdue, so a limit fires at most an eighth late.
+    limits = [t for t in (header_timeout, body_timeout) if t > 0]
+    tick = min(1.0, max(0.02, min(limits) / 8)) if limits else 1.0
+    sweeper: list[asyncio.TimerHandle | None] = [None]  # this server's one sweep timer, while any deadline runs
+
+    def sweep(loop: asyncio.AbstractEventLoop) -> None:
+        sweeper[0] = None
+        now, running = loop.time(), False
+        for proto in list(connections):
+            deadline = proto._bfl_deadline
+            if deadline is None:
+                continue
+            if deadline <= now:
+                proto._bfl_expired()
+            else:
+                running = True
+        if running:
+            sweeper[0] = loop.call_later(tick, sweep, loop)
 
     class GuardedProtocol(base):  # type: ignore[misc, valid-type]
-        _bfl_timer: asyncio.TimerHandle | None = None
+        _bfl_deadline: float | None = None  # loop time
         _bfl_cycle: Any = None
         _bfl_header_bytes = 0
         _bfl_body_cycle: Any = None
@@ -100,7 +122,7 @@ def guarded_protocol(settings: Settings, base: type | None = None) -> type:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._bfl_timer is None and self._bfl_waiting():
+            if self._bfl_deadline is None and self._bfl_waiting():
                 self._bfl_arm(header_timeout)  # the first bytes of a (next) request: its headers are due
             super().data_received(data)
             cycle = self.cycle
@@ -139,17 +161,18 @@ def guarded_protocol(settings: Settings, base: type | None = None) -> type:
             return cycle is None or (cycle.response_complete and not cycle.more_body)
 
         def _bfl_arm(self, seconds: float) -> None:
-            self._bfl_disarm()
             if seconds > 0:
-                self._bfl_timer = self.loop.call_later(seconds, self._bfl_expired)
+                self._bfl_deadline = self.loop.time() + seconds
+                if sweeper[0] is None:
+                    sweeper[0] = self.loop.call_later(tick, sweep, self.loop)
+            else:
+                self._bfl_deadline = None
 
         def _bfl_disarm(self) -> None:
-            if self._bfl_timer is not None:
-                self._bfl_timer.cancel()
-                self._bfl_timer = None
+            self._bfl_deadline = None
 
         def _bfl_expired(self) -> None:
-            self._bfl_timer = None
+            self._bfl_deadline = None
             cycle = self.cycle
             waiting_body = cycle is not None and not cycle.response_complete and cycle.more_body
             if self._bfl_waiting() or waiting_body:

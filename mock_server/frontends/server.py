@@ -1,9 +1,10 @@
 """Servers on a loopback port in a background thread.
 
 ``ThreadedServer`` runs any ASGI app under uvicorn (binds port 0 and reads the real port back, waits on a
-ready event, re-raises start-up errors). ``LiveServer`` serves a ``BflMock`` that can be swapped between
-tests without restarting (pytest-httpserver's pattern): the ``bfl_server`` fixture, tests, benchmarks.
-``WebhookReceiver`` is a small recording receiver for testing webhooks and ``send-webhook``.
+ready event, re-raises start-up errors); ``bind_socket`` is its socket, which ``bfl-mock serve`` uses too.
+``LiveServer`` serves a ``BflMock`` that can be swapped between tests without restarting
+(pytest-httpserver's pattern): the ``bfl_server`` fixture, tests, benchmarks. ``WebhookReceiver`` is a small
+recording receiver for testing webhooks and ``send-webhook``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,22 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def bind_socket(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: any free port; ``getsockname()`` says which). It
+    listens at once, so connections queue before the server runs and a printed URL works immediately.
+    Raises ``OSError`` (``EADDRINUSE`` ...) with nothing left open."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class ThreadedServer:
@@ -46,10 +63,7 @@ class ThreadedServer:
     def start(self) -> ThreadedServer:
         import uvicorn
 
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self.port))
+        sock = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._server = uvicorn.Server(self.build_config(self.build_app()))
 

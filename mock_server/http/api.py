@@ -1,34 +1,27 @@
-"""BFL's endpoints: parse, call the backend, render. One ``submit`` serves every generation endpoint in the
-registry (the route says which row); the rest are the utility endpoints and result delivery."""
+"""BFL's endpoints: call the backend, render. One ``submit`` serves every generation endpoint in the registry
+(the route says which row); the rest are the utility endpoints and result delivery. The body (``body_for``)
+and the key of a secured route are read before a handler runs (``MockHTTP``), in FastAPI's order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from mock_server.core.backend import TaskNotFound, WaitFor, not_found_view
+from pydantic import BaseModel
+
+from mock_server.core.backend import TaskNotFound, not_found_view
 from mock_server.core.endpoints import Endpoint
-from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed
+from mock_server.core.endpoints.family import artefact_at
+from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed, WaitFor
 from mock_server.core.redact import control_summary
 from mock_server.core.schemas import load_request_schema, load_schema
 from mock_server.core.status import TaskStatus
 from mock_server.http import validation as v
 from mock_server.http.delivery import UNSUPPORTED_VERB, azure_error, blob_response
+from mock_server.http.routes import Route
 from mock_server.http.services import Services
-from mock_server.http.types import JSON, Answer, Deferred, HttpRequest, HttpResponse
+from mock_server.http.types import JSON, Answer, Deferred, HttpRequest, HttpResponse, error_response, waits
 from mock_server.webhooks.notify import parse_fault_header
-
-
-def waits(step: Callable[[], Answer]) -> Answer:
-    """Run ``step``; if the backend needs background work first, answer Deferred(that work, ``step``)."""
-    try:
-        return step()
-    except WaitFor as w:
-        return Deferred(w.future, lambda: waits(step))
-
-
-def error_response(exc: ApiError) -> HttpResponse:
-    return HttpResponse.json(exc.status, {"detail": exc.detail}, list(exc.headers.items()))
 
 
 def _pick(bounds: tuple[float, float] | None, rng: Any) -> float:
@@ -43,14 +36,24 @@ class ApiHandlers:
         self.services = services
         self.backend = services.backend
         self.settings = services.backend.settings
-        self.models: dict[str, Any] = {}
-        for ep in services.endpoints:
-            schema = (
-                ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema, self.settings.schema_dir)
-            )
-            self.models[ep.path] = v.build_model(schema)
-        self.delete_model = v.build_model(load_schema("DeleteFinetuneInputs", self.settings.schema_dir))
         self._openapi: bytes | None = None
+
+    def body_for(self, route: Route) -> v.JsonBody | None:
+        """The model of ``route``'s body, compiled from its schema when the app is built: an endpoint row's
+        request schema (BFL's OpenAPI, a file in ``schemas/`` or inline), else ``schemas/<body>.json``."""
+        if route.body is None:
+            return None
+        directory = self.settings.schema_dir
+        if route.endpoint is not None:
+            ref = route.endpoint.schema
+            schema = ref if isinstance(ref, dict) else load_request_schema(ref, directory)
+        else:
+            schema = load_schema(route.body, directory)
+        return v.JsonBody(
+            v.build_model(schema),
+            strict_content_type=self.settings.strict_content_type,
+            max_values=self.settings.max_json_values,
+        )
 
     def api_origin(self, req: HttpRequest) -> str:
         return (self.settings.public_url or req.origin).rstrip("/")
@@ -59,20 +62,8 @@ class ApiHandlers:
         return (self.settings.delivery_url or self.settings.public_url or req.origin).rstrip("/")
 
     # ------------------------------------------------------------------ generation endpoints
-    def submit(self, req: HttpRequest, endpoint: Endpoint) -> Answer:
-        # FastAPI's order: read/parse the body (json_invalid, 400), then security, then validation.
-        try:
-            body = req.parsed = v.parse_body(
-                req.body,
-                req.headers.get("content-type"),
-                strict_content_type=self.settings.strict_content_type,
-                max_values=self.settings.max_json_values,
-            )
-        except ApiError:  # a body refused unparsed is journaled as such, never parsed for the journal instead
-            req.parsed = {"raw_length": len(req.body), "json": False}
-            raise
-        key = self.backend.check_key(req.headers.get("x-key"))
-        params = v.validate_body(self.models[endpoint.path], body).model_dump()
+    def submit(self, req: HttpRequest, endpoint: Endpoint, *, key: str, body: BaseModel) -> Answer:
+        params = body.model_dump()
         errors = [e for check in endpoint.checks for e in check(params)]  # what the OpenAPI cannot express
         if errors:
             raise ValidationFailed(errors)
@@ -133,7 +124,10 @@ class ApiHandlers:
         task = self.backend.tasks.get(task_id)
         delay = _pick(task.outcome.poll_latency, self.backend.rng) if task is not None else 0.0
         req.task_id = task_id
-        return waits(lambda: self._poll(req, task_id, list(headers), delay))
+        try:  # ``waits``, inlined for the hot path
+            return self._poll(req, task_id, list(headers), delay)
+        except WaitFor as w:
+            return Deferred(w.future, lambda: waits(lambda: self._poll(req, task_id, list(headers), delay)))
 
     def _poll(self, req: HttpRequest, task_id: str, headers: list[tuple[str, str]], delay: float) -> HttpResponse:
         try:
@@ -167,6 +161,7 @@ class ApiHandlers:
                 range_header=req.headers.get("range"),
                 if_none_match=req.headers.get("if-none-match"),
                 edge_headers=self.settings.edge_headers,
+                artefact=artefact_at(task.endpoint.family, task.output_format, req.path),
             )
         except AzureError as e:  # bad or expired signature, gone, unsatisfiable range
             return azure_error(e, now)
@@ -174,16 +169,13 @@ class ApiHandlers:
         return resp
 
     # ------------------------------------------------------------------ utility endpoints
-    def get_credits(self, req: HttpRequest) -> HttpResponse:
-        key = self.backend.check_key(req.headers.get("x-key"))
+    def get_credits(self, req: HttpRequest, *, key: str) -> HttpResponse:
         return HttpResponse.json(200, {"credits": self.backend.credits(key)})
 
-    def my_finetunes(self, req: HttpRequest) -> HttpResponse:
-        key = self.backend.check_key(req.headers.get("x-key"))
+    def my_finetunes(self, req: HttpRequest, *, key: str) -> HttpResponse:
         return HttpResponse.json(200, {"finetunes": self.backend.finetunes.ids(api_key=key)})
 
-    def finetune_details(self, req: HttpRequest) -> HttpResponse:
-        key = self.backend.check_key(req.headers.get("x-key"))
+    def finetune_details(self, req: HttpRequest, *, key: str) -> HttpResponse:
         finetune_id = req.query("finetune_id")
         if finetune_id is None:
             raise v.missing_query("finetune_id")
@@ -192,15 +184,8 @@ class ApiHandlers:
             raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
         return HttpResponse.json(200, {"finetune_details": details})
 
-    def delete_finetune(self, req: HttpRequest) -> HttpResponse:
-        body = v.parse_body(
-            req.body,
-            req.headers.get("content-type"),
-            strict_content_type=self.settings.strict_content_type,
-            max_values=self.settings.max_json_values,
-        )
-        key = self.backend.check_key(req.headers.get("x-key"))
-        finetune_id = v.validate_body(self.delete_model, body).finetune_id  # type: ignore[attr-defined]
+    def delete_finetune(self, req: HttpRequest, *, key: str, body: BaseModel) -> HttpResponse:
+        finetune_id = body.finetune_id  # type: ignore[attr-defined]
         if not self.backend.finetunes.delete(finetune_id, api_key=key):
             raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
         answer = {
@@ -215,7 +200,7 @@ class ApiHandlers:
         """For CI service containers and orchestrators: 200 while the fake serves (not a BFL endpoint)."""
         return HttpResponse.json(200, {"status": "ok", "tasks": len(self.backend.tasks)})
 
-    def openapi(self, req: HttpRequest, document: Callable[[], dict[str, Any]]) -> HttpResponse:
+    def openapi(self, req: HttpRequest, *, document: Callable[[], dict[str, Any]]) -> HttpResponse:
         if self._openapi is None:
             self._openapi = v.dumps(document())
         return HttpResponse(200, self._openapi, [("content-type", JSON)])

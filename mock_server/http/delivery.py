@@ -8,9 +8,9 @@ import hashlib
 import random
 import uuid
 
-from mock_server.core import imaging
 from mock_server.core.backend import Task
-from mock_server.core.blobs import http_date, parse_range
+from mock_server.core.blobs import http_date, md5_b64, parse_range
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import AzureError
 from mock_server.http.types import HttpResponse
 
@@ -44,7 +44,7 @@ def blob_headers(task: Task, now: float) -> list[tuple[str, str]]:
     if task.blob_headers is None:
         end = task.finished_at or now
         task.blob_headers = [
-            ("Content-Type", imaging.content_type(task.output_format)),
+            ("Content-Type", families.output_media_type(task.endpoint.family, task.output_format)),
             ("Cache-Control", "max-age=1200"),
             ("Last-Modified", http_date(end)),
             ("Accept-Ranges", "bytes"),
@@ -69,13 +69,18 @@ def blob_response(
     range_header: str | None,
     if_none_match: str | None,
     edge_headers: bool,
+    artefact: families.Artefact | None = None,
 ) -> HttpResponse:
-    fixed = blob_headers(task, now)
+    fixed, md5 = blob_headers(task, now), task.md5 or ""
+    if artefact is not None and artefact.name != families.SAMPLE:  # a further artefact: its own type, tag, MD5
+        tag = '"0x8DE' + hashlib.sha1(f"{task.id}/{artefact.name}".encode()).hexdigest()[:11].upper() + '"'
+        own = {"Content-Type": artefact.media_type, "ETag": tag}
+        fixed, md5 = [(k, own.get(k, v)) for k, v in fixed], md5_b64(data)
     headers = [*fixed, ("x-ms-request-id", str(uuid.UUID(int=random.getrandbits(128), version=4)))]
     etag = fixed[4][1]
     if if_none_match is not None and if_none_match == etag:
         return HttpResponse(304, b"", [(k, v) for k, v in headers if k in ("ETag", "Last-Modified")])
-    size, md5 = len(data), task.md5 or ""
+    size = len(data)
     rng = parse_range(range_header, size)
     if rng is None:
         status, body = 200, data

@@ -1,18 +1,20 @@
 """Every route the fake serves, as data: dispatch and ``/openapi.json`` are both built from these tables.
 
 ``api_routes(endpoints)`` are BFL's: one ``POST /v1/<name>`` per endpoint row, the utility endpoints and
-result delivery. ``ADMIN_ROUTES`` are ``/_mock/``. A route names the handler method that serves it, and what
-OpenAPI says of it (tag, summary, operation id, body schema, query parameters, responses).
+result delivery. ``ADMIN_ROUTES`` are ``/_mock/``. A route names the handler method that serves it (the
+``Router`` resolves it once, when the app is built), and what OpenAPI says of it (tag, summary, operation id,
+body schema, query parameters, responses); its body schema is also what the request is validated against.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.errors import TASK_NOT_FOUND
+from mock_server.http.types import Answer, Edge, HttpRequest
 
 Responses = dict[str, tuple[str, "str | tuple[str, ...] | None"]]  # code -> (description, schema(s))
 
@@ -30,6 +32,8 @@ class Route:
     optional_query: tuple[str, ...] = ()
     secured: bool = False  # needs x-key
     prefix: bool = False  # serves every path below the template's fixed start (result delivery)
+    journal: bool = True  # recorded in the request journal (the fake's own routes are not)
+    edge: Edge = Edge.FULL
     responses: Responses = field(default_factory=dict, compare=False)
     endpoint: Endpoint | None = field(default=None, compare=False)
 
@@ -81,6 +85,7 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "Get Result",
             "get_result_v1_get_result_get",
             query=("id",),
+            edge=Edge.HSTS,
             responses={
                 "200": ("Successful Response", "ResultResponse"),
                 "404": (TASK_NOT_FOUND, "ResultResponse"),
@@ -149,6 +154,7 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "download_result",
             optional_query=("se", "sp", "sv", "sr", "rsct", "sig"),
             prefix=True,
+            edge=Edge.NONE,
             responses={
                 "200": ("The image", None),
                 "206": ("A byte range", None),
@@ -164,6 +170,8 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
             "bfl-mock admin",
             "Liveness for CI service containers and orchestrators (not a BFL endpoint)",
             "health",
+            journal=False,
+            edge=Edge.NONE,
             responses={"200": ("The fake is serving", None)},
         ),
     ]
@@ -171,7 +179,11 @@ def api_routes(endpoints: Iterable[Endpoint]) -> list[Route]:
 
 def _admin(method: str, path: str, handler: str, summary: str, body: str | None = None, **kw: object) -> Route:
     slug = path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
-    return Route(method, path, handler, "bfl-mock admin", summary, f"mock_{slug}_{method.lower()}", body, **kw)  # type: ignore[arg-type]
+    op = f"mock_{slug}_{method.lower()}"
+    return Route(method, path, handler, "bfl-mock admin", summary, op, body, journal=False, edge=Edge.NONE, **kw)  # type: ignore[arg-type]
+
+
+ADMIN_ANY = _admin("*", "/_mock/{path}", "index", "Any path under /_mock/: what its answers carry before routing")
 
 
 ADMIN_ROUTES: list[Route] = [
@@ -249,29 +261,42 @@ ADMIN_ROUTES: list[Route] = [
 ]
 
 
-class Router:
-    """Exact paths by dictionary (the hot path), templates by pattern, prefixes last."""
+Handler = Callable[[HttpRequest, dict[str, str]], Answer]  # (request, path parameters) -> answer
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+
+@dataclass(frozen=True)
+class Bound:
+    """A route and the callable that serves it, resolved once when the app is built (never per request)."""
+
+    route: Route
+    call: Handler
+
+
+class Router:
+    """Exact paths by dictionary (the hot path), templates by pattern, prefixes last. ``bind`` resolves each
+    route's handler when the router is built, so a route naming no handler fails then, not on a request."""
+
+    def __init__(self, routes: Iterable[Route], bind: Callable[[Route], Handler]) -> None:
         self.routes = list(routes)
-        self.exact: dict[str, dict[str, Route]] = {}
-        self.patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
-        self.prefixes: list[tuple[str, Route]] = []
-        by_template: dict[str, dict[str, Route]] = {}
+        self.exact: dict[str, dict[str, Bound]] = {}
+        self.patterns: list[tuple[re.Pattern[str], dict[str, Bound]]] = []
+        self.prefixes: list[tuple[str, Bound]] = []
+        by_template: dict[str, dict[str, Bound]] = {}
         for r in self.routes:
+            bound = Bound(r, bind(r))
             if r.prefix:
-                self.prefixes.append((r.path.split("{", 1)[0], r))
+                self.prefixes.append((r.path.split("{", 1)[0], bound))
             elif r.params:
-                by_template.setdefault(r.path, {})[r.method] = r
+                by_template.setdefault(r.path, {})[r.method] = bound
             else:
-                self.exact.setdefault(r.path, {})[r.method] = r
+                self.exact.setdefault(r.path, {})[r.method] = bound
         for template, methods in by_template.items():
             pattern = re.escape(template)
             for name in re.findall(r"\\\{(\w+)\\\}", pattern):
                 pattern = pattern.replace(f"\\{{{name}\\}}", f"(?P<{name}>[^/]+)")
             self.patterns.append((re.compile(f"^{pattern}$"), methods))
 
-    def match(self, path: str) -> tuple[dict[str, Route] | None, dict[str, str]]:
+    def match(self, path: str) -> tuple[dict[str, Bound] | None, dict[str, str]]:
         """The routes serving ``path`` by method, and the path parameters; (None, {}) if none."""
         methods = self.exact.get(path)
         if methods is not None:
@@ -280,7 +305,7 @@ class Router:
             m = pattern.match(path)
             if m:
                 return by_method, m.groupdict()
-        for start, route in self.prefixes:
+        for start, bound in self.prefixes:
             if path.startswith(start):
-                return {"GET": route, "HEAD": route, "*": route}, {}
+                return {"GET": bound, "HEAD": bound, "*": bound}, {}
         return None, {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from mock_server.core.backend import BflBackend
 from mock_server.core.endpoints import Endpoint
@@ -20,4 +19,3 @@ class Services:
     webhooks: WebhookDispatcher
     endpoints: Sequence[Endpoint]
     reset: Callable[[str | None], None]  # the whole fake, or one key's state
-    define_scenario: Callable[[str, Any], object]

@@ -136,10 +136,19 @@ async function tasksPage() {
 }
 
 // ------------------------------------------------------------------------------------------------ one task
-function imageFigure(taskId, name, caption, cls = "") {
-  const img = h("img", { src: `${API}/tasks/${encodeURIComponent(taskId)}/images/${name}?max=${cls === "result" ? 512 : 320}`, alt: name, "data-image": name });
-  const fig = h("figure", { class: cls }, img, h("figcaption", {}, caption));
-  img.addEventListener("error", () => fig.replaceChildren(h("figcaption", {}, `${caption}: not available`)));
+// A task's picture as the server lists it ({name, caption, media_type}): an image, or a player for other media
+// (a video result), chosen by media type alone.
+function mediaFigure(taskId, preview, cls = "") {
+  const { name, caption } = preview;
+  const media = preview.media_type || "image/*";
+  const src = `${API}/tasks/${encodeURIComponent(taskId)}/images/${encodeURIComponent(name)}?max=${cls === "result" ? 512 : 320}`;
+  const kind = media.split("/")[0];
+  const el = kind === "video" ? h("video", { src, controls: true, muted: true, loop: true, preload: "metadata", "data-image": name, "data-media": media })
+    : kind === "audio" ? h("audio", { src, controls: true, preload: "metadata", "data-image": name, "data-media": media })
+    : kind === "image" ? h("img", { src, alt: name, "data-image": name, "data-media": media })
+    : h("a", { href: src, download: name, "data-image": name, "data-media": media }, `download ${name} (${media})`);
+  const fig = h("figure", { class: cls }, el, h("figcaption", {}, caption));
+  el.addEventListener("error", () => fig.replaceChildren(h("figcaption", {}, `${caption}: not available`)));
   return fig;
 }
 
@@ -194,8 +203,11 @@ async function taskPage(id) {
     api(`/webhooks?task_id=${enc}`),
   ]);
   const previews = task.previews || [];
-  const figures = previews.filter((p) => p.name !== "result").map((p) => imageFigure(id, p.name, p.caption));
+  const figures = previews.filter((p) => p.name !== "result").map((p) => mediaFigure(id, p));
+  const result = previews.find((p) => p.name === "result") || { name: "result", caption: "result" };
   const sample = task.result && task.result.sample;
+  // further downloadable artefacts of the result, as the server lists them (any other signed link in it)
+  const artefacts = Object.entries(task.result || {}).filter(([k, v]) => k !== "sample" && typeof v === "string" && /^https?:\/\//.test(v));
   let expiry = null;
   if (sample) {
     try { expiry = new URL(sample).searchParams.get("se"); } catch (e) { expiry = null; }
@@ -224,9 +236,10 @@ async function taskPage(id) {
         task.status === "Pending" ? `the input image failed its check, so this task will end as Error: ${task.image_error}` : task.image_error)] : null),
     h("h3", {}, "Images"),
     h("div", { class: "images" }, figures,
-      task.status === "Ready" ? imageFigure(id, "result", "result", "result") : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
+      task.status === "Ready" ? mediaFigure(id, result, "result") : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
     sample ? h("div", { class: "card" }, h("div", {}, "Signed result URL ", expiry ? `(expires ${expiry})` : ""),
-      h("a", { href: sample, class: "mono", id: "sample" }, sample)) : null,
+      h("a", { href: sample, class: "mono", id: "sample" }, sample),
+      artefacts.map(([name, url]) => h("div", {}, `${name}: `, h("a", { href: url, class: "mono", "data-artefact": name }, url)))) : null,
     h("h3", {}, "Request body (as journaled: secrets redacted, images as length and hash)"),
     submit ? bodyTable(submit.body, id, []) : h("p", { class: "muted" }, "not in the journal any more"),
     h("h3", {}, `Polls (${polls.length})`),
@@ -503,6 +516,7 @@ async function route() {
     else if (name === "requests") await requestsPage();
     else if (name === "webhooks") await webhooksPage();
     else if (name === "control") await controlPage();
+    else if (name === "shadow") await shadowPage(); // ui/shadow.js
     else await tasksPage();
     await refreshClock();
   } catch (e) {

@@ -1,10 +1,10 @@
-"""The contract kit itself: it catches a wrong server, guards the paid-call budget, scrubs recordings,
-and reports schema drift (issue 7). Live mode runs against a local stand-in, never the internet."""
+"""The contract kit run whole: it catches a wrong server, guards the paid-call budget, scrubs recordings,
+selects endpoints and oracles, and leaves a shared fake as found. Live mode runs against a local stand-in,
+never the internet."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -12,103 +12,11 @@ import httpx
 import pytest
 import yaml
 from bfl_helpers import ROOT
+from contract_helpers import WRONG_SERVER, cli, json_after, run_contract
 
-from mock_server.contract import drift, scrub_json
 from mock_server.core.schemas import load_schema, schema_dir
 from mock_server.frontends.server import LiveServer
 from mock_server.mock import BflMock
-
-WRONG_SERVER = r"""
-import sys, time
-from mock_server.core import accounts, backend, errors
-from mock_server.http import app as http
-from mock_server.mock import BflMock
-from mock_server.frontends.server import LiveServer
-
-accounts.INVALID_KEY = "Invalid API key"                    # one error message
-_dispatch = http.MockHTTP._dispatch
-def dispatch(self, req):                                    # one status code
-    try:
-        return _dispatch(self, req)
-    except errors.ApiError as e:
-        if e.status == 404 and e.detail == "Not Found":
-            raise errors.ApiError(400, "Not Found") from None
-        raise
-http.MockHTTP._dispatch = dispatch
-_view = backend.Task.view
-def view(self):                                             # one poll status
-    v = _view(self)
-    return {**v, "status": "Done"} if v["status"] == "Ready" else v
-backend.Task.view = view
-server = LiveServer(BflMock(schema_dir=sys.argv[1], progression="polls:2", frozen_clock=True, strict_finetunes=True,
-                            active_task_limit=0, webhook_allow=("loopback",))).start()
-print("wrong server at", server.url, flush=True)
-time.sleep(600)
-"""
-
-
-def run_contract(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(ROOT / "contract_tests"),
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "-q",
-            *args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            "BFL_CONTRACT_EXAMPLES": "60",
-            "BFL_CONTRACT_PROPERTY_EXAMPLES": "2",
-            "BFL_CONTRACT_ENDPOINT_EXAMPLES": "5",
-            **(env or {}),
-        },
-    )
-
-
-def cli(*args: str, env: dict[str, str] | None = None, cwd=ROOT, shim: dict[str, str] | None = None):
-    """``bfl-mock contract ...`` as a user runs it; ``shim``: modules made unimportable (name -> error)."""
-    extra = dict(env or {})
-    if shim:
-        import tempfile
-
-        folder = tempfile.mkdtemp(prefix="bfl-shim-")
-        for name, error in shim.items():
-            os.makedirs(os.path.join(folder, name))
-            with open(os.path.join(folder, name, "__init__.py"), "w") as f:
-                f.write(f"raise {error}({name!r})\n")
-        extra["PYTHONPATH"] = os.pathsep.join([folder, os.environ.get("PYTHONPATH", str(ROOT))])
-    return subprocess.run(
-        [sys.executable, "-m", "mock_server", "contract", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            "BFL_CONTRACT_EXAMPLES": "60",
-            "BFL_CONTRACT_PROPERTY_EXAMPLES": "2",
-            "BFL_CONTRACT_ENDPOINT_EXAMPLES": "2",
-            **extra,
-        },
-    )
-
-
-def _json_after(line: str, label: str) -> object:
-    """The JSON of a failure line ``label STATUS JSON``: it must parse (nothing cut inside a token)."""
-    rest = line.split(label, 1)[1].strip()
-    status, _, body = rest.partition(" ")
-    assert status.isdigit(), line
-    return json.loads(body) if body else None
 
 
 @pytest.mark.timeout(400)  # a whole run of the kit, failures shrunk by Hypothesis over HTTP
@@ -153,13 +61,13 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
     assert block[0].strip().startswith("request:  POST /v1/flux-pro-1.0-canny-finetuned {"), block
     assert json.loads(block[0].split("flux-pro-1.0-canny-finetuned ", 1)[1])["steps"] in range(41, 51)
     assert block[1].strip() == "field:    body.steps", block
-    assert _json_after(block[2], "target:")["detail"][0]["loc"] == ["body", "steps"]
+    assert json_after(block[2], "target:")["detail"][0]["loc"] == ["body", "steps"]
     assert block[3].strip().startswith("oracle (canny: FastAPI + pydantic v2): 200"), block
-    _json_after(block[3], "oracle (canny: FastAPI + pydantic v2):")
+    json_after(block[3], "oracle (canny: FastAPI + pydantic v2):")
     for line in section:  # every answer shown is whole JSON
         for label in ("target:", "the real API (dossier S5):", "the real API (dossier S10):"):
             if line.strip().startswith(label):
-                _json_after(line, label)
+                json_after(line, label)
 
     # the Markdown report: the table row and the whole difference, nothing cut
     row = next(line for line in text.splitlines() if line.startswith("| S1/S2 accept/reject"))
@@ -181,7 +89,16 @@ def test_a_wrong_server_fails_and_the_report_names_each_difference(tmp_path):
     every = (
         "S3/P1/D1 every endpoint: a valid body -> accepted, Pending* Ready, the sample downloads at the documented size"
     )
-    assert sum(1 for c, n in failed if n == every) == 17  # each endpoint its own testcase
+    from mock_server.core.endpoints import ENDPOINTS
+    from mock_server.core.endpoints import family as families
+
+    images = [  # the endpoints with object bodies and image results (FLUX 3 video has its own tests)
+        ep
+        for ep in ENDPOINTS
+        if not (isinstance(ep.schema, dict) and "oneOf" in ep.schema)
+        and families.output_media_type(ep.family, "jpeg").startswith("image/")
+    ]
+    assert sum(1 for c, n in failed if n == every) == len(images)  # each endpoint its own testcase
 
 
 @pytest.mark.timeout(300)  # a whole run of the kit
@@ -241,61 +158,6 @@ def test_live_mode_without_a_key_is_skipped_not_failed():
     assert result.returncode == 0 and "skipped" in result.stdout
 
 
-def test_scrub_json_removes_secrets_and_images():
-    out = scrub_json({"control_image": "A" * 100, "webhook_secret": "s", "prompt": "p", "x": [{"x-key": "k"}]})
-    assert out["prompt"] == "p" and out["webhook_secret"] == "REDACTED" and out["x"] == [{"x-key": "REDACTED"}]
-    assert out["control_image"].startswith("<scrubbed image: 100 chars")
-
-
-def test_drift_reports_known_differences_and_catches_a_changed_bound(tmp_path):
-    findings = drift()
-    key = {(f["schema"], f["field"], f["kind"]) for f in findings}
-    # known: our ResultResponse requires all keys. The submit answers are compared as the fake answers them on
-    # each endpoint (FLUX.2: cost values, others null, canny absent as on its page): no finding
-    assert ("ResultResponse", "(required)", "changed") in key
-    assert not any(f["schema"].startswith("Async") for f in findings), findings
-    assert not any(f["schema"] == "FinetuneCannyInputs" for f in findings)  # the request matches the page
-    endpoints = {(f["field"], f["kind"]) for f in findings if f["schema"] == "(endpoints)"}
-    # BFL's current OpenAPI no longer lists canny-finetuned; every endpoint it lists is served
-    assert endpoints == {("/v1/flux-pro-1.0-canny-finetuned", "served, not in the spec")}
-    for f in schema_dir().glob("*.json"):
-        (tmp_path / f.name).write_text(f.read_text())
-    schema = load_schema("FinetuneCannyInputs")
-    schema["properties"]["guidance"]["maximum"] = 50
-    del schema["properties"]["webhook_secret"]
-    (tmp_path / "FinetuneCannyInputs.json").write_text(json.dumps(schema))
-    changed = {(f["schema"], f["field"], f["kind"]) for f in drift(str(tmp_path))}
-    assert ("FinetuneCannyInputs", "guidance", "changed") in changed
-    assert ("FinetuneCannyInputs", "webhook_secret", "added upstream") in changed
-
-
-def test_drift_names_endpoints_added_and_removed_upstream():
-    from mock_server.contract import endpoint_drift, reference_dir
-
-    vendored = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())
-    live = json.loads(json.dumps(vendored))
-    del live["paths"]["/v1/flux-dev"]
-    live["paths"]["/v1/flux-3-pro"] = {"post": {"requestBody": {}}}
-    kinds = {(f["field"], f["kind"]) for f in endpoint_drift(vendored, live) if f["source"] == "BFL OpenAPI (live)"}
-    assert kinds == {
-        ("/v1/flux-3-pro", "added upstream since the vendored spec"),
-        ("/v1/flux-dev", "removed upstream since the vendored spec"),
-    }
-
-
-def test_cli_drift_and_report(tmp_path):
-    report = tmp_path / "drift.md"
-    r = subprocess.run(
-        [sys.executable, "-m", "mock_server", "contract", "--drift", "--report", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert r.returncode == 0 and "drift finding(s)" in r.stdout
-    assert "| source | schema | field |" in report.read_text()
-
-
 def test_recordings_written_by_the_kit_replay_against_the_fake(tmp_path):
     """`--bfl-record` output is a go-vcr cassette the offline replay understands."""
     result = run_contract("--bfl-record", "-k", "lifecycle", env={"BFL_RECORD_DIR": str(tmp_path)})
@@ -306,24 +168,6 @@ def test_recordings_written_by_the_kit_replay_against_the_fake(tmp_path):
     codes = [i["response"]["code"] for i in yaml.safe_load(path.read_text())["interactions"]]
     assert 200 in codes and len(codes) >= 6
     replay(path)  # same statuses, body keys and types, header names as recorded
-
-
-def test_drift_compares_what_the_fake_really_answers_on_each_endpoint():
-    from mock_server.contract import _endpoints, answer_drift, reference_dir
-
-    spec = json.loads((reference_dir() / "bfl-openapi-2026-04-23.json").read_text())["components"]["schemas"]
-    flux2 = [ep for ep in _endpoints() if ep.name == "flux-2-pro"]
-    assert answer_drift("spec", spec, flux2) == []  # it answers cost/input_mp/output_mp values: as upstream
-    found = {
-        (f["schema"], f["field"], f["kind"]) for f in answer_drift("spec", spec, flux2, submit_cost_fields="absent")
-    }
-    assert ("AsyncResponse (flux-2-pro)", "cost", "upstream, not in our answer") in found
-    assert ("AsyncWebhookResponse (flux-2-pro)", "output_mp", "upstream, not in our answer") in found
-
-
-def test_fail_on_drift_exits_non_zero_on_a_finding(tmp_path):
-    r = cli("--drift", "--fail-on-drift", cwd=tmp_path)
-    assert r.returncode == 1 and "drift finding(s)" in r.stdout, r.stdout + r.stderr
 
 
 def test_report_paths_that_cannot_be_written_are_refused_before_any_request(tmp_path):
@@ -393,32 +237,6 @@ def test_a_shared_served_fake_is_left_as_found_and_settings_deviate_not_differ(t
     assert "clock: moved back by" in r.stdout and "removed the kit's own key bfl-mock-contract-" in r.stdout
     assert "Warning" not in r.stdout + r.stderr, r.stdout + r.stderr
     assert not (tmp_path / ".hypothesis").exists()
-
-
-def test_failure_text_is_short_and_never_cut_inside_a_token():
-    from mock_server.contract import Mismatch, compact, shorten
-
-    assert shorten("alpha beta gamma delta", 14) == "alpha beta …"
-    assert shorten("x" * 50, 10).endswith(" …") or len(shorten("x" * 50, 10)) <= 10
-    image = "iVBOR" + "A" * 5000
-    shown = compact({"input_image": image, "prompt": "p " * 100, "tags": list(range(20))})
-    data = json.loads(shown)  # still JSON
-    assert data["input_image"] == "<image: 5005 chars>" and len(shown) < 300
-    assert data["tags"][-1] == "… 12 more"
-    m = Mismatch(
-        target=(422, {"detail": [{"loc": ["body", "steps"], "msg": "too big"}]}),
-        expected=(200, {"id": "oracle"}),
-        expected_label="oracle (canny: FastAPI + pydantic v2)",
-        request=("POST", "/v1/x", {"steps": 45, "control_image": image}),
-    )
-    assert m.field == "body.steps"
-    assert m.summary() == "body.steps: the target answered 422, oracle (canny: FastAPI + pydantic v2) 200"
-    assert m.lines() == [
-        'request:  POST /v1/x {"steps": 45, "control_image": "<image: 5005 chars>"}',
-        "field:    body.steps",
-        'target:   422 {"detail": [{"loc": ["body", "steps"], "msg": "too big"}]}',
-        'oracle (canny: FastAPI + pydantic v2): 200 {"id": "oracle"}',
-    ]
 
 
 def test_the_contract_extra_holds_what_every_oracle_needs():

@@ -1,33 +1,18 @@
-"""Admin HTTP API under ``/_mock/`` (moto's ``/moto-api/`` pattern): the same control surface as the
-Python API, for live servers and black-box clients in any language.
-
-Reachable from loopback only, unless ``--admin-token`` is set, in which case every caller must send it
-(``X-Admin-Token: <token>`` or ``Authorization: Bearer <token>``); wrong tokens are throttled per client.
-Without a token, a network request must also name the fake in its ``Host`` (and ``Origin``): a page that
-rebinds its own name to 127.0.0.1 is refused (docs/security.md).
-"""
+"""The ``/_mock/`` handlers: parse, call the backend, render (``routes.ADMIN_ROUTES`` names them)."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import hmac
-import ipaddress
 import json
-import math
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
-from mock_server.core import imaging
-from mock_server.core.config import Settings, locate
-from mock_server.core.egress import FETCH_USER_AGENT, ip_address_of, is_loopback
+from mock_server.core.config import locate
+from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
     ADMIN_BAD_TOKEN,
-    ADMIN_LOOPBACK_ONLY,
-    ADMIN_SELF_REQUEST,
     DEFAULT_ERROR,
     NOT_FOUND,
     ApiError,
@@ -38,17 +23,12 @@ from mock_server.core.errors import (
 from mock_server.core.redact import key_fingerprint, redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
 from mock_server.core.status import TaskStatus
-from mock_server.http.api import waits
-from mock_server.http.routes import ADMIN_ROUTES
+from mock_server.http.admin import dashboard
+from mock_server.http.admin.auth import UI_COOKIE, AuthThrottle, authorize, ui_session
+from mock_server.http.admin.dashboard import plain_reason
+from mock_server.http.routes import ADMIN_ROUTES, Route
 from mock_server.http.services import Services
-from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse
-from mock_server.webhooks.notify import USER_AGENT as WEBHOOK_USER_AGENT
-
-
-def _loopback(host: str) -> bool:
-    """The client address is loopback (127.0.0.0/8, ::1, IPv4-mapped ``::ffff:127.x`` as a server bound to
-    ``::`` sees IPv4 clients), or Starlette's TestClient."""
-    return host == "testclient" or is_loopback(host)
+from mock_server.http.types import Answer, Deferred, HttpRequest, HttpResponse, waits
 
 
 def _count(req: HttpRequest, name: str) -> int | None:
@@ -59,19 +39,6 @@ def _count(req: HttpRequest, name: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ApiError(400, f"bfl-mock admin API: `{name}` must be a non-negative integer, not {raw[:40]!r}")
     return int(raw)
-
-
-def plain_reason(reason: str | None) -> str | None:
-    """An image problem in words for people (the dashboard, the CLI): no Python object reprs
-    (``<_io.BytesIO object at 0x...>``) or exception class names."""
-    import re
-
-    if reason is None:
-        return None
-    if "cannot identify image file" in reason or reason.endswith(imaging.NOT_AN_IMAGE):
-        return imaging.NOT_AN_IMAGE
-    reason = re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "the data", reason)
-    return re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning): ", "", reason)
 
 
 PROMPT_CHARS = 200  # of each prompt in the task list (the task's page shows it whole)
@@ -107,198 +74,6 @@ INDEX = {
 }
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-UI_COOKIE = "bfl_mock_admin"
-UI_PUBLIC = frozenset({"/_mock/ui", "/_mock/ui/app.js", "/_mock/ui/app.css", "/_mock/ui/login"})
-CROSS_SITE = (
-    "bfl-mock admin API: cross-site request refused (the Origin / Sec-Fetch-Site of another site); "
-    "call it from the dashboard, a script or curl"
-)
-
-
-def refuse_cross_site(req: HttpRequest) -> None:
-    """CSRF: a page on another origin must not change the fake (a form or fetch() to 127.0.0.1 is a simple
-    request that needs no CORS). Browsers send ``Sec-Fetch-Site`` and ``Origin`` on such requests; scripts
-    and curl send neither and are not affected."""
-    site = req.headers.get("sec-fetch-site")
-    if site is not None and site.lower() not in ("same-origin", "none"):
-        raise ApiError(403, CROSS_SITE)
-    origin = req.headers.get("origin")
-    if origin is not None:
-        from urllib.parse import urlsplit
-
-        host = req.headers.get("host") or req.host
-        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
-            raise ApiError(403, CROSS_SITE)
-
-
-# ------------------------------------------------------------------ Host / Origin (DNS rebinding)
-MISDIRECTED = (
-    "bfl-mock admin API: the Host {host!r} does not name this fake (a page whose name resolves to it, "
-    "DNS rebinding?); add the name to the allowed_hosts setting to use it"
-)
-FOREIGN_ORIGIN = (
-    "bfl-mock admin API: the Origin {origin!r} is not this fake's (add its host to allowed_hosts to use it)"
-)
-
-
-def split_host(value: str) -> str:
-    """The name in a Host header or an authority: no port, no brackets, lower case, no trailing dot."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        name = value[1:].partition("]")[0]
-    elif value.count(":") == 1:
-        name = value.partition(":")[0]
-    else:
-        name = value
-    return name.rstrip(".")
-
-
-def _same_host(a: str, b: str) -> bool:
-    ia, ib = ip_address_of(a), ip_address_of(b)
-    return a == b if ia is None or ib is None else ia == ib
-
-
-def host_allowed(name: str, settings: Settings, local: Iterable[str | None] = ()) -> bool:
-    """``name`` (see ``split_host``) names this fake: a loopback name or address, the address or name it is
-    bound to (not 0.0.0.0 / ::), the address the connection arrived at, ``public_url``'s host, or an
-    ``allowed_hosts`` entry (``name``, ``.suffix`` for the domain and its subdomains, ``*`` for any)."""
-    if not name:
-        return False
-    if is_loopback(name):
-        return True
-    for entry in settings.allowed_hosts:
-        entry = entry.strip().lower().rstrip(".")
-        if entry == "*" or name == entry or (entry.startswith(".") and (name.endswith(entry) or name == entry[1:])):
-            return True
-    own = [settings.host, *local]
-    if settings.public_url:
-        own.append(urlsplit(settings.public_url).hostname)
-    for candidate in own:
-        if not candidate:
-            continue
-        candidate = split_host(candidate)
-        ip = ip_address_of(candidate)
-        if ip is not None and ip.is_unspecified:
-            continue
-        if _same_host(name, candidate):
-            return True
-    return False
-
-
-def foreign_host(settings: Settings, headers: dict[str, str], local: Iterable[str | None]) -> ApiError | None:
-    """A request to the admin API or the dashboard that arrived over the network without a token set: its
-    ``Host`` must name this fake (421 Misdirected Request otherwise) and its ``Origin``, if any, too (403).
-    With ``admin_token`` set the token protects them and any name is answered."""
-    if settings.admin_token:
-        return None
-    local = list(local)
-    host = headers.get("host")
-    if host is not None and not host_allowed(split_host(host), settings, local):
-        return ApiError(421, MISDIRECTED.format(host=host[:200]))
-    origin = headers.get("origin")
-    if origin is not None and origin != "null":
-        try:
-            name = urlsplit(origin).hostname or ""
-        except ValueError:
-            name = ""
-        if not host_allowed(split_host(name), settings, local):
-            return ApiError(403, FOREIGN_ORIGIN.format(origin=origin[:200]))
-    return None
-
-
-# ------------------------------------------------------------------ admin-token guessing
-THROTTLED = "bfl-mock admin API: too many wrong admin tokens from this client; retry after {seconds} s"
-
-
-class AuthThrottle:
-    """Wrong admin tokens per client: each client may fail ``burst`` times, then once per
-    ``1 / per_second`` seconds; beyond that every attempt (right or wrong) is 429 with ``Retry-After``,
-    so a guesser learns nothing. At most ``max_clients`` clients are remembered (least recently failing
-    first out); IPv6 clients count per /64. Real seconds (``clock``), not the fake's clock."""
-
-    def __init__(
-        self,
-        *,
-        burst: int = 10,
-        per_second: float = 1.0,
-        max_clients: int = 4096,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.burst, self.per_second, self.max_clients, self.clock = burst, per_second, max_clients, clock
-        self._failures: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def client_key(client: str) -> str:
-        ip = ip_address_of(client)
-        if isinstance(ip, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Network((ip, 64), strict=False))
-        return client[:64]
-
-    def _tokens(self, key: str, now: float) -> float:
-        tokens, at = self._failures.get(key, (float(self.burst), now))
-        return min(float(self.burst), tokens + (now - at) * self.per_second)
-
-    def check(self, client: str) -> None:
-        """Raise 429 while ``client`` has no failed attempt left."""
-        key = self.client_key(client)
-        with self._lock:
-            if key not in self._failures:
-                return
-            now = self.clock()
-            tokens = self._tokens(key, now)
-        if tokens < 1:
-            seconds = max(1, math.ceil((1 - tokens) / self.per_second))
-            raise ApiError(429, THROTTLED.format(seconds=seconds), {"Retry-After": str(seconds)})
-
-    def failed(self, client: str) -> None:
-        key = self.client_key(client)
-        with self._lock:
-            now = self.clock()
-            tokens = self._tokens(key, now) - 1
-            self._failures[key] = (tokens, now)
-            self._failures.move_to_end(key)
-            while len(self._failures) > self.max_clients:
-                self._failures.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._failures)
-
-
-def ui_session(token: str) -> str:
-    """The dashboard cookie's value: derived from the admin token, never the token itself."""
-    return hmac.new(token.encode(), b"bfl-mock dashboard session", "sha256").hexdigest()
-
-
-def _cookie(req: HttpRequest, name: str) -> str | None:
-    for part in req.headers.get("cookie", "").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value
-    return None
-
-
-def _ui_file(name: str) -> bytes:
-    from importlib.resources import files
-
-    return (files("mock_server") / "ui" / name).read_bytes()
-
-
-UI_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-UI_HEADERS = [
-    ("cache-control", "no-store"),
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),  # no clickjacking of the control buttons
-    ("referrer-policy", "no-referrer"),
-    (
-        "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    ),
-]
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -317,6 +92,9 @@ class BodySchemas:
             name: Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": doc["$defs"]}) for name in doc["$defs"]
         }
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._validators
+
     def check(self, name: str, data: Any) -> None:
         from jsonschema.exceptions import best_match
 
@@ -325,6 +103,26 @@ class BodySchemas:
             where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             message = _schema_words(error)
             raise ApiError(400, f"bfl-mock admin API: {where}: {message} (schema {name} in /openapi.json)")
+
+
+class AdminBody:
+    """A route's JSON body (``_mock/`` routes): parsed, then checked against its schema, before the handler
+    runs; the handler gets the checked value as ``body``."""
+
+    def __init__(self, schemas: BodySchemas, name: str) -> None:
+        self.schemas, self.name = schemas, name
+
+    def parse(self, body: bytes, content_type: str | None) -> Any:
+        if not body:
+            return {}
+        try:
+            return json.loads(body, parse_constant=_no_constant)
+        except Exception as e:
+            raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
+
+    def validate(self, data: Any) -> Any:
+        self.schemas.check(self.name, data)
+        return data
 
 
 def _schema_words(error: Any) -> str:
@@ -342,7 +140,8 @@ def _schema_words(error: Any) -> str:
 
 class Admin:
     """The ``/_mock/`` handlers (``routes.ADMIN_ROUTES`` names them); every body is validated against its
-    schema in ``schemas/admin.json`` first. ``X-Mock-Key`` scopes listings, clearing and reset to one key."""
+    schema in ``schemas/admin.json`` before the handler runs (``body_for``). ``X-Mock-Key`` scopes listings,
+    clearing and reset to one key."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -359,42 +158,15 @@ class Admin:
 
     # ------------------------------------------------------------------ helpers
     def authorize(self, req: HttpRequest) -> None:
-        if req.headers.get("user-agent", "").startswith((WEBHOOK_USER_AGENT, FETCH_USER_AGENT)):
-            raise ApiError(403, ADMIN_SELF_REQUEST)  # a webhook or image fetch aimed at ourselves: never an admin call
-        if req.method not in SAFE_METHODS:
-            refuse_cross_site(req)  # before the token: a browser's cookie must not act for another site
-        token = self.settings.admin_token
-        if token:
-            if req.path in UI_PUBLIC and req.method in ("GET", "HEAD", "POST"):
-                return  # the dashboard's own files and its sign-in (data stays behind the token)
-            self.throttle.check(req.client)  # a client that guessed wrong too often: 429, whatever it sends
-            given = req.headers.get("x-admin-token") or ""
-            auth = req.headers.get("authorization", "")
-            if auth.lower().startswith("bearer "):
-                given = given or auth[7:]
-            if not given:
-                given = _cookie(req, UI_COOKIE) or ""
-                if given and hmac.compare_digest(given.encode(), ui_session(token).encode()):
-                    return
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                self.throttle.failed(req.client)
-                raise ApiError(403, ADMIN_BAD_TOKEN)
-        elif not _loopback(req.client):
-            raise ApiError(403, ADMIN_LOOPBACK_ONLY)
+        authorize(req, self.settings, self.throttle)
 
-    @staticmethod
-    def _json(req: HttpRequest) -> Any:
-        if not req.body:
-            return {}
-        try:
-            return json.loads(req.body, parse_constant=_no_constant)
-        except Exception as e:
-            raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
-
-    def _body(self, req: HttpRequest, schema: str) -> Any:
-        data = self._json(req)
-        self.schemas.check(schema, data)
-        return data
+    def body_for(self, route: Route) -> AdminBody | None:
+        """The reader of ``route``'s body (its schema in ``schemas/admin.json``), bound when the app is built."""
+        if route.body is None:
+            return None
+        if route.body not in self.schemas:
+            raise ConfigError(f"route {route.method} {route.path}: no schema {route.body} in schemas/admin.json")
+        return AdminBody(self.schemas, route.body)
 
     @staticmethod
     def _num(data: dict[str, Any], key: str) -> float:
@@ -422,16 +194,14 @@ class Admin:
 
     # ------------------------------------------------------------------ dashboard
     def ui(self, req: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, _ui_file("index.html"), [("content-type", "text/html; charset=utf-8"), *UI_HEADERS])
+        return dashboard.page(req)
 
     def ui_file(self, req: HttpRequest, file: str) -> HttpResponse:
-        if file not in UI_TYPES:
-            raise ApiError(404, NOT_FOUND)
-        return HttpResponse(200, _ui_file(file), [("content-type", UI_TYPES[file]), *UI_HEADERS])
+        return dashboard.asset(req, file)
 
-    def ui_login(self, req: HttpRequest) -> HttpResponse:
+    def ui_login(self, req: HttpRequest, *, body: Any) -> HttpResponse:
         token = self.settings.admin_token
-        given = str(self._body(req, "MockLogin")["token"])
+        given = str(body["token"])
         if not token:
             return HttpResponse.json(200, {"signed_in": True, "needed": False})
         self.throttle.check(req.client)
@@ -475,19 +245,16 @@ class Admin:
     def clock(self, req: HttpRequest) -> HttpResponse:
         return HttpResponse.json(200, self.backend.clock.snapshot())
 
-    def clock_advance(self, req: HttpRequest) -> HttpResponse:
-        data = self._json(req)
-        seconds = self._num(data if isinstance(data, dict) else {}, "seconds")
-        if seconds < 0:
-            raise ApiError(400, "bfl-mock admin API: the clock only moves forward")
+    def clock_advance(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        seconds = self._num(body, "seconds")  # the schema says >= 0: the clock only moves forward
         return self._clock_moved(lambda: self.backend.clock.advance(seconds))
 
-    def clock_set(self, req: HttpRequest) -> HttpResponse:
-        when = self._num(self._body(req, "MockClockSet"), "time")
+    def clock_set(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        when = self._num(body, "time")
         return self._clock_moved(lambda: self.backend.clock.set(when))
 
-    def clock_freeze(self, req: HttpRequest) -> HttpResponse:
-        data = self._body(req, "MockClockFreeze") or {}
+    def clock_freeze(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        data = body or {}
         at = self._num(data, "at") if "at" in data else None
         return self._clock_moved(lambda: self.backend.clock.freeze(at))
 
@@ -498,8 +265,8 @@ class Admin:
     def rules_list(self, req: HttpRequest) -> HttpResponse:
         return HttpResponse.json(200, {"rules": [r.to_dict() for r in self.backend.rules.list()]})
 
-    def rules_add(self, req: HttpRequest) -> HttpResponse:
-        data = self._body(req, "MockRules")
+    def rules_add(self, req: HttpRequest, *, body: Any) -> HttpResponse:
+        data = body
         items = data if isinstance(data, list) else [data]
         added = []
         for number, item in enumerate(items, 1):
@@ -521,9 +288,9 @@ class Admin:
             raise ApiError(404, f"no rule {rule_id}")
         return HttpResponse.json(200, {"deleted": int(rule_id)})
 
-    def scenario_define(self, req: HttpRequest, name: str) -> HttpResponse:
+    def scenario_define(self, req: HttpRequest, name: str, *, body: Any) -> HttpResponse:
         try:
-            outcome = self.backend.rules.define_scenario(name, self._body(req, "MockScenario"))
+            outcome = self.backend.rules.define_scenario(name, body)
         except ConfigError as e:
             raise ApiError(400, f"bfl-mock: {e}") from None
         return HttpResponse.json(200, {"name": name, "outcome": outcome.to_dict()})
@@ -601,24 +368,9 @@ class Admin:
 
     @staticmethod
     def _previews(task: Any) -> list[dict[str, str]]:
-        """The images the dashboard can show for ``task`` (``/images/{name}``), with their captions: each input
-        image the request sent, the edge map an edge-conditioned family derives, and the result."""
-        params = task.params or {}
-        out = []
-        for name in task.endpoint.family.image_fields:
-            value = params.get(name)
-            if isinstance(value, dict) and "length" in value:
-                out.append({"name": name, "caption": f"{name} ({value['length']} bytes of base64)"})
-            elif isinstance(value, str) and value:
-                out.append({"name": name, "caption": f"{name} (a URL: not kept)"})
-        if task.endpoint.family.name == "canny" and params.get("control_image") is not None:
-            low, high = params.get("canny_low_threshold", 50), params.get("canny_high_threshold", 200)
-            low, high = 50 if low is None else low, 200 if high is None else high
-            out.append(
-                {"name": "edges", "caption": f"edge map: cv2.Canny(low={low}, high={high}) as BFL's preprocessing"}
-            )
-        out.append({"name": "result", "caption": "result"})
-        return out
+        """The pictures the dashboard can show for ``task`` (``/images/{name}``), with captions and media
+        types, as its family lists them: its input images, the family's own (canny's edge map), the result."""
+        return [asdict(p) for p in families.dashboard(task.endpoint.family, task.params or {}, task.output_format)]
 
     def _force(self, task_id: str, outcome: Outcome) -> Answer:
         def step() -> HttpResponse:
@@ -632,12 +384,12 @@ class Admin:
     def task_complete(self, req: HttpRequest, task_id: str) -> Answer:
         return self._force(task_id, Outcome())
 
-    def task_fail(self, req: HttpRequest, task_id: str) -> Answer:
-        data = self._body(req, "MockTaskFail") or {}
+    def task_fail(self, req: HttpRequest, task_id: str, *, body: Any) -> Answer:
+        data = body or {}
         return self._force(task_id, Outcome(status=TaskStatus.ERROR, error=str(data.get("error", DEFAULT_ERROR))))
 
-    def task_moderate(self, req: HttpRequest, task_id: str) -> Answer:
-        data = self._body(req, "MockTaskModerate") or {}
+    def task_moderate(self, req: HttpRequest, task_id: str, *, body: Any) -> Answer:
+        data = body or {}
         try:
             outcome = moderation_outcome(str(data.get("status", TaskStatus.CONTENT_MODERATED)), data.get("reasons"))
         except ConfigError as e:
@@ -723,17 +475,17 @@ class Admin:
     def credits_get(self, req: HttpRequest, api_key: str) -> HttpResponse:
         return HttpResponse.json(200, {"api_key": api_key, "credits": self.backend.credits(api_key)})
 
-    def credits_set(self, req: HttpRequest, api_key: str) -> HttpResponse:
-        self.backend.set_credits(api_key, self._num(self._body(req, "MockCredits"), "credits"))
+    def credits_set(self, req: HttpRequest, api_key: str, *, body: Any) -> HttpResponse:
+        self.backend.set_credits(api_key, self._num(body, "credits"))
         return self.credits_get(req, api_key)
 
     def finetunes_list(self, req: HttpRequest) -> HttpResponse:
         ft, scope = self.backend.finetunes, self._scope(req)
         return HttpResponse.json(200, {"finetunes": {i: ft.get(i, api_key=scope) for i in ft.ids(api_key=scope)}})
 
-    def finetune_put(self, req: HttpRequest, finetune_id: str) -> HttpResponse:
+    def finetune_put(self, req: HttpRequest, finetune_id: str, *, body: Any) -> HttpResponse:
         ft, scope = self.backend.finetunes, self._scope(req)
-        details = self._body(req, "MockFinetune")
+        details = body
         item = ft.add(finetune_id, **details) if scope is None else ft.add_for(scope, finetune_id, details)
         return HttpResponse.json(200, {"finetune_id": finetune_id, "details": item})
 

@@ -1,0 +1,152 @@
+"""Rows for BFL's endpoints added after the April 2026 spec, from ``schemas/openapi/bfl-2026-12-additions.json``
+(``core.spec_additions``; the evidence: ``fixtures/reference/api-additions-2026.md``).
+
+The request schemas are the vendored file's, bundled, never copied into code. Prices the evidence lacks are
+the base model's (an assumption, labelled) or the ``cost_per_request`` setting.
+"""
+
+from __future__ import annotations
+
+from mock_server.core import spec_additions
+from mock_server.core.endpoints.endpoint import Endpoint
+from mock_server.core.endpoints.erase import ERASE
+from mock_server.core.endpoints.flux2 import FLUX2_KLEIN
+from mock_server.core.endpoints.flux3_video import FLUX3_VIDEO, VIDEO_EDIT, VIDEO_UPSCALE, keyframe_check, media_format
+from mock_server.core.endpoints.pricing import per_megapixel
+from mock_server.core.endpoints.text_to_image import TEXT_TO_IMAGE
+from mock_server.core.endpoints.tools import DEBLUR, OUTPAINTING, VTO_V1, VTO_V2, outpainting_check
+
+_LORA = (
+    "schema: base Flux2KleinInputs + finetune_id/finetune_strength, S-LORA guide (high; public beta); "
+    "finetune registry per account, shared LoRAs as `org-id/lora-name` (S-LORA, high); unknown LoRA: FLUX.1's "
+    "400 `Finetune not found or not ready` (dossier S7; assumption); price: the base model's (assumption)"
+)
+
+KLEIN_LORA: tuple[Endpoint, ...] = tuple(
+    Endpoint(
+        name=f"flux-2-klein-{model}-finetuned",
+        schema=spec_additions.load_component("Flux2KleinFinetunedInputs"),
+        family=FLUX2_KLEIN,
+        summary=f"Generate or edit an image with FLUX.2 [klein] {label} and a LoRA (public beta)",
+        price=per_megapixel(first, extra),
+        requires_finetune=True,
+        cost_fields="values",
+        evidence=_LORA + ("" if "base" not in model else "; base schema unpublished: Flux2KleinInputs (assumption)"),
+    )
+    for model, label, first, extra in (
+        ("4b", "4B (FP8)", 1.4, 0.1),
+        ("9b", "9B (FP8)", 1.5, 0.2),
+        ("9b-kv", "9B KV (FP8)", 1.5, 0.2),
+        ("9b-kv-bf16", "9B KV (BF16)", 1.5, 0.2),
+        ("base-4b", "Base 4B (FP8)", 1.4, 0.1),
+        ("base-9b", "Base 9B (FP8)", 1.5, 0.2),
+    )
+)
+
+FLUX_PRO = Endpoint(
+    name="flux-pro",
+    schema=spec_additions.load_component("FluxProInputs"),
+    family=TEXT_TO_IMAGE,
+    summary="Generate an image with FLUX.1 [pro].",
+    evidence=(
+        "path: LiteLLM maps flux-pro to /v1/flux-pro (low); schema: BFL's Python library blackforest 0.1.3 "
+        "FluxProInputs + the April webhook fields (medium); output = width x height; price: `cost_per_request`"
+    ),
+)
+
+ERASE_V1 = Endpoint(
+    name="flux-tools/erase-v1",
+    schema=spec_additions.load_component("Flux2EraseInputs"),
+    family=ERASE,
+    summary="Erase an object from an image (FLUX Erase).",
+    price=per_megapixel(3, 0.4),
+    cost_fields="values",
+    evidence=(
+        "schema: its API-reference page (high); output = the input's size (assumption); price: $0.03 first MP, "
+        "$0.004 each further and each reference MP (two resellers agree; low-medium)"
+    ),
+)
+
+_NO_PRICE = "price: unpublished (`cost_per_request`)"
+TOOLS: tuple[Endpoint, ...] = (
+    *(
+        Endpoint(
+            name=f"flux-tools/vto-{version}",
+            schema=spec_additions.load_component("Flux2KleinTryonInputs"),
+            family=family,
+            summary=f"Virtual try-on ({version}): the person wearing the garment.",
+            evidence=f"schema: {source} (high); output: the person's size within {cap} ({conf}); {_NO_PRICE}",
+        )
+        for version, family, source, cap, conf in (
+            ("v1", VTO_V1, "S-TRY generated client", "1 MP", "assumption"),
+            ("v2", VTO_V2, "its API-reference page", "4 MP", "v2's page: up to 4 MP, high"),
+        )
+    ),
+    Endpoint(
+        name="flux-tools/outpainting-v1",
+        schema=spec_additions.load_component("FluxOutpaintingInputs"),
+        family=OUTPAINTING,
+        summary="Outpaint or extend an image onto a width x height canvas.",
+        checks=(outpainting_check(),),
+        cost_fields="values",
+        evidence=(
+            "schema: its API-reference page (high); 4 MP canvas and the out-of-bounds 422: guide (medium; the "
+            f"messages are assumptions); {_NO_PRICE}"
+        ),
+    ),
+    Endpoint(
+        name="flux-tools/deblur-v1",
+        schema=spec_additions.load_component("Flux2DeblurInputs"),
+        family=DEBLUR,
+        summary="Deblur an image, keeping scene, identity and colours.",
+        evidence=f"schema: S-TRY generated client (high); output = the input's size (assumption); {_NO_PRICE}",
+    ),
+)
+
+_VIDEO = (
+    "output: MP4 H.264 + AAC (container: AI SDK, medium; codecs: unpublished), 24 fps (one third-party claim, low); "
+    "cost null at submit (LiteLLM's docstring, medium); charged `cost_per_request` (BFL's per-second price is "
+    "unpublished)"
+)
+VIDEO: tuple[Endpoint, ...] = (
+    Endpoint(
+        name="flux-3-video",
+        schema=spec_additions.load_component("Flux3VideoInputsBody"),
+        family=FLUX3_VIDEO,
+        summary="Generate a video with FLUX 3 (t2v, i2v, v2v, draft_enhance).",
+        checks=(keyframe_check, media_format),
+        evidence=(
+            "schema: its API-reference page, a discriminated RootModel, extras forbidden (high); tier pixels: "
+            f"the clients' 720/1080 mapping (low; a setting of the snapshot); keyframe limits: prose (medium); {_VIDEO}"
+        ),
+    ),
+    Endpoint(
+        name="flux-tools/video-upscale-v1",
+        schema=spec_additions.load_component("Flux3VideoUpscaleInputs"),
+        family=VIDEO_UPSCALE,
+        summary="Upscale a video with FLUX 3.",
+        checks=(media_format,),
+        evidence=f"schema: its API-reference page (high); audio kept: ComfyUI nodes' README (medium); {_VIDEO}",
+    ),
+    Endpoint(
+        name="flux-tools/video-edit-v1",
+        schema=spec_additions.load_component("Flux3VideoVE2VNamedInputs"),
+        family=VIDEO_EDIT,
+        summary="Edit a video with FLUX 3.",
+        checks=(media_format,),
+        evidence=f"schema: S-TRY generated client (high); size, duration, audio follow the input (high); {_VIDEO}",
+    ),
+)
+
+ADDITIONS: tuple[Endpoint, ...] = (*KLEIN_LORA, FLUX_PRO, ERASE_V1, *TOOLS, *VIDEO)
+
+
+def with_snapshot(endpoints: tuple[Endpoint, ...], snapshot: str) -> tuple[Endpoint, ...]:
+    """``endpoints`` with FLUX 3 video's request schema from ``snapshot`` (setting ``flux3_video_snapshot``):
+    the snapshots disagree on the tiers, the aspect ratios and the draft-enhance fields."""
+    import dataclasses
+
+    if snapshot == spec_additions.default_snapshot():
+        return endpoints
+    schema = spec_additions.load_component("Flux3VideoInputsBody", snapshot)
+    return tuple(dataclasses.replace(ep, schema=schema) if ep.name == "flux-3-video" else ep for ep in endpoints)
