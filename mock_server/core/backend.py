@@ -9,6 +9,7 @@ never on the caller's thread. Time comes from the injected ``Clock``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import logging
 import os
 import random
@@ -262,7 +263,7 @@ class BflBackend:
         flat = self.settings.for_endpoint(endpoint.name, "prices")
         values = self.cost_fields(endpoint) == "values"
         quote = endpoint.quote(params, self.settings.cost_per_request, megapixels=values)
-        return quote if flat is None else Quote(float(flat), quote.input_mp, quote.output_mp)
+        return quote if flat is None else dataclasses.replace(quote, cost=float(flat))
 
     def check_capacity(self) -> None:
         """Backpressure before a submit (WaitFor while the render backlog is full): ``Media.check_capacity``."""

@@ -11,7 +11,14 @@ from mock_server.core import spec_additions
 from mock_server.core.endpoints.endpoint import Endpoint
 from mock_server.core.endpoints.erase import ERASE
 from mock_server.core.endpoints.flux2 import FLUX2_KLEIN
-from mock_server.core.endpoints.flux3_video import FLUX3_VIDEO, VIDEO_EDIT, VIDEO_UPSCALE, keyframe_check, media_format
+from mock_server.core.endpoints.flux3_video import (
+    FLUX3_VIDEO,
+    VIDEO_EDIT,
+    VIDEO_UPSCALE,
+    keyframe_check,
+    media_format,
+    per_clip,
+)
 from mock_server.core.endpoints.pricing import per_megapixel
 from mock_server.core.endpoints.text_to_image import TEXT_TO_IMAGE
 from mock_server.core.endpoints.tools import DEBLUR, OUTPAINTING, VTO_V1, VTO_V2, outpainting_check
@@ -105,19 +112,23 @@ TOOLS: tuple[Endpoint, ...] = (
 
 _VIDEO = (
     "output: MP4 H.264 + AAC (container: AI SDK, medium; codecs: unpublished), 24 fps (one third-party claim, low); "
-    "cost null at submit (LiteLLM's docstring, medium); charged `cost_per_request` (BFL's per-second price is "
-    "unpublished)"
+    "charged `cost_per_request` (BFL's per-second price is unpublished)"
 )
+_NULL_COST = "cost null at submit (LiteLLM's docstring, medium)"
 VIDEO: tuple[Endpoint, ...] = (
     Endpoint(
         name="flux-3-video",
         schema=spec_additions.load_component("Flux3VideoInputsBody"),
         family=FLUX3_VIDEO,
         summary="Generate a video with FLUX 3 (t2v, i2v, v2v, draft_enhance).",
+        price=per_clip(),
         checks=(keyframe_check, media_format),
+        cost_fields="values",
         evidence=(
             "schema: its API-reference page, a discriminated RootModel, extras forbidden (high); tier pixels: "
-            f"the clients' 720/1080 mapping (low; a setting of the snapshot); keyframe limits: prose (medium); {_VIDEO}"
+            "the clients' 720/1080 mapping (low; a setting of the snapshot); keyframe limits: prose (medium); cost at "
+            "submit only for hd with a `duration`, else null (AI SDK PR #18439 citing BFL's spec, medium-high); "
+            f"{_VIDEO}"
         ),
     ),
     Endpoint(
@@ -126,7 +137,9 @@ VIDEO: tuple[Endpoint, ...] = (
         family=VIDEO_UPSCALE,
         summary="Upscale a video with FLUX 3.",
         checks=(media_format,),
-        evidence=f"schema: its API-reference page (high); audio kept: ComfyUI nodes' README (medium); {_VIDEO}",
+        evidence=(
+            f"schema: its API-reference page (high); audio kept: ComfyUI nodes' README (medium); {_NULL_COST}; {_VIDEO}"
+        ),
     ),
     Endpoint(
         name="flux-tools/video-edit-v1",
@@ -134,7 +147,10 @@ VIDEO: tuple[Endpoint, ...] = (
         family=VIDEO_EDIT,
         summary="Edit a video with FLUX 3.",
         checks=(media_format,),
-        evidence=f"schema: S-TRY generated client (high); size, duration, audio follow the input (high); {_VIDEO}",
+        evidence=(
+            f"schema: S-TRY generated client (high); size, duration, audio follow the input (high); {_NULL_COST}; "
+            f"{_VIDEO}"
+        ),
     ),
 )
 

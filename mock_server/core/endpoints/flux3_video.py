@@ -27,6 +27,7 @@ from typing import Any
 
 from mock_server.core import imaging, video
 from mock_server.core.endpoints.family import Artefact, FamilyBase, Fetch, Rendered
+from mock_server.core.endpoints.pricing import Quote
 
 AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption)
 DRAFT = "draft"  # the output_format the video rows give a draft run (its result lists ``draft_cache``)
@@ -319,6 +320,33 @@ def _thumb(data: bytes, max_pixels: int) -> Any:
     from mock_server.core.endpoints import painted
 
     return np.asarray(painted.open_image(data, max_pixels, fit=1024).convert("RGB"))
+
+
+def _value(params: dict[str, Any], name: str, default: str) -> str:
+    value = params.get(name)
+    return str(getattr(value, "value", value) or default)
+
+
+def price_known(params: dict[str, Any]) -> bool:
+    """Whether the submit can state the price: an explicit ``duration`` at ``hd``. It cannot when the model
+    chooses the length (``auto``, and ``draft_enhance``, whose length is the draft's) or when the clip goes
+    through the video upsampler (``fhd`` and above) (AI SDK PR #18439 citing BFL's spec; medium-high)."""
+    if _short(str(params.get("mode"))) not in ("t2v", "i2v", "v2v"):
+        return False
+    duration = params.get("duration", "auto")
+    return duration is not None and duration != "auto" and _value(params, "resolution", "hd") == "hd"
+
+
+class per_clip:  # lower case: reads as a price in the rows, price=per_clip()
+    """FLUX 3 video's price: ``default`` credits a clip (``cost_per_request``, or the ``prices`` setting: BFL's
+    per-second price is unpublished), shown at submit only when ``price_known`` (else ``cost`` is null there and
+    settled on the poll); no megapixels (``input_mp``/``output_mp`` null)."""
+
+    def quote(self, params: dict[str, Any], default: float) -> Quote:
+        return Quote(float(default), None, None, estimate=price_known(params))
+
+    def __str__(self) -> str:
+        return "`cost_per_request` (at submit: hd with a `duration`; else null, settled on the poll)"
 
 
 # get_result while a FLUX 3 task runs: Pending, then Reasoning, then Generating (S-TRY's newer StatusResponse,
