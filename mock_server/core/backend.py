@@ -25,7 +25,7 @@ from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
 from mock_server.core.endpoints import family as families
-from mock_server.core.endpoints.flux3_video import poll_view
+from mock_server.core.endpoints.flux3_video import poll_view, settle_result
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     FINETUNE_NOT_FOUND,
@@ -316,6 +316,7 @@ class BflBackend:
         status = resolved.outcome.status
         if status == TaskStatus.READY:
             self.tasks.publish(task, end, rng=self.rng, signer=self.signer, ttl=self.settings.delivery_ttl_seconds)
+            settle_result(task, self.media.results.get)  # FLUX 3: result.duration is the clip's length
         else:
             self.media.discard_result(task.id)
         task.details = lifecycle.details(resolved.outcome)

@@ -9,6 +9,8 @@ clip description signed by the fake (HMAC-SHA256 under a per-process key): a tam
 the task ``Error`` (BFL's answer is unpublished; an assumption). Upscale keeps the input's aspect ratio at
 ``upscale_factor`` (capped at 13.75 MP a frame) and its audio; edit keeps the input's size, duration and audio.
 
+A Ready result's ``duration`` is the clip's length in seconds (``settle_result``), not the task's run time.
+
 Durations: ``auto`` is the last timed keyframe's second rounded up (documented), else 5 s (an assumption).
 """
 
@@ -22,6 +24,7 @@ import itertools
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -366,6 +369,24 @@ def poll_view(family: Any, view: dict[str, Any], cost: float | None) -> dict[str
     elif status == "Ready" and cost is not None:
         view = {**view, "cost": cost}
     return view
+
+
+def settle_result(task: Any, kept: Callable[[str], Any]) -> None:
+    """A Ready FLUX 3 task's ``result.duration`` is its clip's length in seconds (what the clients read:
+    AI SDK's ``bflVideoResultSchema``, a Go port; medium), not the task's run time as for images. ``kept``:
+    the result store's lookup (the checked clip: upscale, edit and draft_enhance lengths come from their
+    input); without it (evicted) the request's length, or None for a length only the input knows."""
+    if not isinstance(task.endpoint.family, Flux3VideoFamily) or task.result is None:
+        return
+    item = kept(task.id)
+    checked = getattr(item, "checked", item)  # media.Unrendered(checked), or the rendered intermediate
+    if isinstance(checked, VideoChecked):
+        seconds: float | None = checked.spec.seconds
+    elif task.endpoint.family.kind == "generate" and _short(str(task.params.get("mode"))) in ("t2v", "i2v", "v2v"):
+        seconds = clip_seconds(task.params)
+    else:
+        seconds = None
+    task.result["duration"] = seconds
 
 
 def media_format(params: dict[str, Any]) -> list[dict[str, Any]]:
