@@ -67,3 +67,55 @@ def test_an_upscale_or_edit_lasts_as_long_as_its_input(client):
 def test_an_image_endpoint_keeps_the_run_time(mock, client):
     done = _final(client, "/v1/flux-dev", {"prompt": "x"})
     assert done["result"]["duration"] == done["result"]["end_time"] - done["result"]["start_time"]
+
+
+def _draft(client: httpx.Client) -> dict[str, Any]:
+    done = _final(client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 6})
+    assert done["status"] == "Ready" and done["result"]["draft_cache"]
+    return done
+
+
+def _mp4(data: bytes) -> dict[str, Any]:
+    import io
+
+    av = pytest.importorskip("av")
+    with av.open(io.BytesIO(data)) as src:
+        v = src.streams.video[0]
+        return {"size": (v.codec_context.width, v.codec_context.height), "seconds": src.duration / 1_000_000}
+
+
+def test_draft_enhance_reads_the_fakes_own_draft_cache_url_without_a_request(mock, client):
+    link = _draft(client)["result"]["draft_cache"]  # never downloaded by the client
+    done = _final(client, "/v1/flux-3-video", {"mode": "draft_enhance", "draft_cache": link, "resolution": "hd"})
+    assert done["status"] == "Ready", mock.task(done["id"]).image_error
+    assert done["result"]["duration"] == 6.0  # the draft's length
+    clip = _mp4(client.get(done["result"]["sample"]).content)
+    assert clip["size"] == (1280, 720) and clip["seconds"] == 6.0
+    assert not [e for e in mock.requests if "draft_cache" in e.path]  # no request to itself
+
+
+def test_a_clip_url_of_the_fake_is_a_v2v_start_video(mock, client):
+    sample = _final(client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "x", "duration": 5})["result"]["sample"]
+    done = _final(client, "/v1/flux-3-video", {"mode": "v2v", "prompt": "on", "start_video": sample, "duration": 5})
+    assert done["status"] == "Ready", mock.task(done["id"]).image_error
+
+
+@pytest.mark.parametrize("spoil", ["tamper", "expire", "foreign"])
+def test_an_altered_expired_or_foreign_draft_cache_url_ends_error(mock, client, spoil):
+    link = _draft(client)["result"]["draft_cache"]
+    if spoil == "tamper":
+        link = link.replace("sig=", "sig=AAAA")
+    elif spoil == "expire":
+        mock.clock.advance(mock.settings.delivery_ttl_seconds + 1)
+    else:  # not this fake's link: the egress policy refuses loopback, as before
+        link = "http://127.0.0.1:9/draft_cache.bin"
+    done = _final(client, "/v1/flux-3-video", {"mode": "draft_enhance", "draft_cache": link})
+    assert done["status"] == "Error"
+    reason = mock.task(done["id"]).image_error or ""
+    assert ("expired or altered" in reason) == (spoil != "foreign"), reason
+
+
+def test_an_april_endpoint_still_does_not_read_the_fakes_own_links(mock, client):
+    sample = _final(client, "/v1/flux-dev", {"prompt": "x"})["result"]["sample"]
+    done = _final(client, "/v1/flux-kontext-pro", {"prompt": "x", "input_image": sample})
+    assert done["status"] == "Error" and "expired or altered" not in (mock.task(done["id"]).image_error or "")

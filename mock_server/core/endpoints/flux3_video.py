@@ -371,6 +371,13 @@ def poll_view(family: Any, view: dict[str, Any], cost: float | None) -> dict[str
     return view
 
 
+def reads_own_links(family: Any) -> bool:
+    """Whether an input URL that is the fake's own delivery link to this family's artefact is read without a
+    request: FLUX 3's (``draft_enhance`` takes the draft's ``draft_cache`` URL while unexpired, S-F3V; a clip's
+    URL as v2v, upscale or edit input). Other links go through the egress policy, which refuses the fake."""
+    return isinstance(family, Flux3VideoFamily)
+
+
 def settle_result(task: Any, kept: Callable[[str], Any]) -> None:
     """A Ready FLUX 3 task's ``result.duration`` is its clip's length in seconds (what the clients read:
     AI SDK's ``bflVideoResultSchema``, a Go port; medium), not the task's run time as for images. ``kept``:
