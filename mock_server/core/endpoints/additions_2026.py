@@ -7,11 +7,14 @@ the base model's (an assumption, labelled) or the ``cost_per_request`` setting.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mock_server.core import spec_additions
 from mock_server.core.endpoints.endpoint import Endpoint
 from mock_server.core.endpoints.erase import ERASE
 from mock_server.core.endpoints.flux2 import FLUX2_KLEIN
 from mock_server.core.endpoints.flux3_video import (
+    AUTO_SECONDS,
     FLUX3_VIDEO,
     VIDEO_EDIT,
     VIDEO_UPSCALE,
@@ -22,6 +25,7 @@ from mock_server.core.endpoints.flux3_video import (
 from mock_server.core.endpoints.pricing import per_megapixel
 from mock_server.core.endpoints.text_to_image import TEXT_TO_IMAGE
 from mock_server.core.endpoints.tools import DEBLUR, OUTPAINTING, VTO_V1, VTO_V2, outpainting_check
+from mock_server.core.errors import ConfigError
 
 _LORA = (
     "schema: base Flux2KleinInputs + finetune_id/finetune_strength, S-LORA guide (high; public beta); "
@@ -155,6 +159,51 @@ VIDEO: tuple[Endpoint, ...] = (
 )
 
 ADDITIONS: tuple[Endpoint, ...] = (*KLEIN_LORA, FLUX_PRO, ERASE_V1, *TOOLS, *VIDEO)
+
+
+def configured(endpoints: tuple[Endpoint, ...], settings: Any) -> tuple[Endpoint, ...]:
+    """``endpoints`` as ``settings`` make them: FLUX 3 video's request schema from ``flux3_video_snapshot``, and
+    its families with the tier pixels (``flux3_video_tiers``) and the ``auto`` length
+    (``flux3_video_auto_seconds``); raises ConfigError for values it cannot use."""
+    import dataclasses
+
+    from mock_server.core import video
+    from mock_server.core.endpoints.flux3_video import Flux3VideoFamily
+
+    tiers, auto = parse_tiers(settings.flux3_video_tiers), int(settings.flux3_video_auto_seconds)
+    if not 5 <= auto <= 20:
+        raise ConfigError(f"flux3_video_auto_seconds: must be 5-20 (the schema's durations), not {auto}")
+    endpoints = with_snapshot(endpoints, settings.flux3_video_snapshot)
+    if tiers == video.TIERS and auto == AUTO_SECONDS:
+        return endpoints
+    out = []
+    for ep in endpoints:
+        if isinstance(ep.family, Flux3VideoFamily):
+            family = Flux3VideoFamily(ep.family.kind, limits=ep.family.limits, tiers=tiers, auto_seconds=auto)
+            ep = dataclasses.replace(ep, family=family)
+        out.append(ep)
+    return tuple(out)
+
+
+def parse_tiers(entries: tuple[str, ...]) -> dict[str, int]:
+    """``("hd=720", ...)`` as ``{"hd": 720, ...}``: every tier of the spec's snapshots, each an even 16..4320."""
+    from mock_server.core import video
+
+    tiers = dict(video.TIERS)
+    for entry in entries:
+        name, sep, value = str(entry).partition("=")
+        name = name.strip()
+        try:
+            pixels = int(value)
+        except ValueError:
+            pixels = -1
+        if not sep or name not in video.TIERS or not (16 <= pixels <= 4320 and pixels % 2 == 0):
+            raise ConfigError(
+                f"flux3_video_tiers: expected TIER=PIXELS (tiers {', '.join(video.TIERS)}; an even number of pixels "
+                f"16..4320), not {entry!r}"
+            )
+        tiers[name] = pixels
+    return tiers
 
 
 def with_snapshot(endpoints: tuple[Endpoint, ...], snapshot: str) -> tuple[Endpoint, ...]:

@@ -32,7 +32,7 @@ from mock_server.core import imaging, video
 from mock_server.core.endpoints.family import Artefact, FamilyBase, Fetch, Rendered
 from mock_server.core.endpoints.pricing import Quote
 
-AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption)
+AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption; a setting)
 DRAFT = "draft"  # the output_format the video rows give a draft run (its result lists ``draft_cache``)
 BUNDLE_MAGIC = b"BFLMOCK-DRAFT-1\n"
 _BUNDLE_KEY = os.urandom(32)  # per process: a bundle from another fake is foreign
@@ -117,15 +117,16 @@ def keyframe_times(keyframes: Any, seconds: float) -> list[tuple[float, Any]]:
     return [(0.0 if n == 1 else seconds * i / (n - 1), k) for i, k in enumerate(items)]
 
 
-def clip_seconds(params: dict[str, Any]) -> float:
-    """The clip's length: ``duration``, or for ``auto`` the last timed keyframe's second rounded up (5..20)."""
+def clip_seconds(params: dict[str, Any], auto_seconds: int = AUTO_SECONDS) -> float:
+    """The clip's length: ``duration``, or for ``auto`` the last timed keyframe's second rounded up (5..20),
+    else ``auto_seconds`` (setting ``flux3_video_auto_seconds``)."""
     duration = params.get("duration", "auto")
     if duration != "auto" and duration is not None:
         return float(duration)
     if _has_pairs(params.get("keyframes")):
         last = max(t for t, _ in keyframe_times(params["keyframes"], 0))
         return float(min(20, max(5, math.ceil(last))))
-    return float(AUTO_SECONDS)
+    return float(auto_seconds)
 
 
 def keyframe_check(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -196,8 +197,17 @@ def _unbundle(data: bytes) -> VideoChecked:
 class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
     """One family for the FLUX 3 video endpoints (``kind``: generate, upscale or edit)."""
 
-    def __init__(self, kind: str = "generate", *, limits: video.VideoLimits | None = None) -> None:
+    def __init__(
+        self,
+        kind: str = "generate",
+        *,
+        limits: video.VideoLimits | None = None,
+        tiers: dict[str, int] | None = None,
+        auto_seconds: int = AUTO_SECONDS,
+    ) -> None:
         self.kind = kind
+        self.tiers = dict(tiers or video.TIERS)  # short side per tier (setting ``flux3_video_tiers``)
+        self.auto_seconds = auto_seconds  # ``auto`` without timed keyframes (setting ``flux3_video_auto_seconds``)
         # the input media fields (journaled as length + SHA-256, scrubbed from recordings)
         self.image_fields: tuple[str, ...] = {
             "generate": ("keyframes", "start_video", "draft_cache"),
@@ -207,7 +217,10 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
         self.name = {"generate": "flux-3-video", "upscale": "video-upscale", "edit": "video-edit"}[kind]
         self.limits = limits or video.VideoLimits()
         self.size_rule = {
-            "generate": "short side 720 hd / 1080 fhd / 1440 qhd / 2160 uhd, long side from `aspect_ratio`; 24 fps",
+            "generate": (
+                f"short side {' / '.join(f'{px} {tier}' for tier, px in self.tiers.items())}, long side from "
+                "`aspect_ratio`; 24 fps"
+            ),
             "upscale": "the input x `upscale_factor` (at most 13.75 MP a frame), its duration (up to 20 s) and audio",
             "edit": "the input's size, duration and audio",
         }[kind]
@@ -253,15 +266,15 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
             draft_checked = _unbundle(bundle)
             drafted = draft_checked.spec
             tier = str(getattr(p.get("resolution"), "value", p.get("resolution")) or "fhd")
-            short, wide = video.TIERS[tier], drafted.width / drafted.height
+            short, wide = self.tiers[tier], drafted.width / drafted.height
             w, h = (video.even(short * wide), short) if wide >= 1 else (short, video.even(short / wide))
             spec = replace(drafted, width=w, height=h, label=f"draft_enhance {tier}")
             return replace(draft_checked, spec=spec), len(bundle)
-        seconds = clip_seconds(p)
+        seconds = clip_seconds(p, self.auto_seconds)
         resolution = str(getattr(p.get("resolution"), "value", p.get("resolution")) or "hd")
         ratio = str(getattr(p.get("aspect_ratio"), "value", p.get("aspect_ratio")) or "auto")
         draft = bool(p.get("draft"))
-        w, h = video.frame_size(resolution, ratio)
+        w, h = video.frame_size(resolution, ratio, self.tiers)
         if draft:  # a fast low-resolution preview
             scale = video.DRAFT_SHORT_SIDE / min(w, h)
             w, h = video.even(w * scale), video.even(h * scale)
@@ -390,7 +403,7 @@ def settle_result(task: Any, kept: Callable[[str], Any]) -> None:
     if isinstance(checked, VideoChecked):
         seconds: float | None = checked.spec.seconds
     elif task.endpoint.family.kind == "generate" and _short(str(task.params.get("mode"))) in ("t2v", "i2v", "v2v"):
-        seconds = clip_seconds(task.params)
+        seconds = clip_seconds(task.params, task.endpoint.family.auto_seconds)
     else:
         seconds = None
     task.result["duration"] = seconds
