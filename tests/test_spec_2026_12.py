@@ -521,3 +521,33 @@ def test_flux_3_polls_pass_reasoning_and_generating_and_settle_the_cost():
         assert "cost" not in seen[1]
     finally:
         mock.close()
+
+
+# ---------------------------------------------------------------------------------------------- behind a setting
+def test_flex_outpainting_is_served_only_behind_its_setting(client):
+    import io
+
+    from PIL import Image
+
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    body = {"input_image": _png(64, 48), "width": 128, "height": 96, "bbox_x1": 10, "bbox_y1": 20}
+    assert client.post("/v1/flux-2-flex-outpainting", json=body).status_code == 404  # off by default
+    mock = BflMock(seed=4, progression="polls:1", frozen_clock=True, flux2_flex_outpainting=True)
+    try:
+        with httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+            _, _, data = _cycle(c, "/v1/flux-2-flex-outpainting", body)
+            with Image.open(io.BytesIO(data)) as im:
+                assert im.size == (128, 96) and im.format == "PNG"
+                assert im.convert("RGB").getpixel((10 + 1, 20 + 1)) == (200, 40, 40)  # the input at the bbox
+            _, _, padded = _cycle(c, "/v1/flux-2-flex-outpainting", {**body, "pre_padded": True})
+            assert _size(padded) == (64, 48)  # already the canvas
+            _, _, same = _cycle(c, "/v1/flux-2-flex-outpainting", {"input_image": _png(64, 48), "width": 100})
+            assert _size(same) == (100, 48)  # a null side is the input's
+            r = c.post("/v1/flux-2-flex-outpainting", json={**body, "unknown": 1, "steps": 101})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "steps"]
+        row = next(e for e in mock.endpoints if e.name == "flux-2-flex-outpainting")
+        assert "unknown" in row.evidence and "flux2_flex_outpainting" in row.evidence
+    finally:
+        mock.close()

@@ -121,6 +121,7 @@ class Settings:
     # ``duration`` is ``auto`` without timed keyframes (docs/api-2026-12.md)
     flux3_video_tiers: tuple[str, ...] = ("hd=720", "fhd=1080", "qhd=1440", "uhd=2160")
     flux3_video_auto_seconds: int = 5
+    flux2_flex_outpainting: bool = False  # serve /v1/flux-2-flex-outpainting (a spring-2026 spec; still live: unknown)
     # lifecycle
     seed: int | None = None
     progression: Progression = field(default_factory=Progression)

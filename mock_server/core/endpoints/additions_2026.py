@@ -24,7 +24,7 @@ from mock_server.core.endpoints.flux3_video import (
 )
 from mock_server.core.endpoints.pricing import per_megapixel
 from mock_server.core.endpoints.text_to_image import TEXT_TO_IMAGE
-from mock_server.core.endpoints.tools import DEBLUR, OUTPAINTING, VTO_V1, VTO_V2, outpainting_check
+from mock_server.core.endpoints.tools import DEBLUR, FLEX_OUTPAINTING, OUTPAINTING, VTO_V1, VTO_V2, outpainting_check
 from mock_server.core.errors import ConfigError
 
 _LORA = (
@@ -160,11 +160,25 @@ VIDEO: tuple[Endpoint, ...] = (
 
 ADDITIONS: tuple[Endpoint, ...] = (*KLEIN_LORA, FLUX_PRO, ERASE_V1, *TOOLS, *VIDEO)
 
+# Not in ADDITIONS: served only with the setting ``flux2_flex_outpainting`` (whether BFL still serves it is unknown)
+FLEX_OUTPAINTING_ROW = Endpoint(
+    name="flux-2-flex-outpainting",
+    schema=spec_additions.load_component("OutpaintingInputs"),
+    family=FLEX_OUTPAINTING,
+    summary="Outpaint an image with FLUX.2 [flex] (a spring-2026 endpoint; possibly superseded by outpainting-v1).",
+    evidence=(
+        "schema: a spring-2026 spec (tryAGI openapi.json @ f4699840; high that it existed); still served: unknown, "
+        "so off unless `flux2_flex_outpainting`; placement and sizes: assumptions; "
+        f"{_NO_PRICE}"
+    ),
+)
+
 
 def configured(endpoints: tuple[Endpoint, ...], settings: Any) -> tuple[Endpoint, ...]:
-    """``endpoints`` as ``settings`` make them: FLUX 3 video's request schema from ``flux3_video_snapshot``, and
-    its families with the tier pixels (``flux3_video_tiers``) and the ``auto`` length
-    (``flux3_video_auto_seconds``); raises ConfigError for values it cannot use."""
+    """``endpoints`` as ``settings`` make them: FLUX.2 [flex] outpainting with ``flux2_flex_outpainting``, FLUX 3
+    video's request schema from ``flux3_video_snapshot``, and its families with the tier pixels
+    (``flux3_video_tiers``) and the ``auto`` length (``flux3_video_auto_seconds``); raises ConfigError for
+    values it cannot use."""
     import dataclasses
 
     from mock_server.core import video
@@ -174,6 +188,8 @@ def configured(endpoints: tuple[Endpoint, ...], settings: Any) -> tuple[Endpoint
     if not 5 <= auto <= 20:
         raise ConfigError(f"flux3_video_auto_seconds: must be 5-20 (the schema's durations), not {auto}")
     endpoints = with_snapshot(endpoints, settings.flux3_video_snapshot)
+    if settings.flux2_flex_outpainting and all(ep.name != FLEX_OUTPAINTING_ROW.name for ep in endpoints):
+        endpoints = (*endpoints, FLEX_OUTPAINTING_ROW)
     if tiers == video.TIERS and auto == AUTO_SECONDS:
         return endpoints
     out = []
