@@ -116,7 +116,7 @@ class ApiHandlers:
             answer.update({"cost": None, "input_mp": None, "output_mp": None})
         elif mode == "values" and task.quote is not None:
             q = task.quote
-            answer.update({"cost": q.cost, "input_mp": q.input_mp, "output_mp": q.output_mp})
+            answer.update({"cost": q.submit_cost, "input_mp": q.input_mp, "output_mp": q.output_mp})
         resp = HttpResponse.json(200, answer)
         resp.delay = delay
         return resp
