@@ -429,3 +429,110 @@ def test_a_thousand_tasks_load_and_stay_responsive(browser):
         (SHOTS / "timings.json").write_text(json.dumps(figures, indent=2))
         print("dashboard with 1,000 tasks:", figures)
         shot(browser, "tasks-1000")
+
+
+# ------------------------------------------------------------------------------------------------ FLUX 3 video
+def media_state(driver, css: str) -> dict | None:
+    """A <video>'s loaded state (readyState >= 1: its metadata is in), or None until then."""
+    return driver.execute_script(
+        "const v = document.querySelector(arguments[0]);"
+        "return v && v.readyState >= 1 ? {duration: v.duration, width: v.videoWidth, height: v.videoHeight,"
+        " src: v.currentSrc, tag: v.tagName} : null;",
+        css,
+    )
+
+
+def mp4_facts(data: bytes) -> tuple[float, int, int]:
+    import av
+
+    with av.open(io.BytesIO(data)) as clip:
+        stream = clip.streams.video[0]
+        return clip.duration / 1_000_000, stream.codec_context.width, stream.codec_context.height
+
+
+@pytest.fixture(scope="module")
+def videos():
+    mock = BflMock(frozen_clock=True, progression="polls:1", seed=5)
+    with LiveServer(mock) as server, httpx.Client(base_url=server.url, headers={"x-key": "k"}, timeout=60) as c:
+
+        def run(body: dict) -> tuple[str, dict]:
+            task = c.post("/v1/flux-3-video", json=body).json()
+            return task["id"], c.get(task["polling_url"]).json()
+
+        draft, drafted = run({"mode": "t2v", "prompt": "a red fox in the snow", "duration": 5, "draft": True})
+        assert drafted["status"] == "Ready" and "draft_cache" in drafted["result"]
+        clip = c.get(drafted["result"]["sample"]).content
+        v2v, _ = run({"mode": "v2v", "prompt": "the fox runs on", "start_video": base64.b64encode(clip).decode()})
+        i2v, _ = run({"mode": "i2v", "prompt": "a camera turns", "keyframes": [b64_photo(128), b64_photo(96)]})
+        yield {
+            "server": server,
+            "draft": draft,
+            "draft_result": drafted["result"],
+            "clip": clip,
+            "v2v": v2v,
+            "i2v": i2v,
+        }
+
+
+def test_a_flux_3_video_plays_in_the_task_page_and_its_draft_bundle_is_listed(browser, videos):
+    seconds, width, height = mp4_facts(videos["clip"])
+    browser.get(f"{videos['server'].url}/_mock/ui#/task/{videos['draft']}")
+    state = until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the result video's metadata")
+    assert state["tag"] == "VIDEO" and (state["width"], state["height"]) == (width, height) == (640, 360)
+    assert abs(state["duration"] - seconds) < 0.1 and seconds == 5
+    assert state["src"] == videos["draft_result"]["sample"]  # the signed MP4 itself (same origin here)
+    # the live page re-renders every second, and keeps the player (a playing video is not restarted)
+    at = browser.execute_script(
+        "document.querySelector('video[data-image=result]').kept = true; return window.bflMockRendered.at;"
+    )
+    until(browser, lambda d: d.execute_script("return window.bflMockRendered.at") > at, "a re-render")
+    assert browser.execute_script("return document.querySelector('video[data-image=result]').kept === true")
+    link = browser.find_element("css selector", 'a[data-artefact="draft_cache"]')
+    assert link.get_attribute("href") == videos["draft_result"]["draft_cache"]
+    assert link.get_attribute("download") == "draft_cache.bin"
+    row = browser.find_element("css selector", 'tr[data-file="draft_cache"]').text
+    assert "application/octet-stream" in row
+    assert "video/mp4" in browser.find_element("css selector", 'tr[data-file="sample"]').text
+    assert browser.find_element("css selector", "#main h3").text == "Media"
+    assert not browser.find_elements("css selector", "img[data-image]")  # a t2v task has no input pictures
+    shot(browser, "task-video")
+    browser.execute_script("document.getElementById('files').scrollIntoView()")
+    shot(browser, "task-video-files")
+
+
+def test_a_video_task_lists_its_inputs_by_media_type(browser, videos):
+    url = videos["server"].url
+    browser.get(f"{url}/_mock/ui#/task/{videos['v2v']}")
+    state = until(browser, lambda d: media_state(d, 'video[data-image="start_video"]'), "the input video's metadata")
+    assert (state["width"], state["height"]) == (640, 360) and abs(state["duration"] - 5) < 0.1
+    assert not browser.find_elements("css selector", 'img[data-image="start_video"]')
+    until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the result video")
+    shot(browser, "task-video-v2v")
+    browser.get(f"{url}/_mock/ui#/task/{videos['i2v']}")
+    caption = until(
+        browser,
+        lambda d: d.execute_script(
+            "const f = document.querySelector('[data-image=keyframes], [data-missing=keyframes]');"
+            "return f ? f.closest('figure').innerText : null;"
+        ),
+        "the keyframes",
+    )
+    assert "keyframes (2 images)" in caption
+    until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the i2v result video")
+    assert not browser.find_elements("css selector", 'video[data-image="keyframes"]')
+
+
+def test_an_image_task_page_is_unchanged(browser, fake):
+    url = fake["server"].url
+    with httpx.Client(base_url=url, headers={"x-key": "ui-test-key"}, timeout=30) as c:  # (an earlier test resets)
+        task = c.post("/v1/flux-dev", json={"prompt": "an image task", "width": 512, "height": 512}).json()
+        assert [c.get(task["polling_url"]).json()["status"] for _ in range(2)][-1] == "Ready"  # polls:2
+    browser.get(f"{url}/_mock/ui#/task/{task['id']}")
+    until(browser, lambda d: rendered(d, 'img[data-image="result"]') > 0, "the image result")
+    assert browser.find_element("css selector", "#main h3").text == "Images"
+    assert not browser.find_elements("css selector", "video, audio")
+    files = [r.get_attribute("data-file") for r in browser.find_elements("css selector", "#files tr[data-file]")]
+    assert files == ["sample"]
+    media = browser.find_element("css selector", 'tr[data-file="sample"] td:nth-child(2)').text
+    assert media == "image/jpeg"  # the task's output_format, as its signed URL states
+    assert "se=" in browser.find_element("id", "sample").text
