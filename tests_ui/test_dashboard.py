@@ -536,3 +536,102 @@ def test_an_image_task_page_is_unchanged(browser, fake):
     media = browser.find_element("css selector", 'tr[data-file="sample"] td:nth-child(2)').text
     assert media == "image/jpeg"  # the task's output_format, as its signed URL states
     assert "se=" in browser.find_element("id", "sample").text
+
+
+# ------------------------------------------------------------------------------------------------ Shadow page
+class _Planted:
+    """A stand-in upstream: a served fake that differs in one planted way (the answer to a submit whose prompt
+    says ``plant-region`` has one more key, ``region``, than the fake predicts)."""
+
+    def __init__(self, mock: BflMock) -> None:
+        from mock_server.frontends.asgi import create_app
+
+        self.app = create_app(mock, close_on_shutdown=False)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            m = await receive()
+            body, more = body + m.get("body", b""), m.get("more_body", False)
+        sent = False
+
+        async def again():
+            nonlocal sent
+            if sent:  # the body once, then (as a server would) nothing more
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        answer = {"body": b""}
+
+        async def keep(message):
+            if message["type"] == "http.response.start":
+                answer["start"] = message
+            else:
+                answer["body"] += message.get("body", b"")
+
+        await self.app(scope, again, keep)
+        out, start = answer["body"], answer["start"]
+        if b"plant-region" in body and start["status"] == 200:
+            out = json.dumps({**json.loads(out), "region": "eu4"}).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(out)).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+
+def test_the_shadow_page_shows_each_divergence_with_its_evidence(browser):
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ShadowApp
+    from mock_server.shadow.forward import Upstream, UpstreamOptions
+    from mock_server.shadow.rules import BEHAVIOURS
+
+    real = BflMock(progression="polls:1", seed=1)
+    predicting = BflMock(progression="manual", seed=2)
+    with ThreadedServer(_Planted(real)) as upstream:
+        shadow = ShadowApp(Upstream(UpstreamOptions(upstream.url, allow=("loopback",), timeout=30)), predicting)
+        try:
+            with ThreadedServer(shadow) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+                c.headers["x-key"] = "app-key"
+                agreed = c.post("/v1/flux-pro-1.1", json={"prompt": "a red cube"})
+                planted = c.post("/v1/flux-pro-1.1", json={"prompt": "plant-region, please"})
+                assert agreed.status_code == 200 and planted.json()["region"] == "eu4"  # the app gets the real answers
+                assert shadow.drain(60)
+                browser.get(server.url + "/_mock/ui#/shadow")
+                until(browser, lambda d: d.find_elements("css selector", 'nav a[data-page="shadow"]'), "the nav link")
+                item = until(browser, lambda d: d.find_element("css selector", ".shadow-divergence"), "a divergence")
+                assert len(browser.find_elements("css selector", ".shadow-divergence")) == 1
+                assert item.get_attribute("data-behaviour") == "submit"
+                act(browser, ".shadow-divergence summary", "open the divergence", click=True)
+                text = until(
+                    browser,
+                    lambda d: d.execute_script(
+                        "const e = document.querySelector('.shadow-divergence');"
+                        "return e && e.open ? e.innerText : null;"
+                    ),
+                    "the divergence, opened",
+                )
+                assert "response key region is sent by the upstream, not predicted" in text
+                assert f"evidence {BEHAVIOURS['submit'].evidence}" in text
+                assert "1 divergence," in browser.find_element("id", "shadow-summary").text
+                parts = browser.execute_script(
+                    "return Object.fromEntries([...document.querySelectorAll('.shadow-divergence [data-part]')]"
+                    ".map((e) => [e.dataset.part, e.innerText]))"
+                )
+                assert parts["request"].startswith("POST ") and "/v1/flux-pro-1.1" in parts["request"]
+                assert "plant-region, please" in parts["request"]
+                assert parts["real"].startswith("HTTP 200") and '"region": "eu4"' in parts["real"]
+                assert parts["predicted"].startswith("HTTP 200") and "region" not in parts["predicted"]
+                assert '"polling_url"' in parts["predicted"]
+                assert "app-key" not in text
+                # it stays open across the page's live refresh
+                at = browser.execute_script("return window.bflMockRendered.at")
+                until(browser, lambda d: d.execute_script("return window.bflMockRendered.at") > at, "a re-render")
+                assert browser.execute_script("return document.querySelector('.shadow-divergence').open")
+                shot(browser, "shadow")
+        finally:
+            shadow.close()
+            predicting.close()
+            real.close()
