@@ -27,15 +27,16 @@ from mock_server.core.endpoints import family as families
 from mock_server.core.endpoints.flux3_video import poll_view
 from mock_server.core.errors import (
     DEFAULT_ERROR,
-    FINETUNE_NOT_FOUND,
-    INSUFFICIENT_CREDITS,
-    RATE_LIMITED_DETAIL,
     ApiError,
     AzureError,
     ErrorLog,
     TaskNotFound,
     WaitFor,
     blob_not_found,
+    conflict,
+    finetune_not_found,
+    insufficient_credits,
+    too_many_active_tasks,
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.media import Media
@@ -216,10 +217,10 @@ class BflBackend:
         checks (raises their ApiError)."""
         self.tasks.evict(now)
         if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
-            raise ApiError(400, FINETUNE_NOT_FOUND)  # finetunes are scoped to the key's account
+            raise finetune_not_found()  # finetunes are scoped to the key's account
         acc = self.accounts.get(api_key)
         if acc.credits < quote.cost:
-            raise ApiError(402, INSUFFICIENT_CREDITS)
+            raise insufficient_credits()
         self._check_active(acc, endpoint, now)
         return acc
 
@@ -243,7 +244,7 @@ class BflBackend:
         if over():
             self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
             if over():
-                raise ApiError(429, RATE_LIMITED_DETAIL, {"Retry-After": "1"})
+                raise too_many_active_tasks()
 
     def _refresh_active(self, acc: Account, now: float) -> None:
         for tid in list(acc.active):
@@ -417,7 +418,7 @@ class BflBackend:
         with self._lock:
             task = self.tasks.lookup(task_id, self.clock.now())
             if task.terminal:
-                raise ApiError(409, f"task {task_id} is already {task.status}")
+                raise conflict(f"task {task_id} is already {task.status}")
             if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
                 raise WaitFor(task.image_job)  # nothing changed yet: asking again after the wait is safe
             task.forced = outcome
