@@ -453,6 +453,10 @@ class Media:
             data = self.input_image(task.id, name)
             if data is None:
                 raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
+            listed = families.dashboard(family, task.params or {}, task.output_format)
+            media = next((p.media_type for p in listed if p.name == name), "image/*")
+            if media.startswith(("video/", "audio/")):  # an input video as it is, for the player (kept bytes)
+                return data, media
             return previews.thumbnail(data, max_side, max_pixels)
         if any(p.name == name for p in families.previews(family, task.params or {})):
             kept = functools.partial(self.input_image, task.id)

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mock_server.core import imaging, video
-from mock_server.core.endpoints.family import Artefact, FamilyBase, Fetch, Rendered
+from mock_server.core.endpoints.family import RESULT, Artefact, FamilyBase, Fetch, Preview, Rendered
 from mock_server.core.endpoints.pricing import Quote
 
 AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption; a setting)
@@ -37,6 +37,14 @@ DRAFT = "draft"  # the output_format the video rows give a draft run (its result
 BUNDLE_MAGIC = b"BFLMOCK-DRAFT-1\n"
 _BUNDLE_KEY = os.urandom(32)  # per process: a bundle from another fake is foreign
 MAX_KEYFRAMES = 10
+# the dashboard's media type of each input field (``Flux3VideoFamily.dashboard``)
+INPUT_MEDIA = {
+    "keyframes": "image/*",
+    "start_video": "video/mp4",
+    "input_video": "video/mp4",
+    "video": "video/mp4",
+    "draft_cache": "application/octet-stream",
+}
 UPSCALE_MAX_PIXELS = 13_750_000  # S-VUP: output capped at 13.75 MP per frame
 
 
@@ -322,6 +330,22 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
 
     def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
         return None
+
+    def dashboard(self, params: dict[str, Any], output_format: str) -> tuple[Preview, ...]:
+        """What the dashboard lists for a task, by media type: the keyframes as images, an input video as
+        ``video/mp4``, a draft bundle as ``application/octet-stream`` (a file, not a picture), the MP4 result."""
+        inputs = []
+        for name in self.image_fields:
+            value = params.get(name)
+            media = INPUT_MEDIA.get(name, "image/*")
+            if isinstance(value, list) and value:  # keyframes: a list of images (or [seconds, image] pairs)
+                inputs.append(Preview(name, f"{name} ({len(value)} image{'s' if len(value) > 1 else ''})", media))
+            elif isinstance(value, dict) and "length" in value:
+                inputs.append(Preview(name, f"{name} ({value['length']} bytes of base64)", media))
+            elif isinstance(value, str) and value:
+                what = "a URL: not kept" if value.lower().startswith(("http://", "https://")) else "base64"
+                inputs.append(Preview(name, f"{name} ({what})", media))
+        return (*inputs, Preview(RESULT, RESULT, self.artefacts(output_format)[0].media_type))
 
 
 def _image(value: str, max_pixels: int, fetch: Fetch) -> tuple[bytes, tuple[int, int]]:
