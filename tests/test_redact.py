@@ -186,3 +186,20 @@ def test_the_journal_the_access_log_and_the_recorder_apply_the_one_policy():
     AccessLog(out).write(scope, HttpResponse(200, b"img"), 0.0)
     line = out.getvalue()
     assert "sig=***" in line and sample.split("sig=", 1)[1].split("&")[0] not in line
+
+
+def test_a_list_of_images_is_hidden_item_by_item_journal_recording_and_task_params():
+    """FLUX 3's ``keyframes``: a list of images or of ``[seconds, image]`` pairs; every string is an image."""
+    from mock_server.core.redact import JOURNAL, RECORDING
+    from mock_server.core.tasks import public_params
+
+    image = "iVBORw0KGgo" + "A" * 4000
+    body = {"mode": "i2v", "prompt": "p", "keyframes": [[0, image], [2.5, image + "B"]]}
+    for shown in (JOURNAL.json(body), RECORDING.json(body), public_params(body, ("keyframes",))):
+        text = json.dumps(shown)
+        assert "AAAAAAAAAA" not in text, text[:300]
+        assert shown["keyframes"][0][0] == 0 and shown["keyframes"][1][0] == 2.5  # the timestamps stay
+        assert shown["prompt"] == "p"
+    assert JOURNAL.json({"keyframes": [image]})["keyframes"][0]["length"] == len(image)
+    echo = {"detail": [{"type": "string_type", "loc": ["body", "i2v", "keyframes", 1], "input": image}]}
+    assert "AAAAAAAAAA" not in json.dumps(JOURNAL.json(echo)) + json.dumps(RECORDING.json(echo))

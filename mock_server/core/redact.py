@@ -160,6 +160,18 @@ class Redaction:
             return items
         return clip(str(value)) if self.bounded else value
 
+    def image_value(self, value: Any, depth: int = 0) -> Any:
+        """An image field's value as shown: a string is an image; a list (FLUX 3's ``keyframes``: images, or
+        ``[seconds, image]`` pairs) shows each string as an image and keeps its numbers."""
+        if isinstance(value, str):
+            return self.image(value)
+        if isinstance(value, (list, tuple)) and not (self.bounded and depth >= MAX_DEPTH):
+            items = [self.image_value(v, depth + 1) for v in (value[:MAX_ITEMS] if self.bounded else value)]
+            if self.bounded and len(value) > MAX_ITEMS:
+                items.append(f"... {len(value) - MAX_ITEMS} more items")
+            return items
+        return self.json(value, depth)
+
     def _object(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
         images = _image_fields()
         loc = value.get("loc")
@@ -173,8 +185,8 @@ class Redaction:
             key = clip(name, 128) if self.bounded else k
             if name.lower() in self.keys:
                 out[key] = self.secret(v)
-            elif name in images and isinstance(v, str):
-                out[key] = self.image(v)
+            elif name in images and isinstance(v, (str, list, tuple)):
+                out[key] = self.image_value(v, depth + 1)
             elif name == "input" and about is not None:
                 out[key] = self._echo(v, about, depth)
             else:
@@ -186,11 +198,10 @@ class Redaction:
         sent as text (``loc == ["body"]``, or a string holding JSON) that may hold both."""
         if any(p.lower() in self.keys for p in about):
             return self.mask
-        if isinstance(value, str):
-            if about and about[-1] in _image_fields():
-                return self.image(value)
-            if about == ["body"] or value[:1] in ("{", "["):
-                return self.body_text(value, depth + 1)
+        if about and any(p in _image_fields() for p in about) and isinstance(value, (str, list, tuple)):
+            return self.image_value(value, depth + 1)  # the field, or one item of a list of images
+        if isinstance(value, str) and (about == ["body"] or value[:1] in ("{", "[")):
+            return self.body_text(value, depth + 1)
         return self.json(value, depth + 1)
 
 

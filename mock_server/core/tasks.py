@@ -21,7 +21,7 @@ from mock_server.core.config import Progression, Settings
 from mock_server.core.endpoints import Endpoint, Quote
 from mock_server.core.endpoints import family as families
 from mock_server.core.errors import TASK_NOT_FOUND, TaskNotFound, store_full
-from mock_server.core.redact import control_summary, key_fingerprint
+from mock_server.core.redact import JOURNAL, control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome
 from mock_server.core.status import TERMINAL, TaskStatus
@@ -349,6 +349,8 @@ def public_params(
     for k, v in params.items():
         if k in image_fields and isinstance(v, str):
             out[k] = (images or {}).get(k) or control_summary(v)
+        elif k in image_fields and isinstance(v, (list, tuple)):  # FLUX 3's keyframes: images or [s, image]
+            out[k] = JOURNAL.image_value(v)
         elif k == "webhook_secret":
             out[k] = _redact(v)
         elif hasattr(v, "value"):
