@@ -285,8 +285,9 @@ def _example(prop: dict, image: str) -> object:
 
 
 def family_cases(image: str) -> list[tuple[str, str, dict]]:
-    """One endpoint per family of the endpoint registry (the first row of each), with a body it accepts: its
-    required fields, ``image`` in the family's first image field (for text to image: ``image_prompt``)."""
+    """One endpoint per family of the endpoint registry (the first row of each), with a body it accepts: the
+    contract kit's minimal body (every required field, unions included) with ``image`` in each image field it
+    fills (for text to image: in ``image_prompt``)."""
     from mock_server.core.endpoints import ENDPOINTS
     from mock_server.core.schemas import load_request_schema
 
@@ -297,17 +298,26 @@ def family_cases(image: str) -> list[tuple[str, str, dict]]:
         if kind in seen or not fam.image_fields:
             continue
         seen.add(kind)
-        body: dict = {"prompt": "a red cube", fam.image_fields[0]: image}
-        if ep.requires_finetune:
-            body["finetune_id"] = "my-finetune"
-        try:
-            schema = ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema)
-        except Exception:  # a schema this bench cannot read: the body above, and the probe decides
-            schema = {}
-        for name in schema.get("required", []):
-            if name not in body:
-                prop = schema.get("properties", {}).get(name, {})
-                body[name] = image if name in fam.image_fields else _example(prop, image)
+        try:  # the contract kit's minimal body knows every endpoint's shape (unions included) ...
+            from mock_server.contract.drift import _minimal_body
+
+            body = {
+                k: image if k in fam.image_fields and isinstance(v, str) else v for k, v in _minimal_body(ep).items()
+            }
+            if fam.image_fields[0] == "image_prompt":  # text to image: the optional Redux image prompt
+                body["image_prompt"] = image
+        except Exception:  # ... without it (no contract extra): the required fields from the request schema
+            body = {"prompt": "a red cube", fam.image_fields[0]: image}
+            if ep.requires_finetune:
+                body["finetune_id"] = "my-finetune"
+            try:
+                schema = ep.schema if isinstance(ep.schema, dict) else load_request_schema(ep.schema)
+            except Exception:  # a schema this bench cannot read: the body above, and the probe decides
+                schema = {}
+            for name in schema.get("required", []):
+                if name not in body:
+                    prop = schema.get("properties", {}).get(name, {})
+                    body[name] = image if name in fam.image_fields else _example(prop, image)
         cases.append((f"{ep.name} ({fam.name})", ep.path, body))
     return cases
 
