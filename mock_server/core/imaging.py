@@ -240,12 +240,10 @@ def _png_size(raw: bytes) -> tuple[int, int] | None:
     cap = Image.MAX_IMAGE_PIXELS
     if cap is not None and width * height > cap:
         return None
-    pos = 33
-    if raw[pos + 4 : pos + 8] == b"iCCP":
-        pos = _png_iccp_end(raw, pos)
-        if pos is None:
-            return None
-    return (width, height) if raw[pos + 4 : pos + 8] == b"IDAT" else None
+    pos: int | None = 33
+    if raw[37:41] == b"iCCP":
+        pos = _png_iccp_end(raw, 33)
+    return (width, height) if pos is not None and raw[pos + 4 : pos + 8] == b"IDAT" else None
 
 
 def _png_iccp_end(raw: bytes, pos: int) -> int | None:
