@@ -40,6 +40,7 @@ test-ui: $(STAMP) chromium
 # The docs' dashboard screenshot, as a browser run renders it (test-ui itself leaves tracked files alone).
 screenshots: test-ui
 	cp reports/ui/task.png docs/dashboard-task.png
+	cp reports/ui/shadow.png docs/dashboard-shadow.png
 
 # ruff (lint and format) on everything, mypy --strict on the package (config in pyproject.toml)
 lint: $(STAMP) lint-workflows

@@ -15,7 +15,7 @@ from mock_server.core.backend import BflBackend, Task, WaitFor
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import ENDPOINTS, Endpoint
-from mock_server.core.endpoints.additions_2026 import with_snapshot
+from mock_server.core.endpoints.additions_2026 import configured
 from mock_server.core.errors import DEFAULT_ERROR, ApiError, ConfigError
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.moderation import Moderator
@@ -51,9 +51,7 @@ class BflMock:
         if overrides:
             settings = settings.replace(**overrides)
         self.settings = settings
-        self.endpoints = with_snapshot(
-            tuple(ENDPOINTS if endpoints is None else endpoints), settings.flux3_video_snapshot
-        )
+        self.endpoints = configured(tuple(ENDPOINTS if endpoints is None else endpoints), settings)
         unknown = settings.endpoint_names() - {e.name for e in self.endpoints}
         if unknown:
             raise ConfigError(f"settings name endpoints this fake does not serve: {', '.join(sorted(unknown))}")

@@ -44,6 +44,14 @@ MEANING: dict[str, str] = {
     "missing_key_status": "status for a request without `x-key`: 403 (that era's FastAPI) or 401 (current "
     "FastAPI) ([S6](behaviour.md#S6))",
     "schema_dir": "a folder of JSON Schemas to use instead of the packaged `schemas/`",
+    "flux3_video_tiers": (
+        "FLUX 3 video's short side in pixels per `resolution` tier, as `TIER=PIXELS` (BFL publishes no pixels: the "
+        "clients map 720 to hd and 1080 to fhd); the long side follows `aspect_ratio`, rounded to an even number"
+    ),
+    "flux3_video_auto_seconds": (
+        "the length in seconds (5..20) of a FLUX 3 clip whose `duration` is `auto` without timed keyframes (the model "
+        "chooses; unpublished). With timed keyframes `auto` is the last pair's second rounded up, as BFL documents"
+    ),
     "flux3_video_snapshot": (
         "which snapshot of BFL's FLUX 3 video spec the request models follow: `latest` (hd/fhd/qhd/uhd), `2026-08-04` "
         "(hd/fhd, draft-enhance with mode, draft_cache and safety_tolerance only) or `reseller` (9:21, draft_task_id)"

@@ -168,16 +168,11 @@ def png(width: int = 64, height: int = 64) -> str:
 
 
 def minimal_body(endpoint: Any) -> dict[str, Any]:
-    """A body ``endpoint`` accepts: its required fields, images as a small PNG, a small output."""
-    from mock_server.core.endpoints import image_fields
+    """A body ``endpoint`` accepts: its required fields, images as a small PNG (the contract kit's, which
+    knows every endpoint's schema, the December additions' inline and union schemas included)."""
+    from mock_server.contract.drift import _minimal_body
 
-    body: dict[str, Any] = {"prompt": "a red cube"}
-    if endpoint.requires_finetune:
-        body["finetune_id"] = "my-finetune"
-    fields = image_fields(endpoint)
-    if fields and fields[0] != "image_prompt":
-        body[fields[0]] = png()
-    return body
+    return _minimal_body(endpoint)
 
 
 def run_task(client: httpx.Client, base: str, path: str, body: dict[str, Any], polls: int = 10) -> list[httpx.Response]:
@@ -189,7 +184,7 @@ def run_task(client: httpx.Client, base: str, path: str, body: dict[str, Any], p
     for _ in range(polls):
         r = client.get(f"{base}{poll.path}?{poll.query.decode()}")
         answers.append(r)
-        if r.status_code != 200 or r.json()["status"] != "Pending":
+        if r.status_code != 200 or r.json()["status"] not in ("Pending", "Reasoning", "Generating"):
             break
     last = answers[-1]
     if last.status_code == 200 and last.json()["status"] == "Ready":

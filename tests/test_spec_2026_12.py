@@ -408,14 +408,18 @@ def _mp4(data: bytes) -> dict[str, Any]:
         }
 
 
-def _video_cycle(client: httpx.Client, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def _video_cycle(
+    client: httpx.Client, path: str, body: dict[str, Any], cost: float | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """A video task's cycle: ``cost`` is the submit's estimate (None: the price depends on the finished video)."""
     submitted, done, data = _cycle(client, path, body)
-    assert submitted["cost"] is None  # the price depends on the finished video
+    assert submitted["cost"] == cost and submitted["input_mp"] is None and submitted["output_mp"] is None
     return done, data
 
 
 def test_flux_3_t2v_is_an_mp4_of_the_tier_duration_and_audio(client):
-    done, data = _video_cycle(client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "duration": 6})
+    body = {"mode": "t2v", "prompt": "a fox", "duration": 6}
+    done, data = _video_cycle(client, "/v1/flux-3-video", body, cost=5)  # hd and a duration: priced at submit
     assert done["result"]["sample"].split("?")[0].endswith(".mp4")
     assert _mp4(data) == {"size": (1280, 720), "codec": "h264", "fps": 24.0, "seconds": 6.0, "audio": ["aac"]}
     head = client.get(done["result"]["sample"], headers={"Range": "bytes=0-99"})
@@ -455,7 +459,7 @@ def test_flux_3_draft_then_enhance_renders_the_same_content_at_full_quality(clie
     import base64
 
     done, draft = _video_cycle(
-        client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 5}
+        client, "/v1/flux-3-video", {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 5}, cost=5
     )
     assert _mp4(draft)["size"] == (640, 360)
     bundle = client.get(done["result"]["draft_cache"]).content
@@ -513,7 +517,37 @@ def test_flux_3_polls_pass_reasoning_and_generating_and_settle_the_cost():
         assert statuses[0] == "Pending" and statuses[-1] == "Ready"
         assert "Reasoning" in statuses and "Generating" in statuses
         assert statuses.index("Reasoning") < statuses.index("Generating")
-        assert seen[-1]["cost"] == mock.settings.cost_per_request and r["cost"] is None  # settled on the poll
+        assert seen[-1]["cost"] == mock.settings.cost_per_request and r["cost"] == seen[-1]["cost"]  # hd, 5 s
         assert "cost" not in seen[1]
+    finally:
+        mock.close()
+
+
+# ---------------------------------------------------------------------------------------------- behind a setting
+def test_flex_outpainting_is_served_only_behind_its_setting(client):
+    import io
+
+    from PIL import Image
+
+    from mock_server.frontends.transport import BflTransport
+    from mock_server.mock import BflMock
+
+    body = {"input_image": _png(64, 48), "width": 128, "height": 96, "bbox_x1": 10, "bbox_y1": 20}
+    assert client.post("/v1/flux-2-flex-outpainting", json=body).status_code == 404  # off by default
+    mock = BflMock(seed=4, progression="polls:1", frozen_clock=True, flux2_flex_outpainting=True)
+    try:
+        with httpx.Client(transport=BflTransport(mock), base_url="https://api.bfl.ai", headers={"x-key": "k"}) as c:
+            _, _, data = _cycle(c, "/v1/flux-2-flex-outpainting", body)
+            with Image.open(io.BytesIO(data)) as im:
+                assert im.size == (128, 96) and im.format == "PNG"
+                assert im.convert("RGB").getpixel((10 + 1, 20 + 1)) == (200, 40, 40)  # the input at the bbox
+            _, _, padded = _cycle(c, "/v1/flux-2-flex-outpainting", {**body, "pre_padded": True})
+            assert _size(padded) == (64, 48)  # already the canvas
+            _, _, same = _cycle(c, "/v1/flux-2-flex-outpainting", {"input_image": _png(64, 48), "width": 100})
+            assert _size(same) == (100, 48)  # a null side is the input's
+            r = c.post("/v1/flux-2-flex-outpainting", json={**body, "unknown": 1, "steps": 101})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "steps"]
+        row = next(e for e in mock.endpoints if e.name == "flux-2-flex-outpainting")
+        assert "unknown" in row.evidence and "flux2_flex_outpainting" in row.evidence
     finally:
         mock.close()

@@ -429,3 +429,209 @@ def test_a_thousand_tasks_load_and_stay_responsive(browser):
         (SHOTS / "timings.json").write_text(json.dumps(figures, indent=2))
         print("dashboard with 1,000 tasks:", figures)
         shot(browser, "tasks-1000")
+
+
+# ------------------------------------------------------------------------------------------------ FLUX 3 video
+def media_state(driver, css: str) -> dict | None:
+    """A <video>'s loaded state (readyState >= 1: its metadata is in), or None until then."""
+    return driver.execute_script(
+        "const v = document.querySelector(arguments[0]);"
+        "return v && v.readyState >= 1 ? {duration: v.duration, width: v.videoWidth, height: v.videoHeight,"
+        " src: v.currentSrc, tag: v.tagName} : null;",
+        css,
+    )
+
+
+def mp4_facts(data: bytes) -> tuple[float, int, int]:
+    import av
+
+    with av.open(io.BytesIO(data)) as clip:
+        stream = clip.streams.video[0]
+        return clip.duration / 1_000_000, stream.codec_context.width, stream.codec_context.height
+
+
+@pytest.fixture(scope="module")
+def videos():
+    mock = BflMock(frozen_clock=True, progression="polls:1", seed=5)
+    with LiveServer(mock) as server, httpx.Client(base_url=server.url, headers={"x-key": "k"}, timeout=60) as c:
+
+        def run(body: dict) -> tuple[str, dict]:
+            task = c.post("/v1/flux-3-video", json=body).json()
+            return task["id"], c.get(task["polling_url"]).json()
+
+        draft, drafted = run({"mode": "t2v", "prompt": "a red fox in the snow", "duration": 5, "draft": True})
+        assert drafted["status"] == "Ready" and "draft_cache" in drafted["result"]
+        clip = c.get(drafted["result"]["sample"]).content
+        v2v, _ = run({"mode": "v2v", "prompt": "the fox runs on", "start_video": base64.b64encode(clip).decode()})
+        i2v, _ = run({"mode": "i2v", "prompt": "a camera turns", "keyframes": [b64_photo(128), b64_photo(96)]})
+        yield {
+            "server": server,
+            "draft": draft,
+            "draft_result": drafted["result"],
+            "clip": clip,
+            "v2v": v2v,
+            "i2v": i2v,
+        }
+
+
+def test_a_flux_3_video_plays_in_the_task_page_and_its_draft_bundle_is_listed(browser, videos):
+    seconds, width, height = mp4_facts(videos["clip"])
+    browser.get(f"{videos['server'].url}/_mock/ui#/task/{videos['draft']}")
+    state = until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the result video's metadata")
+    assert state["tag"] == "VIDEO" and (state["width"], state["height"]) == (width, height) == (640, 360)
+    assert abs(state["duration"] - seconds) < 0.1 and seconds == 5
+    assert state["src"] == videos["draft_result"]["sample"]  # the signed MP4 itself (same origin here)
+    # the live page re-renders every second, and keeps the player (a playing video is not restarted)
+    at = browser.execute_script(
+        "document.querySelector('video[data-image=result]').kept = true; return window.bflMockRendered.at;"
+    )
+    until(browser, lambda d: d.execute_script("return window.bflMockRendered.at") > at, "a re-render")
+    assert browser.execute_script("return document.querySelector('video[data-image=result]').kept === true")
+    link = browser.find_element("css selector", 'a[data-artefact="draft_cache"]')
+    assert link.get_attribute("href") == videos["draft_result"]["draft_cache"]
+    assert link.get_attribute("download") == "draft_cache.bin"
+    row = browser.find_element("css selector", 'tr[data-file="draft_cache"]').text
+    assert "application/octet-stream" in row
+    assert "video/mp4" in browser.find_element("css selector", 'tr[data-file="sample"]').text
+    assert browser.find_element("css selector", "#main h3").text == "Media"
+    assert not browser.find_elements("css selector", "img[data-image]")  # a t2v task has no input pictures
+    shot(browser, "task-video")
+    browser.execute_script("document.getElementById('files').scrollIntoView()")
+    shot(browser, "task-video-files")
+
+
+def test_a_video_task_lists_its_inputs_by_media_type(browser, videos):
+    url = videos["server"].url
+    browser.get(f"{url}/_mock/ui#/task/{videos['v2v']}")
+    state = until(browser, lambda d: media_state(d, 'video[data-image="start_video"]'), "the input video's metadata")
+    assert (state["width"], state["height"]) == (640, 360) and abs(state["duration"] - 5) < 0.1
+    assert not browser.find_elements("css selector", 'img[data-image="start_video"]')
+    until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the result video")
+    shot(browser, "task-video-v2v")
+    browser.get(f"{url}/_mock/ui#/task/{videos['i2v']}")
+    caption = until(
+        browser,
+        lambda d: d.execute_script(
+            "const f = document.querySelector('[data-image=keyframes], [data-missing=keyframes]');"
+            "return f ? f.closest('figure').innerText : null;"
+        ),
+        "the keyframes",
+    )
+    assert "keyframes (2 images)" in caption
+    until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the i2v result video")
+    assert not browser.find_elements("css selector", 'video[data-image="keyframes"]')
+
+
+def test_an_image_task_page_is_unchanged(browser, fake):
+    url = fake["server"].url
+    with httpx.Client(base_url=url, headers={"x-key": "ui-test-key"}, timeout=30) as c:  # (an earlier test resets)
+        task = c.post("/v1/flux-dev", json={"prompt": "an image task", "width": 512, "height": 512}).json()
+        assert [c.get(task["polling_url"]).json()["status"] for _ in range(2)][-1] == "Ready"  # polls:2
+    browser.get(f"{url}/_mock/ui#/task/{task['id']}")
+    until(browser, lambda d: rendered(d, 'img[data-image="result"]') > 0, "the image result")
+    assert browser.find_element("css selector", "#main h3").text == "Images"
+    assert not browser.find_elements("css selector", "video, audio")
+    files = [r.get_attribute("data-file") for r in browser.find_elements("css selector", "#files tr[data-file]")]
+    assert files == ["sample"]
+    media = browser.find_element("css selector", 'tr[data-file="sample"] td:nth-child(2)').text
+    assert media == "image/jpeg"  # the task's output_format, as its signed URL states
+    assert "se=" in browser.find_element("id", "sample").text
+
+
+# ------------------------------------------------------------------------------------------------ Shadow page
+class _Planted:
+    """A stand-in upstream: a served fake that differs in one planted way (the answer to a submit whose prompt
+    says ``plant-region`` has one more key, ``region``, than the fake predicts)."""
+
+    def __init__(self, mock: BflMock) -> None:
+        from mock_server.frontends.asgi import create_app
+
+        self.app = create_app(mock, close_on_shutdown=False)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            m = await receive()
+            body, more = body + m.get("body", b""), m.get("more_body", False)
+        sent = False
+
+        async def again():
+            nonlocal sent
+            if sent:  # the body once, then (as a server would) nothing more
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        answer = {"body": b""}
+
+        async def keep(message):
+            if message["type"] == "http.response.start":
+                answer["start"] = message
+            else:
+                answer["body"] += message.get("body", b"")
+
+        await self.app(scope, again, keep)
+        out, start = answer["body"], answer["start"]
+        if b"plant-region" in body and start["status"] == 200:
+            out = json.dumps({**json.loads(out), "region": "eu4"}).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(out)).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+
+def test_the_shadow_page_shows_each_divergence_with_its_evidence(browser):
+    from mock_server.frontends.server import ThreadedServer
+    from mock_server.shadow.app import ShadowApp
+    from mock_server.shadow.forward import Upstream, UpstreamOptions
+    from mock_server.shadow.rules import BEHAVIOURS
+
+    real = BflMock(progression="polls:1", seed=1)
+    predicting = BflMock(progression="manual", seed=2)
+    with ThreadedServer(_Planted(real)) as upstream:
+        shadow = ShadowApp(Upstream(UpstreamOptions(upstream.url, allow=("loopback",), timeout=30)), predicting)
+        try:
+            with ThreadedServer(shadow) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+                c.headers["x-key"] = "app-key"
+                agreed = c.post("/v1/flux-pro-1.1", json={"prompt": "a red cube"})
+                planted = c.post("/v1/flux-pro-1.1", json={"prompt": "plant-region, please"})
+                assert agreed.status_code == 200 and planted.json()["region"] == "eu4"  # the app gets the real answers
+                assert shadow.drain(60)
+                browser.get(server.url + "/_mock/ui#/shadow")
+                until(browser, lambda d: d.find_elements("css selector", 'nav a[data-page="shadow"]'), "the nav link")
+                item = until(browser, lambda d: d.find_element("css selector", ".shadow-divergence"), "a divergence")
+                assert len(browser.find_elements("css selector", ".shadow-divergence")) == 1
+                assert item.get_attribute("data-behaviour") == "submit"
+                act(browser, ".shadow-divergence summary", "open the divergence", click=True)
+                text = until(
+                    browser,
+                    lambda d: d.execute_script(
+                        "const e = document.querySelector('.shadow-divergence');"
+                        "return e && e.open ? e.innerText : null;"
+                    ),
+                    "the divergence, opened",
+                )
+                assert "response key region is sent by the upstream, not predicted" in text
+                assert f"evidence {BEHAVIOURS['submit'].evidence}" in text
+                assert "1 divergence," in browser.find_element("id", "shadow-summary").text
+                parts = browser.execute_script(
+                    "return Object.fromEntries([...document.querySelectorAll('.shadow-divergence [data-part]')]"
+                    ".map((e) => [e.dataset.part, e.innerText]))"
+                )
+                assert parts["request"].startswith("POST ") and "/v1/flux-pro-1.1" in parts["request"]
+                assert "plant-region, please" in parts["request"]
+                assert parts["real"].startswith("HTTP 200") and '"region": "eu4"' in parts["real"]
+                assert parts["predicted"].startswith("HTTP 200") and "region" not in parts["predicted"]
+                assert '"polling_url"' in parts["predicted"]
+                assert "app-key" not in text
+                # it stays open across the page's live refresh
+                at = browser.execute_script("return window.bflMockRendered.at")
+                until(browser, lambda d: d.execute_script("return window.bflMockRendered.at") > at, "a re-render")
+                assert browser.execute_script("return document.querySelector('.shadow-divergence').open")
+                shot(browser, "shadow")
+        finally:
+            shadow.close()
+            predicting.close()
+            real.close()

@@ -5,6 +5,7 @@ credits, active-task limits). ``BflBackend.submit`` calls them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ def quote(settings: Settings, endpoint: Endpoint, params: dict[str, Any]) -> Quo
     flat = settings.for_endpoint(endpoint.name, "prices")
     values = cost_fields(settings, endpoint) == "values"
     priced = endpoint.quote(params, settings.cost_per_request, megapixels=values)
-    return priced if flat is None else Quote(float(flat), priced.input_mp, priced.output_mp)
+    return priced if flat is None else dataclasses.replace(priced, cost=float(flat))
 
 
 class Admission:

@@ -15,8 +15,9 @@ import random
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from mock_server.core import admission, lifecycle
+from mock_server.core import admission, imaging, lifecycle
 from mock_server.core.accounts import Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer
 from mock_server.core.clock import Clock
@@ -24,7 +25,7 @@ from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
 from mock_server.core.endpoints import family as families
-from mock_server.core.endpoints.flux3_video import poll_view
+from mock_server.core.endpoints.flux3_video import poll_view, reads_own_links, settle_result
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     ApiError,
@@ -33,6 +34,7 @@ from mock_server.core.errors import (
     TaskNotFound,
     WaitFor,
     blob_not_found,
+    conflict,
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.media import Media
@@ -86,6 +88,7 @@ class BflBackend:
             egress=self.egress,
             on_checked=self._checked,
         )
+        self.media.own_link = self._own_link
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle of the fake
@@ -266,6 +269,7 @@ class BflBackend:
         status = resolved.outcome.status
         if status == TaskStatus.READY:
             self.tasks.publish(task, end, rng=self.rng, signer=self.signer, ttl=self.settings.delivery_ttl_seconds)
+            settle_result(task, self.media.results.get)  # FLUX 3: result.duration is the clip's length
         else:
             self.media.discard_result(task.id)
         task.details = lifecycle.details(resolved.outcome)
@@ -366,7 +370,7 @@ class BflBackend:
         with self._lock:
             task = self.tasks.lookup(task_id, self.clock.now())
             if task.terminal:
-                raise ApiError(409, f"task {task_id} is already {task.status}")
+                raise conflict(f"task {task_id} is already {task.status}")
             if outcome.status == TaskStatus.READY and task.image_job is not None and not task.image_job.done():
                 raise WaitFor(task.image_job)  # nothing changed yet: asking again after the wait is safe
             task.forced = outcome
@@ -404,6 +408,28 @@ class BflBackend:
                 raise blob_not_found()
         artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
         return task, self.media.result_bytes(task, artefact.name)
+
+    def _own_link(self, url: str) -> bytes | None:
+        """(Fetch threads.) An input URL that is one of this fake's own delivery links to a FLUX 3 artefact (a
+        draft's ``draft_cache``, a clip): its bytes, read here without a request (the fake never fetches from
+        itself); an expired or altered link is an unusable input. None for any other URL (the egress policy)."""
+        url = url.strip()
+        parts = urlsplit(url)
+        with self._lock:
+            task = self.tasks.by_blob(parts.path)
+        if task is None or not reads_own_links(task.endpoint.family) or not url.startswith(task.delivery_origin + "/"):
+            return None
+        try:
+            self.signer.verify(parts.path, parts.query, self.clock.now())
+            name = families.artefact_at(task.endpoint.family, task.output_format, parts.path).name
+            while True:
+                try:
+                    return self.media.result_bytes(task, name)
+                except WaitFor as w:  # rendering: wait on this fetch thread, then read it
+                    cf.wait([w.future])
+        except AzureError as e:
+            reason = f"a delivery link of this server that is expired or altered ({e.code})"
+            raise imaging.InvalidImage(reason) from None
 
     def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
         """A Ready task's encoded result, or another of its artefacts: ``Media.result_bytes``."""

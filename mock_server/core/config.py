@@ -117,6 +117,11 @@ class Settings:
     # the FLUX 3 video spec's snapshots disagree (tiers, aspect ratios, draft-enhance fields): which one the
     # request models follow (latest | 2026-08-04 | reseller; schemas/openapi/bfl-2026-12-additions.json)
     flux3_video_snapshot: str = "latest"
+    # FLUX 3 video's unpublished choices: each tier's short side in pixels, and the length of a clip whose
+    # ``duration`` is ``auto`` without timed keyframes (docs/api-2026-12.md)
+    flux3_video_tiers: tuple[str, ...] = ("hd=720", "fhd=1080", "qhd=1440", "uhd=2160")
+    flux3_video_auto_seconds: int = 5
+    flux2_flex_outpainting: bool = False  # serve /v1/flux-2-flex-outpainting (a spring-2026 spec; still live: unknown)
     # lifecycle
     seed: int | None = None
     progression: Progression = field(default_factory=Progression)

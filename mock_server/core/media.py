@@ -70,6 +70,8 @@ class Media:
         self.clock = clock
         self.errors = errors
         self.on_checked = on_checked
+        # an input URL that is one of the fake's own delivery links -> its bytes (None: fetch it); the backend's
+        self.own_link: Callable[[str], bytes | None] = lambda url: None
         self._executor: cf.ThreadPoolExecutor | None = None
         self.results = ResultStore(settings.result_memory_bytes)
         self.images = BytesLRU(settings.image_cache_bytes)
@@ -232,7 +234,11 @@ class Media:
     def _fetch_image(self, url: str, budget: int | None = None) -> bytes:
         """An input image given as a URL, under the egress policy (never the fake itself, never a host
         outside ``webhook_allow``); anything that fails ends the task as an unusable input does. ``budget``:
-        what is left of the task's ``max_body_bytes`` for all its image URLs together."""
+        what is left of the task's ``max_body_bytes`` for all its image URLs together. The fake's own delivery
+        links to FLUX 3 artefacts are read without a request (``own_link``)."""
+        own = self.own_link(url)
+        if own is not None:
+            return own
         limit = self.settings.max_body_bytes
         try:
             return self.egress.fetch(
@@ -447,6 +453,10 @@ class Media:
             data = self.input_image(task.id, name)
             if data is None:
                 raise LookupError(f"{name} was not sent, is no longer kept (keep_inputs_bytes) or is a URL")
+            listed = families.dashboard(family, task.params or {}, task.output_format)
+            media = next((p.media_type for p in listed if p.name == name), "image/*")
+            if media.startswith(("video/", "audio/")):  # an input video as it is, for the player (kept bytes)
+                return data, media
             return previews.thumbnail(data, max_side, max_pixels)
         if any(p.name == name for p in families.previews(family, task.params or {})):
             kept = functools.partial(self.input_image, task.id)

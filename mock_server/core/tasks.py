@@ -20,7 +20,7 @@ from mock_server.core.blobs import Signer, new_blob_path
 from mock_server.core.config import Progression, Settings
 from mock_server.core.endpoints import Endpoint, Quote
 from mock_server.core.endpoints import family as families
-from mock_server.core.errors import STORE_FULL, TASK_NOT_FOUND, ApiError, TaskNotFound
+from mock_server.core.errors import TASK_NOT_FOUND, TaskNotFound, store_full
 from mock_server.core.redact import control_summary, key_fingerprint
 from mock_server.core.redact import redact_secret as _redact
 from mock_server.core.rules import Outcome
@@ -205,12 +205,12 @@ class TaskStore:
         if len(self._tasks) >= settings.max_tasks:
             self.evict(now, force=len(self._tasks) - settings.max_tasks + 1)
             if len(self._tasks) >= settings.max_tasks:
-                raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
+                raise store_full()
         budget = settings.max_task_bytes
         while self.finished and self.nbytes + nbytes > budget:
             self.evict(now, force=1)
         if self.nbytes + nbytes > budget:
-            raise ApiError(429, STORE_FULL, {"Retry-After": "1"})
+            raise store_full()
 
     def add(self, task: Task) -> None:
         self._tasks[task.id] = task

@@ -12,7 +12,13 @@ from pydantic import BaseModel
 from mock_server.core.backend import TaskNotFound, not_found_view
 from mock_server.core.endpoints import Endpoint
 from mock_server.core.endpoints.family import artefact_at
-from mock_server.core.errors import FINETUNE_NOT_FOUND_UTILITY, ApiError, AzureError, ValidationFailed, WaitFor
+from mock_server.core.errors import (
+    ApiError,
+    AzureError,
+    ValidationFailed,
+    WaitFor,
+    finetune_not_found_utility,
+)
 from mock_server.core.redact import control_summary
 from mock_server.core.schemas import load_request_schema, load_schema
 from mock_server.core.status import TaskStatus
@@ -110,7 +116,7 @@ class ApiHandlers:
             answer.update({"cost": None, "input_mp": None, "output_mp": None})
         elif mode == "values" and task.quote is not None:
             q = task.quote
-            answer.update({"cost": q.cost, "input_mp": q.input_mp, "output_mp": q.output_mp})
+            answer.update({"cost": q.submit_cost, "input_mp": q.input_mp, "output_mp": q.output_mp})
         resp = HttpResponse.json(200, answer)
         resp.delay = delay
         return resp
@@ -181,13 +187,13 @@ class ApiHandlers:
             raise v.missing_query("finetune_id")
         details = self.backend.finetunes.get(finetune_id, api_key=key)
         if details is None:
-            raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
+            raise finetune_not_found_utility()
         return HttpResponse.json(200, {"finetune_details": details})
 
     def delete_finetune(self, req: HttpRequest, *, key: str, body: BaseModel) -> HttpResponse:
         finetune_id = body.finetune_id  # type: ignore[attr-defined]
         if not self.backend.finetunes.delete(finetune_id, api_key=key):
-            raise ApiError(404, FINETUNE_NOT_FOUND_UTILITY)
+            raise finetune_not_found_utility()
         answer = {
             "status": "success",
             "message": f"Finetune {finetune_id} deleted",

@@ -15,12 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from mock_server.core.errors import (
+    ADMIN_PREFIX,
     BODY_PARSE_ERROR,
-    METHOD_NOT_ALLOWED,
-    NOT_FOUND,
     ApiError,
     ConfigError,
     ValidationFailed,
+    method_not_allowed,
+    not_found,
 )
 from mock_server.http.admin.handlers import Admin
 from mock_server.http.api import ApiHandlers
@@ -32,7 +33,6 @@ log = logging.getLogger("bfl_mock")
 
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 EDGE = [("X-Cache", "CONFIG_NOCACHE"), ("Accept-Ranges", "bytes")]
-ADMIN_PREFIX = "/_mock"
 _ADMIN_BELOW = ADMIN_PREFIX + "/"
 
 __all__ = ["Deferred", "HttpRequest", "HttpResponse", "MockHTTP"]
@@ -101,7 +101,7 @@ class MockHTTP:
             methods, params = self.admin_router.match(path)
             bound = methods.get(req.method) if methods else None
             if bound is None:
-                raise ApiError(404, NOT_FOUND)
+                raise not_found()
             req.route = bound.route
             return bound.call(req, params)
         methods, params = self.router.match(path)
@@ -112,11 +112,11 @@ class MockHTTP:
                 location = quote(location, safe=":/?#[]@!$&'()*+,;=%")  # a header carries ASCII only
                 req.route = next(iter(self.router.exact[alt].values())).route
                 return HttpResponse(307, b"", [("location", location)])
-            raise ApiError(404, NOT_FOUND)
+            raise not_found()
         bound = methods.get(req.method) or methods.get("*")
         if bound is None:
             req.route = next(iter(methods.values())).route  # the path's flags
-            raise ApiError(405, METHOD_NOT_ALLOWED, {"allow": ", ".join(methods)})
+            raise method_not_allowed(methods)
         req.route = bound.route
         return bound.call(req, params)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from mock_server.core.config import Settings
 from mock_server.core.endpoints import Endpoint
+from mock_server.core.errors import ADMIN_PREFIX
 from mock_server.core.schemas import SPEC_PREFIX, available, load_schema, load_spec_component
 from mock_server.core.version import __version__
 from mock_server.http.routes import Route
@@ -81,7 +82,7 @@ X_MOCK_KEY = {
 
 
 def operation(route: Route) -> dict[str, Any]:
-    admin = route.path.startswith("/_mock")
+    admin = route.path.startswith(ADMIN_PREFIX)
     op: dict[str, Any] = {"tags": [route.tag], "summary": route.summary, "operationId": route.operation_id}
     params: list[dict[str, Any]] = [X_MOCK_KEY] if admin else []
     params += [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in route.params]
@@ -108,7 +109,7 @@ def build_openapi(settings: Settings, routes: list[Route], endpoints: Sequence[E
     ``schemas/`` plus any inline endpoint schema."""
     paths: dict[str, Any] = {}
     for route in routes:
-        if route.handler == "openapi" or route.path == "/_mock":
+        if route.handler == "openapi" or route.path == ADMIN_PREFIX:
             continue
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route)
     components = _components(settings.schema_dir)

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, RootModel, UrlConstraints, ValidationError, create_model
 from pydantic.types import StringConstraints
 
-from mock_server.core.errors import BODY_PARSE_ERROR, ApiError, ConfigError, ValidationFailed
+from mock_server.core.errors import ApiError, ConfigError, ValidationFailed, body_parse_error
 
 MISSING: Any = object()  # an empty request body
 
@@ -203,7 +203,7 @@ def parse_body(body: bytes, content_type: str | None, *, strict_content_type: bo
         is_json = _is_json_content_type(content_type) if content_type else not strict_content_type
         if is_json:
             if too_many_values(body, max_values):
-                raise ApiError(400, BODY_PARSE_ERROR)
+                raise body_parse_error()
             return json.loads(body)
     except json.JSONDecodeError as e:
         raise ValidationFailed(
@@ -220,7 +220,7 @@ def parse_body(body: bytes, content_type: str | None, *, strict_content_type: bo
     except ApiError:
         raise
     except Exception:  # UnicodeDecodeError, RecursionError ... (FastAPI: 400)
-        raise ApiError(400, BODY_PARSE_ERROR) from None
+        raise body_parse_error() from None
     return body
 
 
@@ -287,7 +287,7 @@ def validate_body(model: type[BaseModel], body: Any) -> BaseModel:
     except ValidationError as e:
         raise ValidationFailed(errors_from(e, ("body",))) from None
     except RecursionError:  # absurdly nested input: FastAPI would fail to parse it first
-        raise ApiError(400, BODY_PARSE_ERROR) from None
+        raise body_parse_error() from None
 
 
 class JsonBody:

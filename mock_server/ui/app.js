@@ -136,20 +136,56 @@ async function tasksPage() {
 }
 
 // ------------------------------------------------------------------------------------------------ one task
-// A task's picture as the server lists it ({name, caption, media_type}): an image, or a player for other media
-// (a video result), chosen by media type alone.
-function mediaFigure(taskId, preview, cls = "") {
+// A task's media as the server lists it ({name, caption, media_type}), chosen by media type alone: an image, a
+// player for a video or audio (a video result plays from its signed MP4 when that is on this origin), and for
+// any other type (a draft bundle sent as input) its caption and type: a file, not a picture.
+function mediaFigure(taskId, preview, cls = "", signed = null) {
   const { name, caption } = preview;
   const media = preview.media_type || "image/*";
-  const src = `${API}/tasks/${encodeURIComponent(taskId)}/images/${encodeURIComponent(name)}?max=${cls === "result" ? 512 : 320}`;
   const kind = media.split("/")[0];
-  const el = kind === "video" ? h("video", { src, controls: true, muted: true, loop: true, preload: "metadata", "data-image": name, "data-media": media })
-    : kind === "audio" ? h("audio", { src, controls: true, preload: "metadata", "data-image": name, "data-media": media })
-    : kind === "image" ? h("img", { src, alt: name, "data-image": name, "data-media": media })
-    : h("a", { href: src, download: name, "data-image": name, "data-media": media }, `download ${name} (${media})`);
-  const fig = h("figure", { class: cls }, el, h("figcaption", {}, caption));
-  el.addEventListener("error", () => fig.replaceChildren(h("figcaption", {}, `${caption}: not available`)));
+  const size = cls === "result" ? 512 : 320;
+  const src = signed || `${API}/tasks/${encodeURIComponent(taskId)}/images/${encodeURIComponent(name)}${kind === "image" ? `?max=${size}` : ""}`;
+  const data = { "data-image": name, "data-media": media };
+  // the page re-renders every second: the element shown before is kept (a playing video goes on playing)
+  const before = [...document.querySelectorAll("#main [data-image]")]
+    .find((e) => e.dataset.image === name && e.dataset.media === media && e.getAttribute("src") === (kind === "image" || kind === "video" || kind === "audio" ? src : null));
+  const el = before ? before : kind === "video" ? h("video", { src, controls: true, muted: true, loop: true, playsinline: true, preload: "metadata", ...data })
+    : kind === "audio" ? h("audio", { src, controls: true, preload: "metadata", ...data })
+    : kind === "image" ? h("img", { src, alt: name, ...data })
+    : h("div", { class: "file", ...data }, h("span", { class: "mono" }, name), h("span", { class: "muted" }, ` ${media}: a file, not shown`));
+  const fig = h("figure", { class: `${cls} ${kind}`.trim() }, el, h("figcaption", {}, caption));
+  el.onerror = () => fig.replaceChildren(h("figcaption", { "data-missing": name }, `${caption}: not available`));
   return fig;
+}
+
+// A signed result URL the page may load itself (same origin: the CSP allows 'self' only), else null.
+function sameOrigin(url) {
+  try { return new URL(url, location.href).origin === location.origin ? url : null; } catch (e) { return null; }
+}
+
+// The result's files (sample first, then any further artefact: FLUX 3's draft_cache bundle) as download links,
+// each with the media type its signed URL states (rsct).
+function filesCard(result) {
+  const files = Object.entries(result || {}).filter(([, v]) => typeof v === "string" && /^https?:\/\//.test(v))
+    .sort(([a], [b]) => (a === "sample" ? -1 : b === "sample" ? 1 : 0));
+  if (!files.length) return null;
+  let expiry = null;
+  try { expiry = new URL(files[0][1]).searchParams.get("se"); } catch (e) { expiry = null; }
+  const rows = files.map(([name, url]) => {
+    let media = "", leaf = name;
+    try {
+      const u = new URL(url);
+      media = u.searchParams.get("rsct") || "";
+      leaf = u.pathname.split("/").pop() || name;
+    } catch (e) { /* shown as it is */ }
+    return h("tr", { "data-file": name },
+      h("td", { class: "mono" }, name), h("td", { class: "mono" }, media),
+      h("td", {}, h("a", { href: url, download: leaf, class: "mono", "data-artefact": name, id: name === "sample" ? "sample" : null }, url)));
+  });
+  return h("div", { class: "card", id: "files" },
+    h("div", {}, `Result files (signed URLs${expiry ? `, expire ${expiry}` : ""})`),
+    h("table", { class: "files" }, h("thead", {}, h("tr", {}, h("th", {}, "field"), h("th", {}, "media type"), h("th", {}, "download"))),
+      h("tbody", {}, rows)));
 }
 
 function thumb(taskId, name) {
@@ -206,12 +242,8 @@ async function taskPage(id) {
   const figures = previews.filter((p) => p.name !== "result").map((p) => mediaFigure(id, p));
   const result = previews.find((p) => p.name === "result") || { name: "result", caption: "result" };
   const sample = task.result && task.result.sample;
-  // further downloadable artefacts of the result, as the server lists them (any other signed link in it)
-  const artefacts = Object.entries(task.result || {}).filter(([k, v]) => k !== "sample" && typeof v === "string" && /^https?:\/\//.test(v));
-  let expiry = null;
-  if (sample) {
-    try { expiry = new URL(sample).searchParams.get("se"); } catch (e) { expiry = null; }
-  }
+  const resultKind = (result.media_type || "image/*").split("/")[0];
+  const resultSrc = sample && (resultKind === "video" || resultKind === "audio") ? sameOrigin(sample) : null;
   const entries = journal.requests.slice().reverse();
   const submit = entries.find((e) => e.method === "POST" && e.path.startsWith("/v1/"));
   const polls = entries.filter((e) => e.path === "/v1/get_result");
@@ -234,12 +266,10 @@ async function taskPage(id) {
       task.details ? [h("div", {}, "details"), h("div", {}, h("code", {}, JSON.stringify(task.details)))] : null,
       task.image_error ? [h("div", {}, "input image problem"), h("div", { class: "error-msg", id: "image-problem" },
         task.status === "Pending" ? `the input image failed its check, so this task will end as Error: ${task.image_error}` : task.image_error)] : null),
-    h("h3", {}, "Images"),
+    h("h3", {}, resultKind === "image" && figures.every((f) => f.classList.contains("image")) ? "Images" : "Media"),
     h("div", { class: "images" }, figures,
-      task.status === "Ready" ? mediaFigure(id, result, "result") : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
-    sample ? h("div", { class: "card" }, h("div", {}, "Signed result URL ", expiry ? `(expires ${expiry})` : ""),
-      h("a", { href: sample, class: "mono", id: "sample" }, sample),
-      artefacts.map(([name, url]) => h("div", {}, `${name}: `, h("a", { href: url, class: "mono", "data-artefact": name }, url)))) : null,
+      task.status === "Ready" ? mediaFigure(id, result, "result", resultSrc) : h("figure", {}, h("figcaption", {}, `result: ${task.status}`))),
+    filesCard(task.result),
     h("h3", {}, "Request body (as journaled: secrets redacted, images as length and hash)"),
     submit ? bodyTable(submit.body, id, []) : h("p", { class: "muted" }, "not in the journal any more"),
     h("h3", {}, `Polls (${polls.length})`),
@@ -251,6 +281,7 @@ async function taskPage(id) {
         h("td", {}, `${p.latency_ms} ms`))))),
     h("h3", {}, `Webhook deliveries (${hooks.webhooks.length})`),
     hooks.webhooks.length ? hooks.webhooks.map(deliveryCard) : h("p", { class: "muted" }, task.webhook_url ? "none yet" : "no webhook_url"));
+  window.bflMockRendered = { page: "task", at: performance.now() };
 }
 
 function deliveryCard(d) {

@@ -220,7 +220,11 @@ RESULT = "result"  # the dashboard's name for a task's result (its main artefact
 def dashboard(family: AnyFamily, params: dict[str, Any], output_format: str) -> tuple[Preview, ...]:
     """What the dashboard shows for a task (``/_mock/tasks/{id}/images/{name}``), with captions and media
     types: each input image the request sent (``params`` as journaled: images as length and hash), the
-    family's own previews, and the result."""
+    family's own previews, and the result. A family with its own ``dashboard(params, output_format)`` member
+    (the video families: video and bundle inputs) lists them itself."""
+    own = getattr(family, "dashboard", None)
+    if own is not None:
+        return cast("tuple[Preview, ...]", own(params, output_format))
     inputs = []
     for name in family.image_fields:
         value = params.get(name)

@@ -9,6 +9,8 @@ clip description signed by the fake (HMAC-SHA256 under a per-process key): a tam
 the task ``Error`` (BFL's answer is unpublished; an assumption). Upscale keeps the input's aspect ratio at
 ``upscale_factor`` (capped at 13.75 MP a frame) and its audio; edit keeps the input's size, duration and audio.
 
+A Ready result's ``duration`` is the clip's length in seconds (``settle_result``), not the task's run time.
+
 Durations: ``auto`` is the last timed keyframe's second rounded up (documented), else 5 s (an assumption).
 """
 
@@ -22,17 +24,27 @@ import itertools
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mock_server.core import imaging, video
-from mock_server.core.endpoints.family import Artefact, FamilyBase, Fetch, Rendered
+from mock_server.core.endpoints.family import RESULT, Artefact, FamilyBase, Fetch, Preview, Rendered
+from mock_server.core.endpoints.pricing import Quote
 
-AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption)
+AUTO_SECONDS = 5  # duration ``auto`` without timed keyframes: the model chooses; unpublished (assumption; a setting)
 DRAFT = "draft"  # the output_format the video rows give a draft run (its result lists ``draft_cache``)
 BUNDLE_MAGIC = b"BFLMOCK-DRAFT-1\n"
 _BUNDLE_KEY = os.urandom(32)  # per process: a bundle from another fake is foreign
 MAX_KEYFRAMES = 10
+# the dashboard's media type of each input field (``Flux3VideoFamily.dashboard``)
+INPUT_MEDIA = {
+    "keyframes": "image/*",
+    "start_video": "video/mp4",
+    "input_video": "video/mp4",
+    "video": "video/mp4",
+    "draft_cache": "application/octet-stream",
+}
 UPSCALE_MAX_PIXELS = 13_750_000  # S-VUP: output capped at 13.75 MP per frame
 
 
@@ -113,15 +125,16 @@ def keyframe_times(keyframes: Any, seconds: float) -> list[tuple[float, Any]]:
     return [(0.0 if n == 1 else seconds * i / (n - 1), k) for i, k in enumerate(items)]
 
 
-def clip_seconds(params: dict[str, Any]) -> float:
-    """The clip's length: ``duration``, or for ``auto`` the last timed keyframe's second rounded up (5..20)."""
+def clip_seconds(params: dict[str, Any], auto_seconds: int = AUTO_SECONDS) -> float:
+    """The clip's length: ``duration``, or for ``auto`` the last timed keyframe's second rounded up (5..20),
+    else ``auto_seconds`` (setting ``flux3_video_auto_seconds``)."""
     duration = params.get("duration", "auto")
     if duration != "auto" and duration is not None:
         return float(duration)
     if _has_pairs(params.get("keyframes")):
         last = max(t for t, _ in keyframe_times(params["keyframes"], 0))
         return float(min(20, max(5, math.ceil(last))))
-    return float(AUTO_SECONDS)
+    return float(auto_seconds)
 
 
 def keyframe_check(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -192,8 +205,17 @@ def _unbundle(data: bytes) -> VideoChecked:
 class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
     """One family for the FLUX 3 video endpoints (``kind``: generate, upscale or edit)."""
 
-    def __init__(self, kind: str = "generate", *, limits: video.VideoLimits | None = None) -> None:
+    def __init__(
+        self,
+        kind: str = "generate",
+        *,
+        limits: video.VideoLimits | None = None,
+        tiers: dict[str, int] | None = None,
+        auto_seconds: int = AUTO_SECONDS,
+    ) -> None:
         self.kind = kind
+        self.tiers = dict(tiers or video.TIERS)  # short side per tier (setting ``flux3_video_tiers``)
+        self.auto_seconds = auto_seconds  # ``auto`` without timed keyframes (setting ``flux3_video_auto_seconds``)
         # the input media fields (journaled as length + SHA-256, scrubbed from recordings)
         self.image_fields: tuple[str, ...] = {
             "generate": ("keyframes", "start_video", "draft_cache"),
@@ -203,7 +225,10 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
         self.name = {"generate": "flux-3-video", "upscale": "video-upscale", "edit": "video-edit"}[kind]
         self.limits = limits or video.VideoLimits()
         self.size_rule = {
-            "generate": "short side 720 hd / 1080 fhd / 1440 qhd / 2160 uhd, long side from `aspect_ratio`; 24 fps",
+            "generate": (
+                f"short side {' / '.join(f'{px} {tier}' for tier, px in self.tiers.items())}, long side from "
+                "`aspect_ratio`; 24 fps"
+            ),
             "upscale": "the input x `upscale_factor` (at most 13.75 MP a frame), its duration (up to 20 s) and audio",
             "edit": "the input's size, duration and audio",
         }[kind]
@@ -249,15 +274,15 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
             draft_checked = _unbundle(bundle)
             drafted = draft_checked.spec
             tier = str(getattr(p.get("resolution"), "value", p.get("resolution")) or "fhd")
-            short, wide = video.TIERS[tier], drafted.width / drafted.height
+            short, wide = self.tiers[tier], drafted.width / drafted.height
             w, h = (video.even(short * wide), short) if wide >= 1 else (short, video.even(short / wide))
             spec = replace(drafted, width=w, height=h, label=f"draft_enhance {tier}")
             return replace(draft_checked, spec=spec), len(bundle)
-        seconds = clip_seconds(p)
+        seconds = clip_seconds(p, self.auto_seconds)
         resolution = str(getattr(p.get("resolution"), "value", p.get("resolution")) or "hd")
         ratio = str(getattr(p.get("aspect_ratio"), "value", p.get("aspect_ratio")) or "auto")
         draft = bool(p.get("draft"))
-        w, h = video.frame_size(resolution, ratio)
+        w, h = video.frame_size(resolution, ratio, self.tiers)
         if draft:  # a fast low-resolution preview
             scale = video.DRAFT_SHORT_SIDE / min(w, h)
             w, h = video.even(w * scale), video.even(h * scale)
@@ -306,6 +331,22 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
     def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
         return None
 
+    def dashboard(self, params: dict[str, Any], output_format: str) -> tuple[Preview, ...]:
+        """What the dashboard lists for a task, by media type: the keyframes as images, an input video as
+        ``video/mp4``, a draft bundle as ``application/octet-stream`` (a file, not a picture), the MP4 result."""
+        inputs = []
+        for name in self.image_fields:
+            value = params.get(name)
+            media = INPUT_MEDIA.get(name, "image/*")
+            if isinstance(value, list) and value:  # keyframes: a list of images (or [seconds, image] pairs)
+                inputs.append(Preview(name, f"{name} ({len(value)} image{'s' if len(value) > 1 else ''})", media))
+            elif isinstance(value, dict) and "length" in value:
+                inputs.append(Preview(name, f"{name} ({value['length']} bytes of base64)", media))
+            elif isinstance(value, str) and value:
+                what = "a URL: not kept" if value.lower().startswith(("http://", "https://")) else "base64"
+                inputs.append(Preview(name, f"{name} ({what})", media))
+        return (*inputs, Preview(RESULT, RESULT, self.artefacts(output_format)[0].media_type))
+
 
 def _image(value: str, max_pixels: int, fetch: Fetch) -> tuple[bytes, tuple[int, int]]:
     from mock_server.core.endpoints import painted
@@ -319,6 +360,33 @@ def _thumb(data: bytes, max_pixels: int) -> Any:
     from mock_server.core.endpoints import painted
 
     return np.asarray(painted.open_image(data, max_pixels, fit=1024).convert("RGB"))
+
+
+def _value(params: dict[str, Any], name: str, default: str) -> str:
+    value = params.get(name)
+    return str(getattr(value, "value", value) or default)
+
+
+def price_known(params: dict[str, Any]) -> bool:
+    """Whether the submit can state the price: an explicit ``duration`` at ``hd``. It cannot when the model
+    chooses the length (``auto``, and ``draft_enhance``, whose length is the draft's) or when the clip goes
+    through the video upsampler (``fhd`` and above) (AI SDK PR #18439 citing BFL's spec; medium-high)."""
+    if _short(str(params.get("mode"))) not in ("t2v", "i2v", "v2v"):
+        return False
+    duration = params.get("duration", "auto")
+    return duration is not None and duration != "auto" and _value(params, "resolution", "hd") == "hd"
+
+
+class per_clip:  # lower case: reads as a price in the rows, price=per_clip()
+    """FLUX 3 video's price: ``default`` credits a clip (``cost_per_request``, or the ``prices`` setting: BFL's
+    per-second price is unpublished), shown at submit only when ``price_known`` (else ``cost`` is null there and
+    settled on the poll); no megapixels (``input_mp``/``output_mp`` null)."""
+
+    def quote(self, params: dict[str, Any], default: float) -> Quote:
+        return Quote(float(default), None, None, estimate=price_known(params))
+
+    def __str__(self) -> str:
+        return "`cost_per_request` (at submit: hd with a `duration`; else null, settled on the poll)"
 
 
 # get_result while a FLUX 3 task runs: Pending, then Reasoning, then Generating (S-TRY's newer StatusResponse,
@@ -338,6 +406,31 @@ def poll_view(family: Any, view: dict[str, Any], cost: float | None) -> dict[str
     elif status == "Ready" and cost is not None:
         view = {**view, "cost": cost}
     return view
+
+
+def reads_own_links(family: Any) -> bool:
+    """Whether an input URL that is the fake's own delivery link to this family's artefact is read without a
+    request: FLUX 3's (``draft_enhance`` takes the draft's ``draft_cache`` URL while unexpired, S-F3V; a clip's
+    URL as v2v, upscale or edit input). Other links go through the egress policy, which refuses the fake."""
+    return isinstance(family, Flux3VideoFamily)
+
+
+def settle_result(task: Any, kept: Callable[[str], Any]) -> None:
+    """A Ready FLUX 3 task's ``result.duration`` is its clip's length in seconds (what the clients read:
+    AI SDK's ``bflVideoResultSchema``, a Go port; medium), not the task's run time as for images. ``kept``:
+    the result store's lookup (the checked clip: upscale, edit and draft_enhance lengths come from their
+    input); without it (evicted) the request's length, or None for a length only the input knows."""
+    if not isinstance(task.endpoint.family, Flux3VideoFamily) or task.result is None:
+        return
+    item = kept(task.id)
+    checked = getattr(item, "checked", item)  # media.Unrendered(checked), or the rendered intermediate
+    if isinstance(checked, VideoChecked):
+        seconds: float | None = checked.spec.seconds
+    elif task.endpoint.family.kind == "generate" and _short(str(task.params.get("mode"))) in ("t2v", "i2v", "v2v"):
+        seconds = clip_seconds(task.params, task.endpoint.family.auto_seconds)
+    else:
+        seconds = None
+    task.result["duration"] = seconds
 
 
 def media_format(params: dict[str, Any]) -> list[dict[str, Any]]:

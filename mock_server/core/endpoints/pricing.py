@@ -6,13 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from mock_server.core import imaging
 from mock_server.core.endpoints.family import AnyFamily, output_size
 
 MEGAPIXEL = 1_048_576  # BFL's pricing: 1024 x 1024 is one megapixel
-Price = float | Callable[[float, float], float] | None  # credits (or of input/output MP); None: the setting
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,23 @@ class Quote:
     cost: float  # credits
     input_mp: float | None
     output_mp: float | None
+    estimate: bool = True  # False: the submit answer's ``cost`` is null (the price depends on the finished output)
+
+    @property
+    def submit_cost(self) -> float | None:
+        """``cost`` as the submit answer shows it: null when it is no estimate (settled on the poll)."""
+        return self.cost if self.estimate else None
+
+
+@runtime_checkable
+class QuotePrice(Protocol):
+    """A price that makes the whole quote itself (FLUX 3 video: no megapixels, an estimate only sometimes)."""
+
+    def quote(self, params: dict[str, Any], default: float) -> Quote: ...
+
+
+# credits, or of input/output MP, or a QuotePrice; None: the ``cost_per_request`` setting
+Price = float | Callable[[float, float], float] | QuotePrice | None
 
 
 class per_megapixel:  # lower case: reads as a price in the rows, price=per_megapixel(3, 1.5)
@@ -43,6 +59,8 @@ class per_megapixel:  # lower case: reads as a price in the rows, price=per_mega
 def quote(family: AnyFamily, price: Price, params: dict[str, Any], default: float, *, megapixels: bool = True) -> Quote:
     """What a submit costs in credits (``price``: a number, or a function of the input and output megapixels;
     None: ``default``) and, with ``megapixels``, the input/output MP the answer reports."""
+    if isinstance(price, QuotePrice):
+        return price.quote(params, default)
     if not megapixels and not callable(price):
         return Quote(float(default if price is None else price), None, None)
     first, input_mp = None, 0.0

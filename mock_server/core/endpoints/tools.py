@@ -166,6 +166,49 @@ class OutpaintingFamily(painted.Painted[OutpaintInputs, OutpaintChecked]):
         return self._finish(out, output_format, jpeg_quality)
 
 
+class FlexOutpaintingFamily(OutpaintingFamily):
+    """``/v1/flux-2-flex-outpainting`` (a spring-2026 spec; served only with ``flux2_flex_outpainting``): the
+    input at (``bbox_x1``, ``bbox_y1``) on the ``width`` x ``height`` canvas. Unpublished, so assumptions: the
+    bbox's first corner is the input's top-left (null: centred), a null side is the input's, and a
+    ``pre_padded`` input already is the canvas (output its size)."""
+
+    name = "flex-outpainting"
+    size_rule = "`width` x `height` (a null side, or `pre_padded`: the input's), the input at (`bbox_x1`, `bbox_y1`)"
+
+    def render_inputs(self, params: dict[str, Any]) -> tuple[OutpaintInputs, int]:
+        pre = bool(params.get("pre_padded"))
+        mapped = {
+            "width": None if pre else params.get("width"),
+            "height": None if pre else params.get("height"),
+            "reference_offset_x": 0 if pre else params.get("bbox_x1"),
+            "reference_offset_y": 0 if pre else params.get("bbox_y1"),
+            "auto_crop": params.get("auto_crop"),
+            "prompt": params.get("prompt"),
+        }
+        image = params["input_image"]
+        return OutpaintInputs(image, tuple(mapped.items())), len(image)
+
+    def output_size(self, params: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int] | None:
+        w, h = params.get("width"), params.get("height")
+        if params.get("pre_padded") or (first is None and (w is None or h is None)):
+            return first
+        if first is None:
+            return int(w or 0), int(h or 0)
+        return int(w if w is not None else first[0]), int(h if h is not None else first[1])
+
+    def check(self, inputs: OutpaintInputs, *, max_pixels: int, fetch: Fetch) -> tuple[OutpaintChecked, int]:
+        params = dict(inputs.params)
+        data, size = painted.get_image(inputs.image, max_pixels, fetch)
+        params["width"] = size[0] if params.get("width") is None else params["width"]
+        params["height"] = size[1] if params.get("height") is None else params["height"]
+        if not params.get("auto_crop") and _outside(params, size):
+            raise imaging.InvalidImage("the input image falls outside the canvas")
+        width, height = int(params["width"]), int(params["height"])
+        imaging.check_size(width, height, max_pixels)
+        prompt = str(params.get("prompt") or "")[:300]
+        return OutpaintChecked(data, width, height, _placement(params, size), prompt), len(data)
+
+
 # ---------------------------------------------------------------------------------------------- deblur
 @dataclass(frozen=True)
 class DeblurChecked:
@@ -203,4 +246,5 @@ class DeblurFamily(painted.Painted[str, DeblurChecked]):
 VTO_V1 = TryOnFamily(max_output_pixels=1_048_576)  # v1's cap: unpublished (v2 says "up to 4 MP"); assumption
 VTO_V2 = TryOnFamily(max_output_pixels=4_194_304)
 OUTPAINTING = OutpaintingFamily()
+FLEX_OUTPAINTING = FlexOutpaintingFamily()
 DEBLUR = DeblurFamily()

@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 
 from mock_server.core.config import Settings
 from mock_server.core.egress import FETCH_USER_AGENT, ip_address_of, is_loopback
-from mock_server.core.errors import ADMIN_BAD_TOKEN, ADMIN_LOOPBACK_ONLY, ADMIN_SELF_REQUEST, ApiError
+from mock_server.core.errors import (
+    ApiError,
+    admin_bad_token,
+    admin_loopback_only,
+    admin_self_request,
+    forbidden,
+    misdirected,
+    too_many_requests,
+)
 from mock_server.http.types import HttpRequest
 from mock_server.webhooks.notify import USER_AGENT as WEBHOOK_USER_AGENT
 
@@ -42,14 +50,14 @@ def refuse_cross_site(req: HttpRequest) -> None:
     and curl send neither and are not affected."""
     site = req.headers.get("sec-fetch-site")
     if site is not None and site.lower() not in ("same-origin", "none"):
-        raise ApiError(403, CROSS_SITE)
+        raise forbidden(CROSS_SITE)
     origin = req.headers.get("origin")
     if origin is not None:
         from urllib.parse import urlsplit
 
         host = req.headers.get("host") or req.host
         if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
-            raise ApiError(403, CROSS_SITE)
+            raise forbidden(CROSS_SITE)
 
 
 # ------------------------------------------------------------------ Host / Origin (DNS rebinding)
@@ -115,7 +123,7 @@ def foreign_host(settings: Settings, headers: dict[str, str], local: Iterable[st
     local = list(local)
     host = headers.get("host")
     if host is not None and not host_allowed(split_host(host), settings, local):
-        return ApiError(421, MISDIRECTED.format(host=host[:200]))
+        return misdirected(MISDIRECTED.format(host=host[:200]))
     origin = headers.get("origin")
     if origin is not None and origin != "null":
         try:
@@ -123,7 +131,7 @@ def foreign_host(settings: Settings, headers: dict[str, str], local: Iterable[st
         except ValueError:
             name = ""
         if not host_allowed(split_host(name), settings, local):
-            return ApiError(403, FOREIGN_ORIGIN.format(origin=origin[:200]))
+            return forbidden(FOREIGN_ORIGIN.format(origin=origin[:200]))
     return None
 
 
@@ -170,7 +178,7 @@ class AuthThrottle:
             tokens = self._tokens(key, now)
         if tokens < 1:
             seconds = max(1, math.ceil((1 - tokens) / self.per_second))
-            raise ApiError(429, THROTTLED.format(seconds=seconds), {"Retry-After": str(seconds)})
+            raise too_many_requests(THROTTLED.format(seconds=seconds), seconds)
 
     def failed(self, client: str) -> None:
         key = self.client_key(client)
@@ -202,7 +210,7 @@ def _cookie(req: HttpRequest, name: str) -> str | None:
 def authorize(req: HttpRequest, settings: Settings, throttle: AuthThrottle) -> None:
     """Raise ApiError unless ``req`` may use the admin API (see the package docstring)."""
     if req.headers.get("user-agent", "").startswith((WEBHOOK_USER_AGENT, FETCH_USER_AGENT)):
-        raise ApiError(403, ADMIN_SELF_REQUEST)  # a webhook or image fetch aimed at ourselves: never an admin call
+        raise admin_self_request()  # a webhook or image fetch aimed at ourselves: never an admin call
     if req.method not in SAFE_METHODS:
         refuse_cross_site(req)  # before the token: a browser's cookie must not act for another site
     token = settings.admin_token
@@ -220,6 +228,6 @@ def authorize(req: HttpRequest, settings: Settings, throttle: AuthThrottle) -> N
                 return
         if not hmac.compare_digest(given.encode(), token.encode()):
             throttle.failed(req.client)
-            raise ApiError(403, ADMIN_BAD_TOKEN)
+            raise admin_bad_token()
     elif not _loopback(req.client):
-        raise ApiError(403, ADMIN_LOOPBACK_ONLY)
+        raise admin_loopback_only()

@@ -4,7 +4,7 @@ headers, and image problems in words for people."""
 from __future__ import annotations
 
 from mock_server.core import imaging
-from mock_server.core.errors import NOT_FOUND, ApiError
+from mock_server.core.errors import not_found
 from mock_server.http.types import HttpRequest, HttpResponse
 
 
@@ -48,5 +48,5 @@ def page(req: HttpRequest) -> HttpResponse:
 
 def asset(req: HttpRequest, file: str) -> HttpResponse:
     if file not in UI_TYPES:
-        raise ApiError(404, NOT_FOUND)
+        raise not_found()
     return HttpResponse(200, _ui_file(file), [("content-type", UI_TYPES[file]), *UI_HEADERS])

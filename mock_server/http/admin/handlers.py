@@ -12,13 +12,17 @@ from typing import Any
 from mock_server.core.config import locate
 from mock_server.core.endpoints import family as families
 from mock_server.core.errors import (
-    ADMIN_BAD_TOKEN,
+    ADMIN_PREFIX,
     DEFAULT_ERROR,
-    NOT_FOUND,
-    ApiError,
     AzureError,
     ConfigError,
     TaskNotFound,
+    admin_bad_request,
+    admin_bad_token,
+    bad_request,
+    forbidden,
+    not_found,
+    request_timeout,
 )
 from mock_server.core.redact import key_fingerprint, redact_secret
 from mock_server.core.rules import Outcome, moderation_outcome
@@ -37,7 +41,7 @@ def _count(req: HttpRequest, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        raise ApiError(400, f"bfl-mock admin API: `{name}` must be a non-negative integer, not {raw[:40]!r}")
+        raise admin_bad_request(f"`{name}` must be a non-negative integer, not {raw[:40]!r}")
     return int(raw)
 
 
@@ -68,7 +72,7 @@ INDEX = {
     "auth": "loopback clients only; with --admin-token, send `Authorization: Bearer <token>` or `X-Admin-Token`",
     "scope": "send `X-Mock-Key: <api key>` to scope listings and reset to one key (parallel workers)",
     "endpoints": [
-        f"{r.method} {r.path}" + (f" ({r.body})" if r.body else "") for r in ADMIN_ROUTES if r.path != "/_mock"
+        f"{r.method} {r.path}" + (f" ({r.body})" if r.body else "") for r in ADMIN_ROUTES if r.path != ADMIN_PREFIX
     ],  # the route table itself: nothing listed twice
     "spec": "/openapi.json (tag: bfl-mock admin)",
 }
@@ -102,7 +106,7 @@ class BodySchemas:
         if error is not None:
             where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             message = _schema_words(error)
-            raise ApiError(400, f"bfl-mock admin API: {where}: {message} (schema {name} in /openapi.json)")
+            raise admin_bad_request(f"{where}: {message} (schema {name} in /openapi.json)")
 
 
 class AdminBody:
@@ -118,7 +122,7 @@ class AdminBody:
         try:
             return json.loads(body, parse_constant=_no_constant)
         except Exception as e:
-            raise ApiError(400, f"bfl-mock admin API: body is not JSON ({e})") from None
+            raise admin_bad_request(f"body is not JSON ({e})") from None
 
     def validate(self, data: Any) -> Any:
         self.schemas.check(self.name, data)
@@ -173,9 +177,9 @@ class Admin:
         try:
             value = float(data[key])
         except (KeyError, TypeError, ValueError):
-            raise ApiError(400, f"bfl-mock admin API: `{key}` (a number) is required") from None
+            raise admin_bad_request(f"`{key}` (a number) is required") from None
         if value != value or value in (float("inf"), float("-inf")):
-            raise ApiError(400, f"bfl-mock admin API: `{key}` must be finite")
+            raise admin_bad_request(f"`{key}` must be finite")
         return value
 
     @staticmethod
@@ -207,7 +211,7 @@ class Admin:
         self.throttle.check(req.client)
         if not hmac.compare_digest(given.encode(), token.encode()):
             self.throttle.failed(req.client)
-            raise ApiError(403, ADMIN_BAD_TOKEN)
+            raise admin_bad_token()
         cookie = f"{UI_COOKIE}={ui_session(token)}; Path=/_mock; HttpOnly; SameSite=Strict"
         return HttpResponse.json(200, {"signed_in": True, "needed": True}, [("set-cookie", cookie)])
 
@@ -239,7 +243,7 @@ class Admin:
         try:
             move()
         except ValueError as e:  # out of the clock's range
-            raise ApiError(400, f"bfl-mock admin API: {e}") from None
+            raise admin_bad_request(str(e)) from None
         return HttpResponse.json(200, self.backend.clock.snapshot())
 
     def clock(self, req: HttpRequest) -> HttpResponse:
@@ -274,7 +278,7 @@ class Admin:
                 added.append(self.backend.rules.add(item).to_dict())
             except ConfigError as e:
                 where = f"in rule {number} of the body" if isinstance(data, list) else "in the body"
-                raise ApiError(400, f"bfl-mock: {locate(e, where)}") from None
+                raise bad_request(f"bfl-mock: {locate(e, where)}") from None
         return HttpResponse.json(201, {"rules": added})
 
     def rules_clear(self, req: HttpRequest) -> HttpResponse:
@@ -283,16 +287,16 @@ class Admin:
 
     def rules_remove(self, req: HttpRequest, rule_id: str) -> HttpResponse:
         if not rule_id.isdigit():
-            raise ApiError(404, NOT_FOUND)
+            raise not_found()
         if not self.backend.rules.remove(int(rule_id)):
-            raise ApiError(404, f"no rule {rule_id}")
+            raise not_found(f"no rule {rule_id}")
         return HttpResponse.json(200, {"deleted": int(rule_id)})
 
     def scenario_define(self, req: HttpRequest, name: str, *, body: Any) -> HttpResponse:
         try:
             outcome = self.backend.rules.define_scenario(name, body)
         except ConfigError as e:
-            raise ApiError(400, f"bfl-mock: {e}") from None
+            raise bad_request(f"bfl-mock: {e}") from None
         return HttpResponse.json(200, {"name": name, "outcome": outcome.to_dict()})
 
     # ------------------------------------------------------------------ tasks
@@ -332,24 +336,24 @@ class Admin:
         try:
             task = self.backend.get_task(task_id)
         except TaskNotFound:
-            raise ApiError(404, f"no task {task_id}") from None
+            raise not_found(f"no task {task_id}") from None
 
         def step() -> Answer:
             result = None
             if name == "result":
                 if task.blob_path is None:
-                    raise ApiError(404, f"task {task_id} has no result ({task.status})")
+                    raise not_found(f"task {task_id} has no result ({task.status})")
                 try:
                     result = self.backend.result_bytes(task)  # WaitFor while it renders: waited for off the loop
                 except AzureError:
-                    raise ApiError(404, f"task {task_id}'s result is gone") from None
+                    raise not_found(f"task {task_id}'s result is gone") from None
             fut = self.backend.preview(task, name, max_side, result)
 
             def answer() -> HttpResponse:
                 try:
                     data, ctype = fut.result()
                 except LookupError as e:
-                    raise ApiError(404, f"bfl-mock admin API: {e}") from None
+                    raise not_found(f"bfl-mock admin API: {e}") from None
                 return HttpResponse(200, data, [("content-type", ctype), ("cache-control", "private, max-age=60")])
 
             return Deferred(fut, answer)
@@ -360,7 +364,7 @@ class Admin:
         try:
             task = self.backend.get_task(task_id)
         except TaskNotFound:
-            raise ApiError(404, f"no task {task_id}") from None
+            raise not_found(f"no task {task_id}") from None
         summary = task.summary()
         summary["image_error"] = plain_reason(summary.get("image_error"))
         summary["previews"] = self._previews(task)
@@ -377,7 +381,7 @@ class Admin:
             try:  # raises WaitFor, before changing anything, while the image still renders
                 return HttpResponse.json(200, self.backend.force(task_id, outcome).summary())
             except TaskNotFound:
-                raise ApiError(404, f"no task {task_id}") from None
+                raise not_found(f"no task {task_id}") from None
 
         return waits(step)  # waited for off the event loop: other clients are never stalled behind a render
 
@@ -393,7 +397,7 @@ class Admin:
         try:
             outcome = moderation_outcome(str(data.get("status", TaskStatus.CONTENT_MODERATED)), data.get("reasons"))
         except ConfigError as e:
-            raise ApiError(400, f"bfl-mock: {e}") from None
+            raise bad_request(f"bfl-mock: {e}") from None
         return self._force(task_id, outcome)
 
     # ------------------------------------------------------------------ journals
@@ -403,13 +407,11 @@ class Admin:
         ``limit`` keeps the newest N of what matches."""
         scope, api_key = self._scope(req), req.query("api_key")
         if scope is not None and api_key is not None and api_key != scope:
-            raise ApiError(403, "bfl-mock admin API: X-Mock-Key scopes this listing to one key")
+            raise forbidden("bfl-mock admin API: X-Mock-Key scopes this listing to one key")
         status = req.query("status")
         if status and not (status.isdigit() or (len(status) == 3 and status[0] in "12345" and status[1:] == "xx")):
-            raise ApiError(
-                400,
-                f"bfl-mock admin API: `status` must be a non-negative integer such as 404, or a class such as 4xx, "
-                f"not {status[:40]!r}",
+            raise admin_bad_request(
+                f"`status` must be a non-negative integer such as 404, or a class such as 4xx, not {status[:40]!r}",
             )
         exact = status is not None and status.isdigit()
         limit = _count(req, "limit")
@@ -451,12 +453,12 @@ class Admin:
     def webhooks_wait(self, req: HttpRequest) -> Answer:
         task_id = req.query("task_id")
         if not task_id:
-            raise ApiError(400, "bfl-mock admin API: task_id is required")
+            raise admin_bad_request("task_id is required")
         try:
             timeout = min(30.0, max(0.0, float(req.query("timeout") or 5.0)))
             attempts = int(req.query("attempts") or 0) or None
         except ValueError:
-            raise ApiError(400, "bfl-mock admin API: timeout and attempts are numbers") from None
+            raise admin_bad_request("timeout and attempts are numbers") from None
         if self._waiter is None:
             self._waiter = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="bfl-mock-wait")
         fut = self._waiter.submit(self.services.webhooks.wait_for, task_id, timeout, attempts=attempts)
@@ -465,9 +467,9 @@ class Admin:
             try:
                 return HttpResponse.json(200, fut.result().to_dict())
             except TimeoutError as e:
-                raise ApiError(408, str(e)) from None
+                raise request_timeout(str(e)) from None
             except LookupError as e:
-                raise ApiError(404, f"bfl-mock admin API: {e}") from None
+                raise not_found(f"bfl-mock admin API: {e}") from None
 
         return Deferred(fut, settled)  # the blocking wait runs on a worker thread, never the event loop
 
