@@ -9,7 +9,6 @@ never on the caller's thread. Time comes from the injected ``Clock``.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import dataclasses
 import logging
 import os
 import random
@@ -18,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_server.core import imaging, lifecycle
-from mock_server.core.accounts import Account, Accounts, TokenBuckets, check_key
+from mock_server.core import admission, imaging, lifecycle
+from mock_server.core.accounts import Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
@@ -36,9 +35,6 @@ from mock_server.core.errors import (
     WaitFor,
     blob_not_found,
     conflict,
-    finetune_not_found,
-    insufficient_credits,
-    too_many_active_tasks,
 )
 from mock_server.core.finetunes import FinetuneRegistry
 from mock_server.core.media import Media
@@ -82,6 +78,7 @@ class BflBackend:
         self.errors = ErrorLog(self.settings.max_errors)  # unexpected server-side exceptions (plugin raises)
         self._configured_rules = self.settings.rules
         self.tasks = TaskStore(self.settings, self._forget)
+        self.admission = admission.Admission(self.settings, self.tasks, self.finetunes, self._advance_if_ready)
         self.media = Media(
             self.settings,
             lock=self._lock,
@@ -130,9 +127,7 @@ class BflBackend:
     def _forget(self, task: Task) -> None:
         """(Under the lock, from the task store.) ``task`` is gone: let go of what else is kept for it."""
         self.media.forget(task)
-        acc = self.accounts.find(task.api_key)
-        if acc is not None:
-            acc.active.discard(task.id)
+        admission.release(self.accounts, task)
 
     # ------------------------------------------------------------------ accounts
     def check_key(self, key: str | None) -> str:
@@ -188,7 +183,7 @@ class BflBackend:
         nbytes = task_bytes(api_key, params, fields) + held
         now = self.clock.now()
         with self._lock:
-            acc = self._admit(api_key, endpoint, params, quote, now)
+            acc = self.admission.admit(self.accounts, api_key, endpoint, params, quote, now)
             self.tasks.admit(nbytes, now)
             task = new_task(
                 self.rng,
@@ -215,58 +210,13 @@ class BflBackend:
             self.media.start(task, params)
         return task
 
-    def _admit(self, api_key: str, endpoint: Endpoint, params: dict[str, Any], quote: Quote, now: float) -> Account:
-        """(Under the lock.) The key's account, once the request passes the finetune, credit and active-task
-        checks (raises their ApiError)."""
-        self.tasks.evict(now)
-        if endpoint.requires_finetune and not self.finetunes.usable(params["finetune_id"], api_key):
-            raise finetune_not_found()  # finetunes are scoped to the key's account
-        acc = self.accounts.get(api_key)
-        if acc.credits < quote.cost:
-            raise insufficient_credits()
-        self._check_active(acc, endpoint, now)
-        return acc
-
-    def _check_active(self, acc: Account, endpoint: Endpoint, now: float) -> None:
-        """429 when the key has ``active_task_limit`` active tasks, or its endpoint's own limit of active tasks
-        of that endpoint (``active_limits``; flux-kontext-max: 6). 0 turns every limit off."""
-        limit = self.settings.active_task_limit
-        if not limit:
-            return
-        own = self.settings.for_endpoint(endpoint.name, "active_limits")
-        own_limit = int(own) if own is not None else endpoint.active_limit
-
-        def over() -> bool:
-            if len(acc.active) >= limit:
-                return True
-            if own_limit is None:
-                return False
-            mine = sum(1 for tid in acc.active if (t := self.tasks.get(tid)) is not None and t.endpoint is endpoint)
-            return mine >= own_limit
-
-        if over():
-            self._refresh_active(acc, now)  # only when it could refuse: some may have finished by now
-            if over():
-                raise too_many_active_tasks()
-
-    def _refresh_active(self, acc: Account, now: float) -> None:
-        for tid in list(acc.active):
-            task = self.tasks.get(tid)
-            if task is None:
-                acc.active.discard(tid)
-            else:
-                self._advance_if_ready(task, now)  # one whose image is still being checked stays active
-
     def cost_fields(self, endpoint: Endpoint) -> str:
-        """Whether the submit answer has ``cost``/``input_mp``/``output_mp``: "absent", "null" or "values"."""
-        return self.settings.for_endpoint(endpoint.name, "submit_cost_fields") or endpoint.cost_fields
+        """Whether the submit answer has ``cost``/``input_mp``/``output_mp``: ``admission.cost_fields``."""
+        return admission.cost_fields(self.settings, endpoint)
 
     def quote(self, endpoint: Endpoint, params: dict[str, Any]) -> Quote:
-        """The submit's price in credits (the ``prices`` setting, else the endpoint's) and megapixels."""
-        flat = self.settings.for_endpoint(endpoint.name, "prices")
-        values = self.cost_fields(endpoint) == "values"
-        quote = endpoint.quote(params, self.settings.cost_per_request, megapixels=values)
-        return quote if flat is None else dataclasses.replace(quote, cost=float(flat))
+        """The submit's price in credits and megapixels: ``admission.quote``."""
+        return admission.quote(self.settings, endpoint, params)
 
     def check_capacity(self) -> None:
         """Backpressure before a submit (WaitFor while the render backlog is full): ``Media.check_capacity``."""
@@ -328,9 +278,7 @@ class BflBackend:
         else:
             task.status = status
         task.events.append((end, f"finished: {status}"))
-        acc = self.accounts.find(task.api_key)
-        if acc is not None:
-            acc.active.discard(task.id)
+        admission.release(self.accounts, task)
         self.tasks.finish(task, end)
         for cb in list(self.on_finished):
             try:

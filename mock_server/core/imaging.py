@@ -19,6 +19,7 @@ import contextvars
 import io
 import random
 import re
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from mock_server.core.errors import InvalidImage as InvalidImage
 
@@ -208,9 +209,66 @@ def peek_size(value: str, limit: int = 65_536) -> tuple[int, int] | None:
     head = head[: len(head) // 4 * 4]
     try:
         raw = base64.b64decode(head, validate=False)
-        return Image.open(io.BytesIO(raw)).size
+        return _png_size(raw) or Image.open(io.BytesIO(raw)).size
     except Exception:  # truncated before the size, not an image: unknown here, the task's check decides
         return None
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# (bit depth, colour type) pairs Pillow opens: PngImagePlugin._MODES (not imported here: importing a plugin
+# reorders Pillow's format registry for the whole process; tests/test_images.py checks the two agree)
+_PNG_MODES = frozenset(
+    {(1, 0), (1, 3), (2, 0), (2, 3), (4, 0), (4, 3), (8, 0), (8, 2), (8, 3), (8, 4), (8, 6)}
+    | {(16, 0), (16, 2), (16, 4), (16, 6)}
+)
+
+
+def _png_size(raw: bytes) -> tuple[int, int] | None:
+    """The size Pillow's ``Image.open`` gives a plain PNG, read from its header bytes without opening it: an
+    IHDR of 13 bytes with a good CRC, a mode Pillow knows and filter method 0, at most an iCCP chunk (good CRC,
+    compression 0, a profile Pillow would accept), then IDAT. Anything else (other chunks before IDAT, a
+    size over ``MAX_IMAGE_PIXELS``, Pillow's truncated-image mode): None, and the caller opens it with
+    Pillow, so the answer is Pillow's in every case."""
+    if raw[:16] != _PNG_MAGIC + b"\x00\x00\x00\x0dIHDR" or len(raw) < 41 or ImageFile.LOAD_TRUNCATED_IMAGES:
+        return None
+    ihdr = raw[16:29]
+    width, height = int.from_bytes(ihdr[:4], "big"), int.from_bytes(ihdr[4:8], "big")
+    if not width or not height or (ihdr[8], ihdr[9]) not in _PNG_MODES or ihdr[11]:
+        return None
+    if zlib.crc32(ihdr, zlib.crc32(b"IHDR")) != int.from_bytes(raw[29:33], "big"):
+        return None
+    cap = Image.MAX_IMAGE_PIXELS
+    if cap is not None and width * height > cap:
+        return None
+    pos: int | None = 33
+    if raw[37:41] == b"iCCP":
+        pos = _png_iccp_end(raw, 33)
+    return (width, height) if pos is not None and raw[pos + 4 : pos + 8] == b"IDAT" else None
+
+
+def _png_iccp_end(raw: bytes, pos: int) -> int | None:
+    """Where the iCCP chunk at ``pos`` ends, when Pillow's ``chunk_iCCP`` would take it without raising: the
+    chunk whole with a good CRC, a named profile, compression method 0, and a profile that inflates within
+    Pillow's ``MAX_TEXT_CHUNK`` (a zlib error is no error to Pillow either). Else None."""
+    length = int.from_bytes(raw[pos : pos + 4], "big")
+    data = raw[pos + 8 : pos + 8 + length]
+    crc = raw[pos + 8 + length : pos + 12 + length]
+    if len(data) != length or len(crc) != 4 or zlib.crc32(data, zlib.crc32(b"iCCP")) != int.from_bytes(crc, "big"):
+        return None
+    i = data.find(b"\0")
+    if i < 1 or i + 1 >= length or data[i + 1] != 0:
+        return None
+    plugin = sys.modules.get("PIL.PngImagePlugin")
+    limit = getattr(plugin, "MAX_TEXT_CHUNK", ImageFile.SAFEBLOCK)
+    inflate = zlib.decompressobj()
+    try:
+        inflate.decompress(data[i + 2 :], limit)
+    except zlib.error:
+        pass  # Pillow keeps no profile and reads on
+    else:
+        if inflate.unconsumed_tail:
+            return None  # Pillow: "Decompressed Data Too Large"
+    return pos + 12 + length
 
 
 def canny_edges(im: Image.Image, low: int | None, high: int | None) -> np.ndarray:

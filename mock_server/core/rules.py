@@ -172,48 +172,7 @@ class Outcome:
         }
         _refuse_unknown("outcome key", data, known)
         base = scenario(data.pop("scenario"), custom) if "scenario" in data else cls()
-        kw: dict[str, Any] = {}
-        if "status" in data:
-            status = _STATUS_ALIASES.get(str(data["status"]).lower())
-            if status is None:
-                raise ConfigProblem(
-                    f"status must be one of {_STATUS_WORDS}, not {str(data['status'])[:40]!r}",
-                    did_you_mean(str(data["status"]), [*FINAL_STATUSES, *_STATUS_ALIASES]),
-                )
-            kw["status"] = status
-        if "error" in data:
-            kw["error"] = str(data["error"])
-        if "reasons" in data:
-            reasons = data["reasons"]
-            if isinstance(reasons, str) or not isinstance(reasons, (list, tuple)):
-                raise ConfigError(
-                    f'reasons: expected a list of strings, such as ["Safety Filter"], not {_kind(reasons)}'
-                )
-            kw["reasons"] = tuple(str(r) for r in reasons)
-        if "http_status" in data:
-            code = _int(data["http_status"], "http_status")
-            if not 400 <= code <= 599:
-                raise ConfigError("http_status must be a 4xx or 5xx code")
-            kw["http_status"] = code
-        if "detail" in data:
-            kw["detail"] = data["detail"]
-        if "headers" in data:
-            if not isinstance(data["headers"], dict):
-                raise ConfigError("headers: expected a mapping of header name to value, such as {Retry-After: 1}")
-            kw["headers"] = tuple(header_pair(k, v) for k, v in data["headers"].items())
-        if data.get("progression") is not None:
-            kw["progression"] = Progression.parse(data["progression"])
-        if "not_found_polls" in data:
-            kw["not_found_polls"] = max(0, _int(data["not_found_polls"], "not_found_polls"))
-        if "latency" in data:
-            lat = data["latency"]
-            if not isinstance(lat, dict):
-                lat = {"submit": lat, "poll": lat, "download": lat}
-            _refuse_unknown("latency key", lat, ("submit", "poll", "download"))
-            kw.update({f"{k}_latency": _latency(v) for k, v in lat.items()})
-        if "webhook" in data:
-            kw["webhook"] = webhook_options(data["webhook"], "outcome.webhook")
-        return _replace(base, **kw)
+        return _replace(base, **_outcome_fields(data))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status}
@@ -329,6 +288,50 @@ class Match:
         if self.api_key is not None and self.api_key != ctx.api_key:
             return False
         return not (self.scenario is not None and self.scenario != ctx.scenario)
+
+
+def _outcome_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The ``Outcome`` fields a user's mapping sets (its keys already checked), parsed and validated."""
+    kw: dict[str, Any] = {}
+    if "status" in data:
+        status = _STATUS_ALIASES.get(str(data["status"]).lower())
+        if status is None:
+            raise ConfigProblem(
+                f"status must be one of {_STATUS_WORDS}, not {str(data['status'])[:40]!r}",
+                did_you_mean(str(data["status"]), [*FINAL_STATUSES, *_STATUS_ALIASES]),
+            )
+        kw["status"] = status
+    if "error" in data:
+        kw["error"] = str(data["error"])
+    if "reasons" in data:
+        reasons = data["reasons"]
+        if isinstance(reasons, str) or not isinstance(reasons, (list, tuple)):
+            raise ConfigError(f'reasons: expected a list of strings, such as ["Safety Filter"], not {_kind(reasons)}')
+        kw["reasons"] = tuple(str(r) for r in reasons)
+    if "http_status" in data:
+        code = _int(data["http_status"], "http_status")
+        if not 400 <= code <= 599:
+            raise ConfigError("http_status must be a 4xx or 5xx code")
+        kw["http_status"] = code
+    if "detail" in data:
+        kw["detail"] = data["detail"]
+    if "headers" in data:
+        if not isinstance(data["headers"], dict):
+            raise ConfigError("headers: expected a mapping of header name to value, such as {Retry-After: 1}")
+        kw["headers"] = tuple(header_pair(k, v) for k, v in data["headers"].items())
+    if data.get("progression") is not None:
+        kw["progression"] = Progression.parse(data["progression"])
+    if "not_found_polls" in data:
+        kw["not_found_polls"] = max(0, _int(data["not_found_polls"], "not_found_polls"))
+    if "latency" in data:
+        lat = data["latency"]
+        if not isinstance(lat, dict):
+            lat = {"submit": lat, "poll": lat, "download": lat}
+        _refuse_unknown("latency key", lat, ("submit", "poll", "download"))
+        kw.update({f"{k}_latency": _latency(v) for k, v in lat.items()})
+    if "webhook" in data:
+        kw["webhook"] = webhook_options(data["webhook"], "outcome.webhook")
+    return kw
 
 
 @dataclass
