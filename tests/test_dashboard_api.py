@@ -286,3 +286,13 @@ def test_a_rule_the_admin_api_refuses_is_explained_like_a_config_file(fake, body
     r = c.post("/_mock/rules", json=body)
     assert r.status_code == 400 and detail in r.json()["detail"]
     assert "Additional properties" not in r.json()["detail"]
+
+
+def test_a_list_of_input_images_shows_its_first_image(fake):
+    """FLUX 3's keyframes (images, or [seconds, image] pairs): the dashboard's figure is the first keyframe."""
+    _, c = fake
+    for keyframes in ([control_image(48), control_image(64)], [[0, control_image(48)], [3, control_image(64)]]):
+        tid = c.post("/v1/flux-3-video", json={"mode": "i2v", "prompt": "p", "keyframes": keyframes}).json()["id"]
+        listed = c.get(f"/_mock/tasks/{tid}").json()["previews"]
+        assert any(p["name"] == "keyframes" and "first shown" in p["caption"] for p in listed), listed
+        assert _png(c.get(f"/_mock/tasks/{tid}/images/keyframes?max=256")).size == (48, 48)

@@ -517,7 +517,14 @@ def test_a_video_task_lists_its_inputs_by_media_type(browser, videos):
         ),
         "the keyframes",
     )
-    assert "keyframes (2 images)" in caption
+    assert "keyframes (2 images, the first shown)" in caption
+    until(  # the first keyframe is shown (it was a 404 while only single-image fields were kept)
+        browser,
+        lambda d: d.execute_script(
+            "const i = document.querySelector('img[data-image=keyframes]'); return i && i.naturalWidth > 0;"
+        ),
+        "the first keyframe",
+    )
     until(browser, lambda d: media_state(d, 'video[data-image="result"]'), "the i2v result video")
     assert not browser.find_elements("css selector", 'video[data-image="keyframes"]')
 

@@ -145,7 +145,7 @@ class Media:
         """Keep the task's input images as sent, for inspection (admin API, dashboard): newest first, bounded."""
         if not self.settings.keep_inputs_bytes:
             return
-        sources = {f: params[f] for f in task.endpoint.family.image_fields if isinstance(params.get(f), str)}
+        sources = {f: v for f in task.endpoint.family.image_fields if isinstance(v := _first_image(params.get(f)), str)}
         if sources:
             self.kept_inputs.put(task.id, sources, sum(len(v) for v in sources.values()))
 
@@ -490,3 +490,12 @@ def _prefetched(fetched: dict[str, cf.Future[bytes]], url: str) -> bytes:
     if fut is None or fut.cancelled():
         raise imaging.InvalidImage("input image URL not fetched: the fake is shutting down")
     return fut.result()
+
+
+def _first_image(value: Any) -> Any:
+    """An image field's value, or the first image of a list of them (FLUX 3's keyframes: images, or
+    ``[seconds, image]`` pairs): what the dashboard shows of the field."""
+    if isinstance(value, (list, tuple)) and value:
+        first = value[0]
+        return first[1] if isinstance(first, (list, tuple)) and len(first) == 2 else first
+    return value

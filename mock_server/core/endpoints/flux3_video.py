@@ -339,7 +339,8 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
             value = params.get(name)
             media = INPUT_MEDIA.get(name, "image/*")
             if isinstance(value, list) and value:  # keyframes: a list of images (or [seconds, image] pairs)
-                inputs.append(Preview(name, f"{name} ({len(value)} image{'s' if len(value) > 1 else ''})", media))
+                n = len(value)
+                inputs.append(Preview(name, f"{name} ({n} image{'s, the first shown' if n > 1 else ''})", media))
             elif isinstance(value, dict) and "length" in value:
                 inputs.append(Preview(name, f"{name} ({value['length']} bytes of base64)", media))
             elif isinstance(value, str) and value:
