@@ -15,9 +15,8 @@ import random
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from mock_server.core import admission, imaging, lifecycle
+from mock_server.core import admission, lifecycle
 from mock_server.core.accounts import Accounts, TokenBuckets, check_key
 from mock_server.core.blobs import Signer
 from mock_server.core.clock import Clock
@@ -25,7 +24,7 @@ from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
 from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
 from mock_server.core.endpoints import family as families
-from mock_server.core.endpoints.flux3_video import poll_view, reads_own_links, settle_result
+from mock_server.core.endpoints.flux3_video import poll_view, settle_result
 from mock_server.core.errors import (
     DEFAULT_ERROR,
     ApiError,
@@ -88,7 +87,7 @@ class BflBackend:
             egress=self.egress,
             on_checked=self._checked,
         )
-        self.media.own_link = self._own_link
+        self.media.own_link = lambda url: self.media.read_own_link(url, self.signer)  # the signer of now
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle of the fake
@@ -408,28 +407,6 @@ class BflBackend:
                 raise blob_not_found()
         artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
         return task, self.media.result_bytes(task, artefact.name)
-
-    def _own_link(self, url: str) -> bytes | None:
-        """(Fetch threads.) An input URL that is one of this fake's own delivery links to a FLUX 3 artefact (a
-        draft's ``draft_cache``, a clip): its bytes, read here without a request (the fake never fetches from
-        itself); an expired or altered link is an unusable input. None for any other URL (the egress policy)."""
-        url = url.strip()
-        parts = urlsplit(url)
-        with self._lock:
-            task = self.tasks.by_blob(parts.path)
-        if task is None or not reads_own_links(task.endpoint.family) or not url.startswith(task.delivery_origin + "/"):
-            return None
-        try:
-            self.signer.verify(parts.path, parts.query, self.clock.now())
-            name = families.artefact_at(task.endpoint.family, task.output_format, parts.path).name
-            while True:
-                try:
-                    return self.media.result_bytes(task, name)
-                except WaitFor as w:  # rendering: wait on this fetch thread, then read it
-                    cf.wait([w.future])
-        except AzureError as e:
-            reason = f"a delivery link of this server that is expired or altered ({e.code})"
-            raise imaging.InvalidImage(reason) from None
 
     def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
         """A Ready task's encoded result, or another of its artefacts: ``Media.result_bytes``."""

@@ -22,15 +22,17 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from mock_server.core import imaging, previews
-from mock_server.core.blobs import md5_b64
+from mock_server.core.blobs import Signer, md5_b64
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy, FetchPool, TargetRefused, TooLarge
 from mock_server.core.endpoints import Rendered
 from mock_server.core.endpoints import family as families
-from mock_server.core.errors import ErrorLog, WaitFor, blob_not_found
+from mock_server.core.endpoints.flux3_video import reads_own_links
+from mock_server.core.errors import AzureError, ErrorLog, WaitFor, blob_not_found
 from mock_server.core.store import BytesLRU, ResultStore, SizedLRU
 from mock_server.core.tasks import Task, TaskStore
 
@@ -373,6 +375,29 @@ class Media:
             if kept is None or isinstance(kept, Unrendered):
                 raise LookupError("result gone")
         return families.artefact(task.endpoint.family, name, kept, seed=task.seed, output_format=task.output_format)
+
+    def read_own_link(self, url: str, signer: Signer) -> bytes | None:
+        """(Fetch threads; the backend's ``own_link``.) An input URL that is one of this fake's own delivery
+        links to a FLUX 3 artefact (a draft's ``draft_cache``, a clip): its bytes, read here without a request
+        (the fake never fetches from itself); an expired or altered link is an unusable input. None for any
+        other URL (the egress policy)."""
+        url = url.strip()
+        parts = urlsplit(url)
+        with self._lock:
+            task = self.tasks.by_blob(parts.path)
+        if task is None or not reads_own_links(task.endpoint.family) or not url.startswith(task.delivery_origin + "/"):
+            return None
+        try:
+            signer.verify(parts.path, parts.query, self.clock.now())
+            name = families.artefact_at(task.endpoint.family, task.output_format, parts.path).name
+            while True:
+                try:
+                    return self.result_bytes(task, name)
+                except WaitFor as w:  # rendering: wait on this fetch thread, then read it
+                    cf.wait([w.future])
+        except AzureError as e:
+            reason = f"a delivery link of this server that is expired or altered ({e.code})"
+            raise imaging.InvalidImage(reason) from None
 
     def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
         """A Ready task's encoded result, or another of its artefacts (raises AzureError when it is gone,
