@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from mock_server.frontends.asgi import BodyTooLarge, Disconnected, read_body
 from mock_server.shadow.exchange import Exchange
 from mock_server.shadow.forward import HOP_BY_HOP, Upstream
 from mock_server.shadow.predict import Predictor
@@ -199,10 +200,11 @@ class ShadowApp:
         (queued before the answer's last byte goes out, so whoever got the answer can ``drain`` for it)."""
         upstream = upstream or self.upstream
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        body = await self._body(receive)
-        if body is None:  # the app went away
+        try:
+            body = await read_body(receive, self.max_body, None)
+        except Disconnected:  # the app went away
             return False
-        if isinstance(body, int):  # more than the shadow holds: refused before anything is sent upstream
+        except BodyTooLarge:  # more than the shadow holds: refused before anything is sent upstream
             await _json(send, 413, {"detail": f"bfl-mock shadow: request body above {self.max_body} bytes"})
             return False
         ex = Exchange(
@@ -260,22 +262,6 @@ class ShadowApp:
             raise
         finally:
             await resp.aclose()
-
-    async def _body(self, receive: Any) -> bytes | int | None:
-        """The whole body; None when the app went away; its size so far when it is above ``max_body``."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return size
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
 
 async def _json(send: Any, status: int, obj: Any) -> None:
