@@ -94,6 +94,9 @@ class BflMock:
         start = time.perf_counter()
         answer = self.http.handle(req)
         while isinstance(answer, Deferred):
+            run_here = getattr(answer.future, "run_here", None)
+            if run_here is not None:  # a queued render-pool job: this thread would only wait, so it runs it
+                run_here()
             try:
                 answer.future.result()
             except Exception:  # the continuation renders what went wrong

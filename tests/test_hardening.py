@@ -260,7 +260,7 @@ def test_one_failing_task_does_not_stop_the_scheduler(monkeypatch):
 
 # 8 ------------------------------------------------------------------------------------------ admin never blocks
 def test_admin_complete_waits_off_the_event_loop(live, monkeypatch):
-    server, c = live()
+    server, c = live(inline_check_bytes=0)  # the check on the render pool, slowed down below
     other = c.post(SUBMIT, json=body()).json()["id"]
     release = threading.Event()
     real = server.mock.backend.media._prepare_job
@@ -376,7 +376,7 @@ def test_no_secret_in_the_journal_whatever_its_shape():
 
 # 12 ----------------------------------------------------------------------------------------- orphan edge maps
 def test_renders_finishing_after_a_reset_leave_nothing(monkeypatch):
-    mock, c = inproc()
+    mock, c = inproc(inline_check_bytes=0)  # the checks queued on the render pool, finishing after the reset
     with mock, c:
         release = threading.Event()
         real = mock.backend.media._prepare_job

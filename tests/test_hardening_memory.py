@@ -210,6 +210,29 @@ def test_the_result_store_keeps_its_budget_for_the_newest_entry_too():
         store.clear()
 
 
+def test_spilled_entries_share_segment_files_and_dead_ones_are_reclaimed():
+    store = ResultStore(0, segment_bytes=4_000)  # everything spills
+    try:
+        values = {f"t{i}": os.urandom(500 + i) for i in range(40)}
+        for key, value in values.items():
+            store.put(key, value, len(value))
+        files = os.listdir(store._dir)
+        assert store.stats()["on_disk"] == 40 and 4 <= len(files) <= 8  # a file per segment, not per entry
+        assert all(store.get(key) == value for key, value in values.items())
+        for key in list(values)[:30]:  # the oldest die (retention): their segments go, the rest move
+            store.delete(key)
+            del values[key]
+        assert all(store.get(key) == value for key, value in values.items())
+        live = sum(len(v) for v in values.values())
+        assert store.disk_bytes() <= 4 * live + 4_000 + 1_000  # about four times what is live, plus a segment
+        assert len(os.listdir(store._dir)) <= 3
+        store.put("t39", b"again", 5)  # replaced: the spilled copy is dead
+        assert store.get("t39") == b"again"
+    finally:
+        store.clear()
+    assert store._dir is None and store.get("t35") is None
+
+
 def test_a_flux2_tasks_checked_inputs_stay_within_result_memory_bytes():
     inputs = {
         ("input_image" if i == 1 else f"input_image_{i}"): b64(png(160, 160, noise=True, mode="RGB"))

@@ -208,7 +208,10 @@ def test_render_backlog_applies_backpressure_not_refusal(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(imaging, "validate", slow)
-    mock = BflMock(frozen_clock=True, progression="polls:1", render_workers=1, render_backlog_bytes=1)
+    # the render pool's backpressure: every check goes there (none on the request's thread)
+    mock = BflMock(
+        frozen_clock=True, progression="polls:1", render_workers=1, render_backlog_bytes=1, inline_check_bytes=0
+    )
     with mock, httpx.Client(transport=BflTransport(mock), base_url=BASE, headers={"x-key": "k"}) as c:
         first = c.post("/v1/flux-pro-1.0-canny-finetuned", json=body())
         assert first.status_code == 200

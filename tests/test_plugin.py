@@ -178,6 +178,7 @@ async def meanwhile(entered, release, ran):
     release.set()
 
 @pytest.mark.anyio
+@pytest.mark.bfl_mock(inline_check_bytes=0)  # the check on the render pool (gated below), not the request's thread
 async def test_render(bfl_mock, monkeypatch):
     backend = bfl_mock.backend
     owner = next(o for o in (getattr(backend, "media", None), backend) if hasattr(o, "_prepare_job"))

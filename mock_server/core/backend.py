@@ -2,8 +2,8 @@
 
 Handlers parse requests, call these methods, and render what they return or raise. ``BflBackend`` is
 the orchestrator: the tasks live in a ``TaskStore`` (``tasks.py``), when a task is due and how it ends
-are pure functions (``lifecycle.py``), and image work runs on ``Media``'s thread pools (``media.py``),
-never on the caller's thread. Time comes from the injected ``Clock``.
+are pure functions (``lifecycle.py``), and image work runs on ``Media``'s thread pools (``media.py``;
+small input checks run where the submit does, see there). Time comes from the injected ``Clock``.
 """
 
 from __future__ import annotations

@@ -136,6 +136,11 @@ class Settings:
     lazy_render_bytes: int = 256 * 1024 * 1024  # inputs kept for that; beyond it the oldest are rendered now
     keep_inputs_bytes: int = 64 * 1024 * 1024  # input images kept for the dashboard, newest first (0: none)
     render_backlog_bytes: int = 16 * 1024 * 1024  # queued control images; beyond it submits wait
+    # a submit whose inputs (base64, no URLs) are at most this many bytes and, by their headers, at most
+    # inline_check_pixels pixels each, has them checked on the request's thread (a header read and a small
+    # decode: cheaper than the hand-off to a render thread); larger ones go to the render pool (0: all do)
+    inline_check_bytes: int = 64 * 1024
+    inline_check_pixels: int = 512 * 512
     result_memory_bytes: int = 32 * 1024 * 1024  # compressed edge maps kept in RAM, then spilled to disk
     image_cache_bytes: int = 16 * 1024 * 1024  # encoded outputs kept for fast downloads
     jpeg_quality: int = 90

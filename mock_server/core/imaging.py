@@ -37,6 +37,14 @@ DEFAULT_HIGH = 200
 _DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,")
 DEFAULT_MAX_SCANS = 100  # the ``max_jpeg_scans`` setting's default
 _MAX_SCANS: contextvars.ContextVar[int] = contextvars.ContextVar("bfl_mock_max_jpeg_scans", default=DEFAULT_MAX_SCANS)
+# within an inline check (``limits(.., inline_pixels=N)``): an image of more than N pixels is not decoded here
+_INLINE_PIXELS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bfl_mock_inline_pixels", default=None)
+
+
+class Offload(Exception):
+    """An inline check met an image too large (in pixels) to decode on the request's thread: the check is
+    run again, from the start, on the render pool. Raised after every header check, before any decode, so
+    what the pool decides is what the inline check would have decided."""
 
 
 def single_threaded_opencv() -> None:
@@ -79,12 +87,16 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 @contextlib.contextmanager
-def limits(max_scans: int) -> Iterator[None]:
-    """Within this block (one render-thread job), every decode refuses JPEGs of more than ``max_scans`` scans."""
+def limits(max_scans: int, inline_pixels: int | None = None) -> Iterator[None]:
+    """Within this block (one image job), every decode refuses JPEGs of more than ``max_scans`` scans; with
+    ``inline_pixels`` (a check on the request's thread), an image of more pixels raises ``Offload`` instead
+    of being decoded."""
     token = _MAX_SCANS.set(max_scans)
+    inline = _INLINE_PIXELS.set(inline_pixels)
     try:
         yield
     finally:
+        _INLINE_PIXELS.reset(inline)
         _MAX_SCANS.reset(token)
 
 
@@ -154,8 +166,11 @@ def _opened(data: bytes, max_pixels: int, *, output_rule: bool = True) -> Iterat
         elif im.size[0] * im.size[1] > max_pixels:
             raise InvalidImage(f"{im.size[0]}x{im.size[1]} exceeds {max_pixels} pixels")
         _check_scans(im, data)
+        inline = _INLINE_PIXELS.get()
+        if inline is not None and im.size[0] * im.size[1] > inline:
+            raise Offload
         yield im
-    except InvalidImage:
+    except (InvalidImage, Offload):
         raise
     except UnidentifiedImageError:
         raise InvalidImage(f"undecodable: {NOT_AN_IMAGE}") from None
@@ -185,7 +200,19 @@ def validate(data: bytes, max_pixels: int) -> tuple[int, int]:
     """What deciding a task's outcome needs from an input image, without the pixel work: it opens, its size
     is within the caps, and its data is whole. JPEG is decoded at 1/8 scale (every entropy-coded block is
     still read, so truncation and corruption show; 1/64 of the pixels are produced); PNG has every chunk's
-    CRC checked; other formats are decoded. Raises ``InvalidImage``; returns (width, height)."""
+    CRC checked; other formats are decoded. Raises ``InvalidImage``; returns (width, height).
+
+    A plain PNG whose chunks are all whole is answered from its bytes (``_png_whole``: what Pillow's open and
+    ``verify`` check, without building an image); any other input, and any PNG that is not whole, goes to
+    Pillow, so every refusal is Pillow's, word for word."""
+    head = _png_header(data)
+    if head is not None and _png_whole(data, head[2]):
+        width, height = head[0], head[1]
+        check_size(width, height, max_pixels)  # as ``_opened`` does, in its order
+        inline = _INLINE_PIXELS.get()
+        if inline is not None and width * height > inline:
+            raise Offload
+        return width, height
     with _opened(data, max_pixels) as im:
         width, height = im.size
         if im.format == "JPEG":
@@ -224,11 +251,16 @@ _PNG_MODES = frozenset(
 
 
 def _png_size(raw: bytes) -> tuple[int, int] | None:
+    head = _png_header(raw)
+    return None if head is None else (head[0], head[1])
+
+
+def _png_header(raw: bytes) -> tuple[int, int, int] | None:
     """The size Pillow's ``Image.open`` gives a plain PNG, read from its header bytes without opening it: an
     IHDR of 13 bytes with a good CRC, a mode Pillow knows and filter method 0, at most an iCCP chunk (good CRC,
     compression 0, a profile Pillow would accept), then IDAT. Anything else (other chunks before IDAT, a
     size over ``MAX_IMAGE_PIXELS``, Pillow's truncated-image mode): None, and the caller opens it with
-    Pillow, so the answer is Pillow's in every case."""
+    Pillow, so the answer is Pillow's in every case. Returns (width, height, where the first IDAT starts)."""
     if raw[:16] != _PNG_MAGIC + b"\x00\x00\x00\x0dIHDR" or len(raw) < 41 or ImageFile.LOAD_TRUNCATED_IMAGES:
         return None
     ihdr = raw[16:29]
@@ -243,7 +275,30 @@ def _png_size(raw: bytes) -> tuple[int, int] | None:
     pos: int | None = 33
     if raw[37:41] == b"iCCP":
         pos = _png_iccp_end(raw, 33)
-    return (width, height) if pos is not None and raw[pos + 4 : pos + 8] == b"IDAT" else None
+    return (width, height, pos) if pos is not None and raw[pos + 4 : pos + 8] == b"IDAT" else None
+
+
+def _png_whole(raw: bytes, pos: int) -> bool:
+    """Whether Pillow's ``verify`` passes a PNG whose first IDAT chunk starts at ``pos``: every chunk from
+    there to IEND has a four-letter name (``PngImagePlugin.is_cid``), is all there and has a good CRC (IEND's
+    own is not read). False for anything else: the caller asks Pillow, which words the refusal."""
+    end = len(raw)
+    crc32, frombytes = zlib.crc32, int.from_bytes
+    while pos + 8 <= end:
+        cid = raw[pos + 4 : pos + 8]
+        if not _CID.fullmatch(cid):
+            return False
+        if cid == b"IEND":
+            return True
+        length = frombytes(raw[pos : pos + 4], "big")
+        stop = pos + 8 + length
+        if stop + 4 > end or crc32(raw[pos + 8 : stop], crc32(cid)) != frombytes(raw[stop : stop + 4], "big"):
+            return False
+        pos = stop + 4
+    return False
+
+
+_CID = re.compile(rb"\w\w\w\w")  # PngImagePlugin.is_cid's pattern
 
 
 def _png_iccp_end(raw: bytes, pos: int) -> int | None:

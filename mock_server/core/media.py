@@ -1,11 +1,14 @@
 """Image work: input checks, renders and thumbnails on a small thread pool, image URLs on the fetch pool,
 and the bounded stores that keep what they make.
 
-Nothing here runs on the caller's thread: a submit queues its task's image job (``start``), and a caller
-that must wait for image work (a download while the result renders, a submit while the backlog is full)
-gets ``WaitFor(future)``. What a job makes goes into the stores (``results``: checked inputs or compact
-intermediates, spilled to disk beyond a budget; ``images``: encoded outputs; ``previews``; ``kept_inputs``),
-each bounded by bytes. With ``lazy_render`` (the default) the pixel work waits for the first download.
+Image work runs on the render pool, with two exceptions that change where it runs, never what it decides: a
+submit with small inputs has them checked on its own thread (``inline_check_bytes``, ``inline_check_pixels``),
+and a caller that would only block on a queued job runs it itself (``Job.run_here``: the in-process path).
+A submit queues its task's image job (``start``), and a caller that must wait for image work (a download
+while the result renders, a submit while the backlog is full) gets ``WaitFor(future)``. What a job makes
+goes into the stores (``results``: checked inputs or compact intermediates, spilled to disk beyond a budget;
+``images``: encoded outputs; ``previews``; ``kept_inputs``), each bounded by bytes. With ``lazy_render``
+(the default) the pixel work waits for the first download.
 
 Jobs run without the backend's lock and take it only to publish what they made, after checking that the
 task is still the store's (a reset or an eviction may have forgotten it meanwhile).
@@ -152,8 +155,16 @@ class Media:
             self.kept_inputs.put(task.id, sources, sum(len(v) for v in sources.values()))
 
     def start(self, task: Task, params: dict[str, Any]) -> None:
-        """Queue a task's image job (called without the lock): ``task.image_job`` is set when this returns."""
+        """Start a task's image job (called without the lock): ``task.image_job`` is set when this returns. Small
+        inputs are checked here and now (``_inline``: a header read and a small decode cost less than the hand-off
+        to a render thread); the rest is queued on the render pool."""
         inputs, size = task.endpoint.family.render_inputs(params)
+        if self._inline(task, params, size):
+            done = self._check_inline(task, inputs)
+            if done is not None:
+                task.image_job = done
+                self._checked(task, 0, done)
+                return
         with self._lock:
             self._backlog_bytes += size
         task.image_job = self._image_job(task, inputs, params)
@@ -161,6 +172,34 @@ class Media:
         with self._lock:
             self._backlog.append(task.image_job)
         task.image_job.add_done_callback(functools.partial(self._checked, task, size))
+
+    def _inline(self, task: Task, params: dict[str, Any], size: int) -> bool:
+        """Whether a task's check may run on the request's thread: small inputs given inline (no URL), the
+        pixel work left to the first download (``lazy_render``), and a family whose check decodes images only."""
+        settings = self.settings
+        if size > settings.inline_check_bytes or not settings.lazy_render:
+            return False
+        family = task.endpoint.family
+        if any(isinstance(params.get(f), str) and _is_url(params[f]) for f in family.image_fields):
+            return False
+        return families.checks_inline(family, params)
+
+    def _check_inline(self, task: Task, inputs: Any) -> cf.Future[None] | None:
+        """The check, run here: its done future, or None when an image is over ``inline_check_pixels`` (not
+        decoded here: the caller queues the check on the render pool, which decides it from the start)."""
+        done: cf.Future[None] = cf.Future()
+        box = [inputs]  # the error kept with the task holds this frame: not the inputs (see _prepare_job)
+        del inputs
+        try:
+            with imaging.limits(self.settings.max_jpeg_scans, inline_pixels=self.settings.inline_check_pixels):
+                self._prepare_job(task, box.pop())
+        except imaging.Offload:
+            return None
+        except Exception as e:
+            done.set_exception(e)
+        else:
+            done.set_result(None)
+        return done
 
     def _checked(self, task: Task, size: int, fut: cf.Future[None]) -> None:
         with self._lock:
@@ -173,7 +212,7 @@ class Media:
                 self.errors.append(exc)
         self.on_checked(task)
 
-    def _job(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+    def _job(self, fn: Callable[..., Any], *args: Any) -> Job:
         """Image work on a render thread, under this fake's decode limits (``max_jpeg_scans``). The arguments
         pass into ``fn`` and nowhere else, so nothing here keeps them (input images) alive once it returns."""
         box = [args]
@@ -183,7 +222,10 @@ class Media:
             with imaging.limits(max_scans):
                 return fn(*box.pop())
 
-        return self.executor.submit(run)
+        job = Job(run)
+        queued = self.executor.submit(job.run_here)
+        queued.add_done_callback(job.dropped)  # the pool shut down with it queued: cancelled
+        return job
 
     # -- image URLs are fetched on their own pool (docs/security.md), then checked on a render thread -------
     def _image_job(self, task: Task, inputs: Any, params: dict[str, Any]) -> cf.Future[None]:
@@ -487,6 +529,38 @@ class Media:
             kept = functools.partial(self.input_image, task.id)
             return families.preview(family, name, task.params or {}, kept, max_side=max_side, max_pixels=max_pixels)
         raise LookupError(f"{task.endpoint.name} tasks have no image {name!r}")
+
+
+class Job(cf.Future[Any]):
+    """A render-pool job's future that whoever gets to it first runs: a pool thread, or a caller that would
+    otherwise block until it is done (``run_here``; the in-process path: the test's thread does the work
+    instead of waiting for a thread hand-off). It runs once either way, with the same result."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self._fn: Callable[[], Any] | None = fn
+        self._claim = threading.Lock()
+
+    def run_here(self) -> None:
+        """Run the job on this thread unless it is running or done already (then return at once)."""
+        if not self._claim.acquire(blocking=False):
+            return
+        fn, self._fn = self._fn, None
+        if fn is None or not self.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn()
+        except BaseException as e:  # as ThreadPoolExecutor's work item does: the waiter sees it
+            self.set_exception(e)
+            if not isinstance(e, Exception):  # KeyboardInterrupt on the caller's thread goes on up
+                raise
+        else:
+            self.set_result(result)
+
+    def dropped(self, queued: cf.Future[Any]) -> None:
+        if queued.cancelled() and self._claim.acquire(blocking=False):
+            self._fn = None
+            self.cancel()
 
 
 def _artefact_keys(task: Task) -> list[str]:

@@ -81,7 +81,9 @@ class Family(Protocol[InputsT, CheckedT, KeptT]):
     (the README's words for the output size), ``output_size(params, first)`` (prices by megapixel),
     ``artefacts(output_format)`` (what a result holds: one ``sample`` image in ``output_format`` unless said)
     and ``artefact(name, intermediate, seed=, output_format=)`` (the bytes of the others), ``previews(params)``
-    and ``preview(name, params, image, max_side=, max_pixels=)`` (the family's own dashboard pictures)."""
+    and ``preview(name, params, image, max_side=, max_pixels=)`` (the family's own dashboard pictures),
+    ``checks_inline(params)`` (False: ``check`` does work no image header bounds, such as decoding video, so
+    it always runs on the render pool; default True: a small input is checked on the request's thread)."""
 
     name: str
     image_fields: tuple[str, ...]  # input fields holding images (journaled as length + SHA-256)
@@ -145,6 +147,11 @@ class FamilyBase(Generic[InputsT, CheckedT, KeptT]):
         """The family's own dashboard pictures for a task with these (journaled) params."""
         return ()
 
+    def checks_inline(self, params: dict[str, Any]) -> bool:
+        """Whether ``check`` may run on the request's thread for small inputs: its only decodes are of images
+        (bounded by their headers: ``imaging.Offload``)."""
+        return True
+
     def preview(
         self, name: str, params: dict[str, Any], image: KeptImage, *, max_side: int, max_pixels: int
     ) -> tuple[bytes, str]:
@@ -200,6 +207,11 @@ def artefact_at(family: AnyFamily, output_format: str, path: str) -> Artefact:
 def output_media_type(family: AnyFamily, output_format: str) -> str:
     """The media type of the family's main artefact (``sample``) for ``output_format``."""
     return artefacts(family, output_format)[0].media_type
+
+
+def checks_inline(family: AnyFamily, params: dict[str, Any]) -> bool:
+    method = getattr(family, "checks_inline", _BASE.checks_inline)
+    return bool(method(params))
 
 
 def previews(family: AnyFamily, params: dict[str, Any]) -> tuple[Preview, ...]:

@@ -239,6 +239,10 @@ class Flux3VideoFamily(FamilyBase[VideoInputs, VideoChecked, VideoChecked]):
             return sample, Artefact("draft_cache", "application/octet-stream", "bin")
         return (sample,)
 
+    def checks_inline(self, params: dict[str, Any]) -> bool:
+        """Only text to video (no input at all): the other modes decode video, keyframes or a bundle."""
+        return self.kind == "generate" and _short(str(params.get("mode") or self.kind)) == "t2v"
+
     def render_inputs(self, params: dict[str, Any]) -> tuple[VideoInputs, int]:
         mode = _short(str(params.get("mode") or self.kind))
         size = sum(len(v) for v in params.values() if isinstance(v, str))
