@@ -427,3 +427,18 @@ def test_the_toy_families_are_typed_as_families():
     assert families.output_media_type(ToneFamily(), "png") == "audio/wav"
     assert families.main_input(SolidFamily()) is None and families.size_rule(SolidFamily()) == ""
     assert inspect.signature(ToneFamily.render).return_annotation == "Rendered[Tone]"
+
+
+def test_the_core_stays_small_enough_to_read():
+    """The orchestrator under ~400 lines and no function in ``core/`` over ~60: a newcomer reads each whole.
+    (Measured by the AST: a function's lines from its ``def`` to its last statement, docstring included.)"""
+    core = PACKAGE / "core"
+    assert len((core / "backend.py").read_text().splitlines()) <= 400
+    long = []
+    for path in sorted(core.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > 60:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({size} lines)")
+    assert not long, long

@@ -8,7 +8,6 @@ small input checks run where the submit does, see there). Time comes from the in
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import os
 import random
@@ -22,7 +21,7 @@ from mock_server.core.blobs import Signer
 from mock_server.core.clock import Clock
 from mock_server.core.config import Settings
 from mock_server.core.egress import EgressPolicy
-from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint, Quote
+from mock_server.core.endpoints import CANNY_FINETUNED, Endpoint
 from mock_server.core.endpoints import family as families
 from mock_server.core.endpoints.flux3_video import poll_view, settle_result
 from mock_server.core.errors import (
@@ -40,7 +39,7 @@ from mock_server.core.media import Media
 from mock_server.core.moderation import Moderator
 from mock_server.core.rules import Outcome, RuleSet
 from mock_server.core.status import TERMINAL, TaskStatus
-from mock_server.core.tasks import Task, TaskStore, image_bytes, new_task, not_found_view, task_bytes
+from mock_server.core.tasks import Task, TaskStore, new_task, not_found_view, sizes
 
 log = logging.getLogger("bfl_mock")
 
@@ -112,9 +111,7 @@ class BflBackend:
     def reset_key(self, api_key: str) -> list[str]:
         """Forget one key's tasks and account (``--isolate-keys``: a worker resets only its own state)."""
         with self._lock:
-            dropped = [tid for tid, t in self.tasks.items() if t.api_key == api_key]
-            for tid in dropped:
-                self.tasks.drop(tid)
+            dropped = self.tasks.drop_key(api_key)
             self.accounts.forget(api_key)
             self.buckets.forget(f"key:{api_key}")
             self.finetunes.reset_key(api_key)
@@ -174,48 +171,29 @@ class BflBackend:
         if outcome.http_status is not None:
             detail = outcome.detail if outcome.detail is not None else TaskStatus.ERROR
             raise ApiError(outcome.http_status, detail, dict(outcome.headers))
-        quote = self.quote(endpoint, params)  # may read input image headers: outside the lock
-        fields = endpoint.family.image_fields
-        # input images count while the task holds them as sent: until its check is done (then they are gone,
-        # or kept as checked inputs under lazy_render_bytes / result_memory_bytes)
-        held = image_bytes(params, fields) if outcome.status == TaskStatus.READY else 0
-        nbytes = task_bytes(api_key, params, fields) + held
+        quote = admission.quote(self.settings, endpoint, params)  # may read input image headers: outside the lock
+        ready = outcome.status == TaskStatus.READY
+        held, nbytes = sizes(api_key, params, endpoint.family.image_fields, ready)
         now = self.clock.now()
         with self._lock:
             acc = self.admission.admit(self.accounts, api_key, endpoint, params, quote, now)
             self.tasks.admit(nbytes, now)
             task = new_task(
-                self.rng,
-                now,
-                api_key,
-                params,
-                endpoint,
-                outcome,
-                images=images,
-                progression=outcome.progression or self.settings.progression,
-                delivery_origin=delivery_origin,
-                rule_id=rule_id,
-                scenario=scenario,
-                webhook_opts=dict(webhook_opts or {}),
-                quote=quote,
-                held=held,
-                nbytes=nbytes,
-            )
+                self.rng, now, api_key, params, endpoint, outcome, images=images, delivery_origin=delivery_origin,
+                progression=outcome.progression or self.settings.progression, rule_id=rule_id, scenario=scenario,
+                webhook_opts=dict(webhook_opts or {}), quote=quote, held=held, nbytes=nbytes,
+            )  # fmt: skip
             acc.credits -= quote.cost
             acc.active.add(task.id)
             self.tasks.add(task)
         self.media.keep_inputs(task, params)
-        if outcome.status == TaskStatus.READY:
+        if ready:
             self.media.start(task, params)
         return task
 
     def cost_fields(self, endpoint: Endpoint) -> str:
         """Whether the submit answer has ``cost``/``input_mp``/``output_mp``: ``admission.cost_fields``."""
         return admission.cost_fields(self.settings, endpoint)
-
-    def quote(self, endpoint: Endpoint, params: dict[str, Any]) -> Quote:
-        """The submit's price in credits and megapixels: ``admission.quote``."""
-        return admission.quote(self.settings, endpoint, params)
 
     def check_capacity(self) -> None:
         """Backpressure before a submit (WaitFor while the render backlog is full): ``Media.check_capacity``."""
@@ -327,7 +305,7 @@ class BflBackend:
                     raise TaskNotFound(task_id)
             task.polls = polls
             if task.hold_until is not None and now < task.hold_until:  # "early" webhook fault
-                return {**task.view(), "status": TaskStatus.PENDING, "result": None, "details": None, "progress": 1.0}
+                return lifecycle.held_view(task)
             return poll_view(task.endpoint.family, task.view(), task.quote.cost if task.quote else None)
 
     def tick(self) -> float | None:
@@ -351,9 +329,6 @@ class BflBackend:
                     if due_at is not None:
                         nxt = due_at if nxt is None else min(nxt, due_at)
         return nxt
-
-    def next_due(self, task: Task) -> float | None:
-        return lifecycle.next_due(task)
 
     # ------------------------------------------------------------------ control (Python / admin API)
     def get_task(self, task_id: str) -> Task:
@@ -408,23 +383,11 @@ class BflBackend:
         artefact = families.artefact_at(task.endpoint.family, task.output_format, path)
         return task, self.media.result_bytes(task, artefact.name)
 
-    def result_bytes(self, task: Task, artefact: str = families.SAMPLE) -> bytes:
-        """A Ready task's encoded result, or another of its artefacts: ``Media.result_bytes``."""
-        return self.media.result_bytes(task, artefact)
-
-    def preview(self, task: Task, name: str, max_side: int, result: bytes | None = None) -> cf.Future[Any]:
-        """A thumbnail of one of ``task``'s images, as a future: ``Media.preview``."""
-        return self.media.preview(task, name, max_side, result)
-
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            active = sum(1 for t in self.tasks.values() if not t.terminal)
             return {
-                "tasks": len(self.tasks),
-                "active": active,
-                "finished": len(self.tasks.finished),
+                **self.tasks.stats(),
                 **self.media.stats(),
-                "task_bytes": self.tasks.nbytes,
                 "accounts": len(self.accounts),
                 "ratelimit_buckets": len(self.buckets),
                 "errors": self.errors.total,

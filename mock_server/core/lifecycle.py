@@ -141,6 +141,11 @@ def details(outcome: Outcome) -> dict[str, Any] | None:
     return None
 
 
+def held_view(task: Task) -> dict[str, Any]:
+    """What get_result shows while the "early" webhook fault holds a finished task (``hold_until``): Pending."""
+    return {**task.view(), "status": TaskStatus.PENDING, "result": None, "details": None, "progress": 1.0}
+
+
 def hold_until(task: Task, outcome: Outcome, end: float) -> float | None:
     """The "early" webhook fault: until when get_result keeps showing Pending after the webhook went out."""
     early = {**(outcome.webhook or {}), **task.webhook_opts}.get("early")

@@ -193,6 +193,21 @@ class TaskStore:
             raise TaskNotFound(task_id)
         return task
 
+    def stats(self) -> dict[str, int]:
+        return {
+            "tasks": len(self._tasks),
+            "active": sum(1 for t in self._tasks.values() if not t.terminal),
+            "finished": len(self.finished),
+            "task_bytes": self.nbytes,
+        }
+
+    def drop_key(self, api_key: str) -> list[str]:
+        """Forget every task of ``api_key``; their ids."""
+        dropped = [tid for tid, t in self._tasks.items() if t.api_key == api_key]
+        for tid in dropped:
+            self.drop(tid)
+        return dropped
+
     def by_blob(self, path: str) -> Task | None:
         task_id = self.blobs.get(path)
         return self._tasks.get(task_id) if task_id else None
@@ -334,6 +349,14 @@ def task_bytes(api_key: str, params: dict[str, Any], image_fields: tuple[str, ..
         if k not in image_fields and isinstance(v, str):
             size += len(k) + len(v)
     return size
+
+
+def sizes(api_key: str, params: dict[str, Any], image_fields: tuple[str, ...], ready: bool) -> tuple[int, int]:
+    """A new task's (held, nbytes): its input images count while it holds them as sent (until its check is
+    done; then they are gone, or kept as checked inputs under lazy_render_bytes / result_memory_bytes), and
+    only for a task that will be checked (``ready``: its outcome is Ready); ``nbytes`` is all it holds."""
+    held = image_bytes(params, image_fields) if ready else 0
+    return held, task_bytes(api_key, params, image_fields) + held
 
 
 def image_bytes(params: dict[str, Any], image_fields: tuple[str, ...]) -> int:

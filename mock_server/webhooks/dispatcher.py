@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mock_server.core import lifecycle
 from mock_server.core.errors import ConfigError, InvalidSecret
 from mock_server.core.redact import redact_secret
 from mock_server.webhooks.client import DeliveryError, TargetRefused, post_once
@@ -195,7 +196,7 @@ class WebhookDispatcher:
             raise LookupError(f"task {task_id} has no webhook_url: there is no webhook to wait for")
         if task.terminal:
             return None
-        due = self.backend.next_due(task)
+        due = lifecycle.next_due(task)
         if due is None:
             raise LookupError(
                 f"task {task_id} is Pending with progression {task.progression} and the clock is frozen: nothing "

@@ -344,10 +344,10 @@ class Admin:
                 if task.blob_path is None:
                     raise not_found(f"task {task_id} has no result ({task.status})")
                 try:
-                    result = self.backend.result_bytes(task)  # WaitFor while it renders: waited for off the loop
+                    result = self.backend.media.result_bytes(task)  # WaitFor while it renders: waited for off the loop
                 except AzureError:
                     raise not_found(f"task {task_id}'s result is gone") from None
-            fut = self.backend.preview(task, name, max_side, result)
+            fut = self.backend.media.preview(task, name, max_side, result)
 
             def answer() -> HttpResponse:
                 try:
