@@ -80,8 +80,8 @@ MEANING: dict[str, str] = {
     "inline_check_bytes": "a submit whose input images (base64, no URLs) are at most this many bytes has them "
     "checked on the request's thread, not a render thread (the same checks, the same outcome; a header read and "
     "a small decode cost less than the hand-off); 0 sends every check to the render pool",
-    "inline_check_pixels": "the largest image (width x height, from its header) an inline check decodes; a "
-    "larger one is checked on the render pool",
+    "inline_check_pixels": "the pixels (width x height, from the headers) an inline check decodes in all; "
+    "inputs with more are checked on the render pool",
     "result_memory_bytes": "compressed edge maps and checked inputs kept in memory; older ones spill to segment "
     "files in a private temporary folder",
     "image_cache_bytes": "encoded outputs kept for fast downloads (re-rendered byte-identically on a miss)",

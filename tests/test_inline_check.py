@@ -129,3 +129,27 @@ def test_an_error_in_a_job_run_here_reaches_its_waiter():
     job.run_here()
     with pytest.raises(ZeroDivisionError):
         job.result(0)
+
+
+def test_the_inline_pixel_budget_is_for_all_of_a_checks_images():
+    from mock_server.core import imaging
+
+    one = base64.b64decode(png_b64(250, 250))  # 62,500 pixels each
+    with imaging.limits(100, inline_pixels=100_000):
+        assert imaging.validate(one, 10**8) == (250, 250)
+        with pytest.raises(imaging.Offload):  # the second takes the check past 100,000
+            imaging.validate(one, 10**8)
+    with imaging.limits(100, inline_pixels=100_000):  # a new check, a new budget
+        assert imaging.validate(one, 10**8) == (250, 250)
+    assert imaging.validate(one, 10**8) == (250, 250)  # outside a check: no budget
+
+
+def test_a_flux2_edit_whose_images_together_are_too_many_pixels_goes_to_the_pool():
+    mock, c = fake(inline_check_pixels=100_000)
+    with mock, c:
+        img = png_b64(250, 250)
+        alone = c.post("/v1/flux-2-pro", json={"prompt": "p", "input_image": img}).json()["id"]
+        both = c.post("/v1/flux-2-pro", json={"prompt": "p", "input_image": img, "input_image_2": img}).json()["id"]
+        assert not isinstance(mock.task(alone).image_job, Job) and isinstance(mock.task(both).image_job, Job)
+        for tid in (alone, both):
+            assert c.get(f"/v1/get_result?id={tid}").json()["status"] == "Ready"

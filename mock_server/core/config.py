@@ -137,7 +137,7 @@ class Settings:
     keep_inputs_bytes: int = 64 * 1024 * 1024  # input images kept for the dashboard, newest first (0: none)
     render_backlog_bytes: int = 16 * 1024 * 1024  # queued control images; beyond it submits wait
     # a submit whose inputs (base64, no URLs) are at most this many bytes and, by their headers, at most
-    # inline_check_pixels pixels each, has them checked on the request's thread (a header read and a small
+    # inline_check_pixels pixels in all, has them checked on the request's thread (a header read and a small
     # decode: cheaper than the hand-off to a render thread); larger ones go to the render pool (0: all do)
     inline_check_bytes: int = 64 * 1024
     inline_check_pixels: int = 512 * 512

@@ -37,12 +37,13 @@ DEFAULT_HIGH = 200
 _DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,")
 DEFAULT_MAX_SCANS = 100  # the ``max_jpeg_scans`` setting's default
 _MAX_SCANS: contextvars.ContextVar[int] = contextvars.ContextVar("bfl_mock_max_jpeg_scans", default=DEFAULT_MAX_SCANS)
-# within an inline check (``limits(.., inline_pixels=N)``): an image of more than N pixels is not decoded here
-_INLINE_PIXELS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bfl_mock_inline_pixels", default=None)
+# within an inline check (``limits(.., inline_pixels=N)``): the pixels its images may still have in all (a list
+# of one, counted down as each is opened); past N nothing more is decoded here
+_INLINE_PIXELS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bfl_mock_inline", default=None)
 
 
 class Offload(Exception):
-    """An inline check met an image too large (in pixels) to decode on the request's thread: the check is
+    """An inline check met more pixels (its images' in all) than it may decode on the request's thread: the check is
     run again, from the start, on the render pool. Raised after every header check, before any decode, so
     what the pool decides is what the inline check would have decided."""
 
@@ -89,10 +90,10 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
 @contextlib.contextmanager
 def limits(max_scans: int, inline_pixels: int | None = None) -> Iterator[None]:
     """Within this block (one image job), every decode refuses JPEGs of more than ``max_scans`` scans; with
-    ``inline_pixels`` (a check on the request's thread), an image of more pixels raises ``Offload`` instead
-    of being decoded."""
+    ``inline_pixels`` (a check on the request's thread), the image that takes the pixels of the images opened
+    in the block past it raises ``Offload`` instead of being decoded."""
     token = _MAX_SCANS.set(max_scans)
-    inline = _INLINE_PIXELS.set(inline_pixels)
+    inline = _INLINE_PIXELS.set(None if inline_pixels is None else [inline_pixels])
     try:
         yield
     finally:
@@ -141,6 +142,15 @@ def jpeg_scans(data: bytes, stop: int) -> int:
     return scans
 
 
+def _inline_spend(pixels: int) -> None:
+    """(Inline checks.) Count an image's pixels against what the check may decode here; Offload past it."""
+    budget = _INLINE_PIXELS.get()
+    if budget is not None:
+        budget[0] -= pixels
+        if budget[0] < 0:
+            raise Offload
+
+
 def _check_scans(im: Any, data: bytes) -> None:
     if im.format == "JPEG":
         limit = _MAX_SCANS.get()
@@ -166,9 +176,7 @@ def _opened(data: bytes, max_pixels: int, *, output_rule: bool = True) -> Iterat
         elif im.size[0] * im.size[1] > max_pixels:
             raise InvalidImage(f"{im.size[0]}x{im.size[1]} exceeds {max_pixels} pixels")
         _check_scans(im, data)
-        inline = _INLINE_PIXELS.get()
-        if inline is not None and im.size[0] * im.size[1] > inline:
-            raise Offload
+        _inline_spend(im.size[0] * im.size[1])
         yield im
     except (InvalidImage, Offload):
         raise
@@ -209,9 +217,7 @@ def validate(data: bytes, max_pixels: int) -> tuple[int, int]:
     if head is not None and _png_whole(data, head[2]):
         width, height = head[0], head[1]
         check_size(width, height, max_pixels)  # as ``_opened`` does, in its order
-        inline = _INLINE_PIXELS.get()
-        if inline is not None and width * height > inline:
-            raise Offload
+        _inline_spend(width * height)
         return width, height
     with _opened(data, max_pixels) as im:
         width, height = im.size
