@@ -43,7 +43,9 @@ def test_a_valid_body_over_the_keys_balance_is_not_a_validation_difference():
     from mock_server.contract.targets import Budget, Target
 
     def client(status: int, body: dict) -> httpx.Client:
-        return httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body)), base_url="http://t")
+        return httpx.Client(
+            transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body)), base_url="http://t"
+        )
 
     oracle = client(200, {"id": "oracle", "polling_url": "oracle"})
     oracle.name = "2026-12"  # type: ignore[attr-defined]
