@@ -150,6 +150,9 @@ class OutpaintingFamily(painted.Painted[OutpaintInputs, OutpaintChecked]):
     def check(self, inputs: OutpaintInputs, *, max_pixels: int, fetch: Fetch) -> tuple[OutpaintChecked, int]:
         params = dict(inputs.params)
         data, size = painted.get_image(inputs.image, max_pixels, fetch)
+        # a null side is the input's (flex outpainting; outpainting-v1's schema requires both)
+        params["width"] = size[0] if params.get("width") is None else params["width"]
+        params["height"] = size[1] if params.get("height") is None else params["height"]
         if not params.get("auto_crop") and _outside(params, size):
             raise imaging.InvalidImage("the input image falls outside the canvas")
         width, height = int(params["width"]), int(params["height"])
@@ -195,18 +198,6 @@ class FlexOutpaintingFamily(OutpaintingFamily):
         if first is None:
             return int(w or 0), int(h or 0)
         return int(w if w is not None else first[0]), int(h if h is not None else first[1])
-
-    def check(self, inputs: OutpaintInputs, *, max_pixels: int, fetch: Fetch) -> tuple[OutpaintChecked, int]:
-        params = dict(inputs.params)
-        data, size = painted.get_image(inputs.image, max_pixels, fetch)
-        params["width"] = size[0] if params.get("width") is None else params["width"]
-        params["height"] = size[1] if params.get("height") is None else params["height"]
-        if not params.get("auto_crop") and _outside(params, size):
-            raise imaging.InvalidImage("the input image falls outside the canvas")
-        width, height = int(params["width"]), int(params["height"])
-        imaging.check_size(width, height, max_pixels)
-        prompt = str(params.get("prompt") or "")[:300]
-        return OutpaintChecked(data, width, height, _placement(params, size), prompt), len(data)
 
 
 # ---------------------------------------------------------------------------------------------- deblur
