@@ -159,7 +159,10 @@ class Media:
         inputs are checked here and now (``_inline``: a header read and a small decode cost less than the hand-off
         to a render thread); the rest is queued on the render pool."""
         inputs, size = task.endpoint.family.render_inputs(params)
-        if self._inline(task, params, size):
+        urls = sorted(
+            {v.strip() for f in task.endpoint.family.image_fields if isinstance(v := params.get(f), str) and _is_url(v)}
+        )
+        if not urls and self._inline(task, params, size):
             done = self._check_inline(task, inputs)
             if done is not None:
                 task.image_job = done
@@ -167,22 +170,20 @@ class Media:
                 return
         with self._lock:
             self._backlog_bytes += size
-        task.image_job = self._image_job(task, inputs, params)
+        task.image_job = self._image_job(task, inputs, urls)
         del inputs  # the queued job holds the only reference: released as soon as the check is done
         with self._lock:
             self._backlog.append(task.image_job)
         task.image_job.add_done_callback(functools.partial(self._checked, task, size))
 
     def _inline(self, task: Task, params: dict[str, Any], size: int) -> bool:
-        """Whether a task's check may run on the request's thread: small inputs given inline (no URL), the
-        pixel work left to the first download (``lazy_render``), and a family whose check decodes images only."""
+        """Whether a task's check (its inputs given inline: no URL) may run on the request's thread: small
+        inputs, the pixel work left to the first download (``lazy_render``), a family whose check decodes images
+        only."""
         settings = self.settings
         if size > settings.inline_check_bytes or not settings.lazy_render:
             return False
-        family = task.endpoint.family
-        if any(isinstance(params.get(f), str) and _is_url(params[f]) for f in family.image_fields):
-            return False
-        return families.checks_inline(family, params)
+        return families.checks_inline(task.endpoint.family, params)
 
     def _check_inline(self, task: Task, inputs: Any) -> cf.Future[None] | None:
         """The check, run here: its done future, or None when an image is over ``inline_check_pixels`` (not
@@ -228,12 +229,10 @@ class Media:
         return job
 
     # -- image URLs are fetched on their own pool (docs/security.md), then checked on a render thread -------
-    def _image_job(self, task: Task, inputs: Any, params: dict[str, Any]) -> cf.Future[None]:
+    def _image_job(self, task: Task, inputs: Any, urls: list[str]) -> cf.Future[None]:
         """The task's image job: its image URLs fetched first on ``self.fetches`` (a slow image host holds a
-        fetch thread, never a render thread), then the check on the render pool."""
-        urls = sorted(
-            {v.strip() for f in task.endpoint.family.image_fields if isinstance(v := params.get(f), str) and _is_url(v)}
-        )
+        fetch thread, never a render thread), then the check on the render pool. ``urls``: its image fields'
+        URLs, each once, sorted."""
         if not urls:
             return self._job(self._prepare_job, task, inputs)
         box = [inputs]

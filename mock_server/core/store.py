@@ -165,8 +165,7 @@ class ResultStore:
         with self._lock:
             self._mem.clear()
             self._mem_size = 0
-            for segment in {where[0] for where in self._disk.values()} | ({self._segment} - {None}):
-                assert segment is not None
+            for segment in self._segments():
                 segment.close()
             self._disk.clear()
             self._segment = None
@@ -180,8 +179,14 @@ class ResultStore:
     def disk_bytes(self) -> int:
         """The bytes of the segment files (live entries and not yet reclaimed dead ones)."""
         with self._lock:
-            segments = {where[0] for where in self._disk.values()} | ({self._segment} - {None})
-            return sum(s.size for s in segments if s is not None)
+            return sum(segment.size for segment in self._segments())
+
+    def _segments(self) -> set[_Segment]:
+        """(Under the lock.) Every open segment: those holding an entry, and the one being appended to."""
+        found = {where[0] for where in self._disk.values()}
+        if self._segment is not None:
+            found.add(self._segment)
+        return found
 
 
 class _Segment:
